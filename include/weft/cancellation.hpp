@@ -1,0 +1,416 @@
+// weft/cancellation.hpp — cancellation_source, cancellation_token and RAII callback
+// registrations (.NET CancellationTokenSource / CancellationToken / CancellationTokenRegistration).
+// Design note: docs/guide/cancellation.md (contract); the protocol is in cancel_state below.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/atomic.hpp>
+#include <weft/detail/timer_service.hpp>
+#include <weft/errors.hpp>
+#include <weft/unobserved.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace weft {
+
+class cancellation_token;
+class cancellation_registration;
+
+namespace detail {
+
+class cancel_state;
+
+/// A registered callback; owned by its cancellation_registration.
+struct cancel_callback_node {
+    cancel_callback_node* prev = nullptr;
+    cancel_callback_node* next = nullptr;
+    bool linked = false;  // guarded by the state's mutex_
+    virtual void invoke() = 0;
+    virtual ~cancel_callback_node() = default;
+};
+
+template<typename F>
+struct cancel_callback_impl final : cancel_callback_node {
+    explicit cancel_callback_impl(F&& f) : fn(std::move(f)) {}
+    explicit cancel_callback_impl(const F& f) : fn(f) {}
+    void invoke() override { fn(); }
+    F fn;
+};
+
+/// The shared state of a source and its tokens.
+/// Protocol: cancel() sets canceled_ (seq_cst exchange: one winner), then repeatedly takes the
+/// newest registered callback off the list under mutex_, marks it running, runs it without the
+/// lock, and clears the mark. A registration being destroyed unlinks its node under mutex_; if
+/// its callback is running on another thread it waits on done_cv_; if it is running on this
+/// thread (deregistering from inside the callback) it does not wait.
+class cancel_state {
+public:
+    cancel_state() = default;
+    cancel_state(const cancel_state&) = delete;
+    cancel_state& operator=(const cancel_state&) = delete;
+
+    void add_ref() noexcept { refs_.fetch_add(1, relaxed); }  // order: relaxed — caller holds one
+    void release_ref() noexcept {
+        // order: acq_rel — the destroying thread sees every owner's accesses
+        if (refs_.fetch_sub(1, acq_rel) == 1) {
+            delete this;
+        }
+    }
+    void add_source() noexcept { sources_.fetch_add(1, relaxed); }  // order: relaxed — counter
+    /// The last source handle is gone: nobody can cancel any more, so a pending cancel_after
+    /// timer is dropped (it holds a reference).
+    void release_source() noexcept {
+        // order: acq_rel — orders the timer id read below after every source's cancel_after
+        if (sources_.fetch_sub(1, acq_rel) == 1) {
+            drop_timer();
+        }
+    }
+
+    bool is_canceled() const noexcept {
+        return canceled_.load(acquire);  // order: acquire — pairs with cancel()'s exchange
+    }
+
+    /// Runs every callback; returns false if already canceled. Callback exceptions are
+    /// collected and thrown together, after all callbacks ran, as aggregate_error.
+    bool cancel() {
+        // order: acq_rel — one winner; release publishes the flag to is_canceled() readers
+        if (canceled_.exchange(true, acq_rel)) {
+            return false;
+        }
+        std::vector<std::exception_ptr> errors;
+        std::unique_lock lock(mutex_);
+        while (cancel_callback_node* node = tail_) {
+            unlink(node);
+            running_ = node;
+            running_thread_ = std::this_thread::get_id();
+            lock.unlock();
+            try {
+                node->invoke();
+            } catch (...) {
+                errors.push_back(std::current_exception());
+            }
+            lock.lock();
+            running_ = nullptr;
+            done_cv_.notify_all();
+        }
+        lock.unlock();
+        if (!errors.empty()) {
+            throw aggregate_error(std::move(errors));
+        }
+        return true;
+    }
+
+    /// Links `node` unless already canceled; returns false (node not linked) if canceled.
+    bool try_link(cancel_callback_node* node) {
+        std::lock_guard lock(mutex_);
+        if (canceled_.load(relaxed)) {  // order: relaxed — mutex_ orders it against cancel()'s loop
+            return false;
+        }
+        node->prev = tail_;
+        node->next = nullptr;
+        if (tail_ != nullptr) {
+            tail_->next = node;
+        } else {
+            head_ = node;
+        }
+        tail_ = node;
+        node->linked = true;
+        return true;
+    }
+
+    /// Ensures `node`'s callback is neither linked nor running on another thread.
+    void unlink_or_wait(cancel_callback_node* node) {
+        std::unique_lock lock(mutex_);
+        if (node->linked) {
+            unlink(node);
+            return;
+        }
+        if (running_ == node && running_thread_ != std::this_thread::get_id()) {
+            done_cv_.wait(lock, [&] { return running_ != node; });
+        }
+    }
+
+    void cancel_after(std::chrono::steady_clock::duration delay);
+
+    /// Parent registrations of a linked source, destroyed before the state.
+    std::vector<cancellation_registration>& parents() noexcept { return parents_; }
+
+    ~cancel_state();
+
+private:
+    void unlink(cancel_callback_node* node) noexcept {
+        (node->prev != nullptr ? node->prev->next : head_) = node->next;
+        (node->next != nullptr ? node->next->prev : tail_) = node->prev;
+        node->prev = node->next = nullptr;
+        node->linked = false;
+    }
+    void drop_timer() noexcept;
+
+    atomic<std::uint32_t> refs_{1};
+    atomic<std::uint32_t> sources_{0};
+    atomic<bool> canceled_{false};
+
+    std::mutex mutex_;
+    std::condition_variable done_cv_;
+    // --- guarded by mutex_ -----------------------------------------------------------------
+    // Invariant: head_..tail_ holds exactly the linked nodes; running_ is the node whose
+    // callback cancel() is executing (unlinked), or nullptr.
+    cancel_callback_node* head_ = nullptr;
+    cancel_callback_node* tail_ = nullptr;
+    cancel_callback_node* running_ = nullptr;
+    std::thread::id running_thread_;
+    timer_service::timer_id timer_ = 0;  // pending cancel_after timer, 0 if none
+
+    // --- set once by the creator of a linked source, before it is shared ------------------
+    std::vector<cancellation_registration> parents_;
+};
+
+}  // namespace detail
+
+/// Keeps a callback registered; unregisters it when destroyed or on unregister(). After
+/// either returns, the callback is not running on another thread and will never start.
+/// Unregistering from inside the callback itself does not wait (no self-deadlock).
+///
+/// Thread safety: one registration is used by one thread at a time.
+/// Blocking:      the destructor may wait for a callback running on another thread.
+class cancellation_registration {
+public:
+    cancellation_registration() noexcept = default;
+    cancellation_registration(cancellation_registration&& o) noexcept
+        : state_(std::exchange(o.state_, nullptr)), node_(std::exchange(o.node_, nullptr)) {}
+    cancellation_registration& operator=(cancellation_registration&& o) noexcept {
+        if (this != &o) {
+            unregister();
+            state_ = std::exchange(o.state_, nullptr);
+            node_ = std::exchange(o.node_, nullptr);
+        }
+        return *this;
+    }
+    ~cancellation_registration() { unregister(); }
+
+    /// True while a callback is registered through this object.
+    explicit operator bool() const noexcept { return node_ != nullptr; }
+
+    void unregister() noexcept {
+        if (node_ != nullptr) {
+            state_->unlink_or_wait(node_);
+            delete node_;
+            state_->release_ref();
+            node_ = nullptr;
+            state_ = nullptr;
+        }
+    }
+
+private:
+    friend class cancellation_token;
+    cancellation_registration(detail::cancel_state* s, detail::cancel_callback_node* n) noexcept
+        : state_(s), node_(n) {}
+
+    detail::cancel_state* state_ = nullptr;
+    detail::cancel_callback_node* node_ = nullptr;
+};
+
+/// Observes cancellation of one source. Cheap to copy; a default token is never canceled.
+///
+/// Thread safety: distinct and shared objects safe.
+class cancellation_token {
+public:
+    cancellation_token() noexcept = default;
+    cancellation_token(const cancellation_token& o) noexcept : state_(o.state_) {
+        if (state_ != nullptr) {
+            state_->add_ref();
+        }
+    }
+    cancellation_token(cancellation_token&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+    cancellation_token& operator=(cancellation_token o) noexcept {
+        std::swap(state_, o.state_);
+        return *this;
+    }
+    ~cancellation_token() {
+        if (state_ != nullptr) {
+            state_->release_ref();
+        }
+    }
+
+    /// A token that can never be canceled (.NET CancellationToken.None).
+    static cancellation_token none() noexcept { return {}; }
+
+    bool is_cancellation_requested() const noexcept { return state_ != nullptr && state_->is_canceled(); }
+    bool can_be_canceled() const noexcept { return state_ != nullptr; }
+    void throw_if_cancellation_requested() const {
+        if (is_cancellation_requested()) {
+            throw operation_canceled{};
+        }
+    }
+
+    /// Registers `f` to run once when the source is canceled, on the canceling thread. If it
+    /// already is, `f` runs now, on this thread, and its exception (if any) propagates here;
+    /// the returned registration is then empty. A null function pointer or empty
+    /// std::function is rejected with std::invalid_argument.
+    template<typename F>
+        requires std::is_invocable_v<std::decay_t<F>&>
+    [[nodiscard]] cancellation_registration register_callback(F&& f) const {
+        if constexpr (std::is_pointer_v<std::decay_t<F>> ||
+                      std::is_same_v<std::decay_t<F>, std::function<void()>>) {
+            if (!f) {
+                throw std::invalid_argument("weft: null cancellation callback");
+            }
+        }
+        if (state_ == nullptr) {
+            return {};
+        }
+        auto* node = new detail::cancel_callback_impl<std::decay_t<F>>(std::forward<F>(f));
+        if (!state_->try_link(node)) {
+            std::unique_ptr<detail::cancel_callback_node> owned(node);
+            owned->invoke();
+            return {};
+        }
+        state_->add_ref();
+        return cancellation_registration(state_, node);
+    }
+
+    friend bool operator==(const cancellation_token& a, const cancellation_token& b) noexcept {
+        return a.state_ == b.state_;
+    }
+
+private:
+    friend class cancellation_source;
+    explicit cancellation_token(detail::cancel_state* s) noexcept : state_(s) {
+        if (state_ != nullptr) {
+            state_->add_ref();
+        }
+    }
+    detail::cancel_state* state_ = nullptr;
+};
+
+/// Signals cancellation to its tokens (.NET CancellationTokenSource). Copies share one state.
+///
+/// Thread safety: distinct and shared objects safe; cancel() may race with anything.
+/// Blocking:      cancel() runs the callbacks on the calling thread before it returns.
+/// Exceptions:    cancel() throws aggregate_error holding every callback's exception, after
+///                all callbacks ran; the source is canceled regardless.
+class cancellation_source {
+public:
+    cancellation_source() : state_(new detail::cancel_state) { state_->add_source(); }
+    cancellation_source(const cancellation_source& o) noexcept : state_(o.state_) {
+        state_->add_ref();
+        state_->add_source();
+    }
+    cancellation_source& operator=(const cancellation_source& o) noexcept {
+        cancellation_source copy(o);
+        std::swap(state_, copy.state_);
+        return *this;
+    }
+    ~cancellation_source() {
+        state_->release_source();
+        state_->release_ref();
+    }
+
+    cancellation_token token() const noexcept { return cancellation_token(state_); }
+    bool is_cancellation_requested() const noexcept { return state_->is_canceled(); }
+
+    /// Cancels; returns true if this call did it, false if it was already canceled.
+    bool cancel() { return state_->cancel(); }
+
+    /// Cancels after `delay` on the timer thread (an exception from a callback then goes to
+    /// the unobserved-exception handler). Zero or negative cancels now, on this thread.
+    /// duration::max() never fires. A later call replaces an earlier pending one.
+    template<typename Rep, typename Period>
+    void cancel_after(std::chrono::duration<Rep, Period> delay) {
+        using steady = std::chrono::steady_clock;
+        if (delay <= delay.zero()) {
+            cancel();
+            return;
+        }
+        const auto max_wait = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(
+            std::chrono::hours(24 * 365 * 100));
+        if (delay >= max_wait) {
+            state_->cancel_after(steady::duration::max());
+            return;
+        }
+        state_->cancel_after(std::chrono::ceil<steady::duration>(delay));
+    }
+
+    /// A new source that is canceled when any of `tokens` is (or already is), or by itself.
+    template<typename... Tokens>
+        requires(std::is_same_v<std::decay_t<Tokens>, cancellation_token> && ...)
+    static cancellation_source linked(const Tokens&... tokens) {
+        cancellation_source child;
+        (child.link_to(tokens), ...);
+        return child;
+    }
+    static cancellation_source linked(const std::vector<cancellation_token>& tokens) {
+        cancellation_source child;
+        for (const auto& t : tokens) {
+            child.link_to(t);
+        }
+        return child;
+    }
+
+private:
+    void link_to(const cancellation_token& parent) {
+        detail::cancel_state* child = state_;
+        auto reg = parent.register_callback([child] { child->cancel(); });
+        if (reg) {
+            state_->parents().push_back(std::move(reg));
+        }
+    }
+
+    detail::cancel_state* state_;
+};
+
+namespace detail {
+
+inline void cancel_state::cancel_after(std::chrono::steady_clock::duration delay) {
+    std::lock_guard lock(mutex_);
+    if (timer_ != 0) {
+        if (timer_service::global().cancel(timer_)) {
+            release_ref();  // the replaced timer's reference; we still hold the caller's
+        }
+        timer_ = 0;
+    }
+    if (delay == std::chrono::steady_clock::duration::max() || canceled_.load(relaxed)) {
+        return;  // order: relaxed — a stale false only arms a harmless timer
+    }
+    add_ref();  // the timer's reference
+    auto when = std::chrono::steady_clock::now() + delay;
+    timer_ = timer_service::global().schedule(when, [this] {
+        struct drop {
+            cancel_state* s;
+            ~drop() { s->release_ref(); }
+        } guard{this};
+        cancel();  // callback exceptions reach the unobserved handler via the timer thread
+    });
+    if (timer_ == 0) {
+        release_ref();  // the timer service is shutting down (process exit)
+    }
+}
+
+inline void cancel_state::drop_timer() noexcept {
+    timer_service::timer_id id = 0;
+    {
+        std::lock_guard lock(mutex_);
+        id = std::exchange(timer_, 0);
+    }
+    if (id != 0 && timer_service::global().cancel(id)) {
+        release_ref();
+    }
+}
+
+inline cancel_state::~cancel_state() {
+    parents_.clear();  // unregister from parents first: their callbacks touch this state
+}
+
+}  // namespace detail
+}  // namespace weft

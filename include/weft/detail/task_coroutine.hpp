@@ -1,0 +1,138 @@
+// weft/detail/task_coroutine.hpp — task<T> as a coroutine (an eager async method) and as an
+// awaitable. Included by weft/task.hpp; not a public header on its own.
+// Design note: docs/decisions/0001-task-model.md §"Coroutines". The frame is the task's state:
+// the promise object *is* the task_state, so a coroutine call allocates once. Resumption after
+// co_await goes through dispatch_continuation (placement rule and recursion guard), never
+// through symmetric transfer, so unbounded synchronous chains do not grow the stack on any
+// compiler or optimisation level.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/task.hpp>
+
+#include <coroutine>
+#include <type_traits>
+#include <utility>
+
+namespace weft::detail {
+
+template<typename T>
+class task_promise;
+
+/// return_value / return_void, which a promise type may not declare both of.
+template<typename T, typename Promise>
+struct promise_return {
+    template<typename V = T>
+        requires std::is_constructible_v<T, V&&>
+    void return_value(V&& v) noexcept {
+        auto& self = static_cast<Promise&>(*this);
+        self.outcome_ = self.emplace(std::forward<V>(v));
+    }
+};
+template<typename T, typename Promise>
+struct promise_return<T&, Promise> {
+    void return_value(T& v) noexcept {
+        auto& self = static_cast<Promise&>(*this);
+        self.outcome_ = self.emplace(v);
+    }
+};
+template<typename Promise>
+struct promise_return<void, Promise> {
+    void return_void() noexcept { static_cast<Promise&>(*this).outcome_ = state_base::st_succeeded; }
+};
+
+template<typename T>
+class task_promise final : public task_state<T>, public promise_return<T, task_promise<T>> {
+public:
+    // References: the returned task and the running coroutine (dropped at final suspend).
+    task_promise() noexcept : task_state<T>(&destroy_frame, 2, state_base::st_running) {}
+
+    task<T> get_return_object() noexcept { return task_access::adopt<T>(static_cast<task_state<T>*>(this)); }
+    std::suspend_never initial_suspend() const noexcept { return {}; }  // eager, like .NET
+
+    struct final_awaiter {
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<task_promise> h) const noexcept {
+            task_promise& p = h.promise();
+            p.publish(p.outcome_);
+            p.release_ref();  // may destroy the frame; nothing touches it after this
+        }
+        void await_resume() const noexcept {}
+    };
+    final_awaiter final_suspend() const noexcept { return {}; }
+
+    void unhandled_exception() noexcept { outcome_ = this->store_current_exception(); }
+
+    std::uint8_t outcome_ = state_base::st_failed;
+
+private:
+    static void destroy_frame(state_base* s) noexcept {
+        auto* p = static_cast<task_promise*>(static_cast<task_state<T>*>(s));
+        std::coroutine_handle<task_promise>::from_promise(*p).destroy();
+    }
+};
+
+/// co_await on a task: resumes the coroutine per the placement rule (source policy, then the
+/// scheduler current at the co_await, then inline under the recursion guard).
+template<typename T, bool MoveOut>
+class task_awaiter : public continuation, public work_item {
+public:
+    explicit task_awaiter(task_state<T>* s) noexcept : work_item(&resume), state_(s) {}
+
+    bool await_ready() const noexcept { return state_->is_ready(); }
+
+    bool await_suspend(std::coroutine_handle<> h) noexcept {
+        handle_ = h;
+        captured_ = current_scheduler();
+        on_complete = &on_done;
+        return state_->attach(this);  // false: already complete, resume now without suspending
+    }
+
+    decltype(auto) await_resume() {
+        if (discarded_) {
+            throw operation_canceled("weft: the scheduler refused to resume this coroutine (shut down)");
+        }
+        state_->rethrow_if_error();
+        if constexpr (std::is_void_v<T>) {
+            return;
+        } else if constexpr (std::is_reference_v<T>) {
+            return static_cast<T>(state_->value_ref());
+        } else if constexpr (MoveOut) {
+            return T(std::move(state_->value_ref()));
+        } else {
+            return static_cast<const T&>(state_->value_ref());
+        }
+    }
+
+private:
+    static void on_done(continuation* c) noexcept {
+        auto* self = static_cast<task_awaiter*>(c);
+        dispatch_continuation(self, any_scheduler{}, self->state_->source_policy(), self->captured_, false);
+    }
+    static void resume(work_item* w, bool run) noexcept {
+        auto* self = static_cast<task_awaiter*>(w);
+        self->discarded_ = !run;
+        self->handle_.resume();  // may destroy *self
+    }
+
+    task_state<T>* state_;
+    std::coroutine_handle<> handle_;
+    any_scheduler captured_;
+    bool discarded_ = false;
+};
+
+}  // namespace weft::detail
+
+namespace weft {
+
+template<typename T>
+auto task<T>::operator co_await() const& {
+    return detail::task_awaiter<T, false>(&checked());
+}
+
+template<typename T>
+auto task<T>::operator co_await() && {
+    return detail::task_awaiter<T, true>(&checked());
+}
+
+}  // namespace weft

@@ -1,0 +1,80 @@
+// weft/detail/trampoline.hpp — the per-thread guard that keeps inline continuation runs from
+// growing the stack without bound (placement rule 4 and every "run it here" decision).
+// Design note: docs/decisions/0002-continuation-placement.md §"Recursion guard".
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/work_item.hpp>
+
+namespace weft::detail {
+
+/// Inline runs nest up to this depth; deeper ones are queued on the thread and run, in FIFO
+/// order, by the outermost inline run when it unwinds. A million-link synchronous chain thus
+/// uses at most this many frames.
+inline constexpr unsigned max_inline_depth = 16;
+
+struct trampoline_state {
+    unsigned depth = 0;
+    work_item* head = nullptr;  // deferred items, FIFO; touched only by this thread
+    work_item* tail = nullptr;
+    unsigned long long deferred_count = 0;
+
+    void push(work_item* w) noexcept {
+        w->next = nullptr;
+        if (tail != nullptr) {
+            tail->next = w;
+        } else {
+            head = w;
+        }
+        tail = w;
+        ++deferred_count;
+    }
+    work_item* pop() noexcept {
+        work_item* w = head;
+        if (w != nullptr) {
+            head = w->next;
+            if (head == nullptr) {
+                tail = nullptr;
+            }
+            w->next = nullptr;
+        }
+        return w;
+    }
+};
+
+inline trampoline_state& trampoline() noexcept {
+    static thread_local trampoline_state state;
+    return state;
+}
+
+/// Runs `w` on this thread now, or defers it to the outermost inline run on this thread when
+/// the nesting limit is reached. Returns false when it deferred.
+inline bool run_inline(work_item* w) noexcept {
+    trampoline_state& t = trampoline();
+    if (t.depth >= max_inline_depth) {
+        t.push(w);
+        return false;
+    }
+    ++t.depth;
+    w->run();
+    if (t.depth == 1) {
+        while (work_item* next = t.pop()) {
+            next->run();
+        }
+    }
+    --t.depth;
+    return true;
+}
+
+/// Runs every item deferred on this thread. A thread about to block calls this first, so a
+/// blocking wait never waits on work parked on its own stack.
+inline void run_deferred() noexcept {
+    trampoline_state& t = trampoline();
+    ++t.depth;
+    while (work_item* next = t.pop()) {
+        next->run();
+    }
+    --t.depth;
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,133 @@
+// weft/scheduler.hpp — the scheduler concept, inline_scheduler, any_scheduler and
+// current_scheduler(): the pluggable "where does this run" layer.
+// Design note: docs/decisions/0002-continuation-placement.md.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/trampoline.hpp>
+#include <weft/work_item.hpp>
+
+#include <concepts>
+#include <type_traits>
+
+namespace weft {
+
+/// Any type that can take a type-erased work item. schedule(w) either takes ownership of `w`
+/// (and later calls exactly one of w->run() / w->discard()) or throws without taking it
+/// (weft::shutdown_error when the scheduler is shut down). A scheduler may also provide
+/// `bool runs_on_this_thread() const noexcept`; when it says true, placement may run a
+/// continuation bound for it inline instead of hopping.
+template<typename S>
+concept scheduler = requires(S& s, work_item* w) { s.schedule(w); };
+
+/// Runs work immediately on the calling thread (.NET TaskContinuationOptions.ExecuteSynchronously),
+/// under the per-thread recursion guard: a deep synchronous chain never overflows the stack.
+///
+/// Thread safety: stateless; safe from any thread.
+/// Lifetime:      none to manage.
+/// Blocking:      schedule() runs the item before returning (or defers it to the outermost
+///                inline run on this thread when nested too deeply).
+/// Exceptions:    none; work items never throw.
+struct inline_scheduler {
+    void schedule(work_item* w) const noexcept { detail::run_inline(w); }
+    bool runs_on_this_thread() const noexcept { return true; }
+    friend bool operator==(inline_scheduler, inline_scheduler) noexcept { return true; }
+};
+
+namespace detail {
+
+template<typename S>
+bool scheduler_runs_here(const S& s) noexcept {
+    if constexpr (requires { { s.runs_on_this_thread() } -> std::convertible_to<bool>; }) {
+        return static_cast<bool>(s.runs_on_this_thread());
+    } else {
+        return false;
+    }
+}
+
+struct scheduler_vtable {
+    void (*schedule)(void* self, work_item* w);
+    bool (*runs_here)(const void* self) noexcept;
+    bool is_inline;
+};
+
+template<typename S>
+inline constexpr scheduler_vtable vtable_for{
+    [](void* self, work_item* w) { static_cast<S*>(self)->schedule(w); },
+    [](const void* self) noexcept { return scheduler_runs_here(*static_cast<const S*>(self)); },
+    std::is_same_v<S, inline_scheduler>,
+};
+
+template<typename S>
+inline S empty_scheduler_instance{};
+
+}  // namespace detail
+
+/// A non-owning, type-erased reference to a scheduler: two pointers, cheap to copy.
+/// An empty handle means "no scheduler". Schedulers that are empty types (inline_scheduler,
+/// user-written stateless ones) may be passed as temporaries; any other scheduler is held by
+/// reference and must outlive the handle and every work item given to it.
+///
+/// Thread safety: a handle is a value; the scheduler's own rules apply to schedule().
+class any_scheduler {
+public:
+    any_scheduler() noexcept = default;
+
+    template<typename S>
+        requires(scheduler<S> && !std::is_same_v<std::remove_cv_t<S>, any_scheduler>)
+    any_scheduler(S& s) noexcept  // NOLINT(google-explicit-constructor): a handle converts
+        : self_(const_cast<std::remove_cv_t<S>*>(&s)), vtable_(&detail::vtable_for<std::remove_cv_t<S>>) {}
+
+    template<typename S>
+        requires(scheduler<S> && std::is_empty_v<S> && std::is_default_constructible_v<S> &&
+                 !std::is_same_v<S, any_scheduler>)
+    any_scheduler(S&&) noexcept  // NOLINT(google-explicit-constructor)
+        : self_(&detail::empty_scheduler_instance<S>), vtable_(&detail::vtable_for<S>) {}
+
+    /// Hands `w` to the scheduler; see the `scheduler` concept for the ownership rule.
+    void schedule(work_item* w) const { vtable_->schedule(self_, w); }
+    bool runs_on_this_thread() const noexcept { return vtable_ != nullptr && vtable_->runs_here(self_); }
+    bool is_inline() const noexcept { return vtable_ != nullptr && vtable_->is_inline; }
+    explicit operator bool() const noexcept { return vtable_ != nullptr; }
+    /// The identity of the scheduler object (for traces and comparisons).
+    const void* identity() const noexcept { return self_; }
+
+    friend bool operator==(const any_scheduler& a, const any_scheduler& b) noexcept {
+        return a.self_ == b.self_ && a.vtable_ == b.vtable_;
+    }
+
+private:
+    void* self_ = nullptr;
+    const detail::scheduler_vtable* vtable_ = nullptr;
+};
+
+namespace detail {
+
+inline any_scheduler& current_scheduler_slot() noexcept {
+    static thread_local any_scheduler current;
+    return current;
+}
+
+}  // namespace detail
+
+/// The scheduler whose thread this is (the pool of a worker, the loop being run), or an empty
+/// handle on a thread no scheduler owns. Continuations attached here come back to it
+/// (placement rule 3, the SynchronizationContext rule).
+inline any_scheduler current_scheduler() noexcept { return detail::current_scheduler_slot(); }
+
+/// Sets current_scheduler() for this thread for its lifetime, restoring the previous value.
+/// Schedulers use it around the work they run; user-written schedulers should too.
+class scheduler_scope {
+public:
+    explicit scheduler_scope(any_scheduler s) noexcept : previous_(detail::current_scheduler_slot()) {
+        detail::current_scheduler_slot() = s;
+    }
+    ~scheduler_scope() { detail::current_scheduler_slot() = previous_; }
+    scheduler_scope(const scheduler_scope&) = delete;
+    scheduler_scope& operator=(const scheduler_scope&) = delete;
+
+private:
+    any_scheduler previous_;
+};
+
+}  // namespace weft

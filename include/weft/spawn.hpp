@@ -1,0 +1,149 @@
+// weft/spawn.hpp — weft::spawn(scheduler, f, args..., [token]): run f on a scheduler and get
+// its task (.NET Task.Run / TaskFactory.StartNew).
+// Design note: docs/decisions/0001-task-model.md §"Spawn and cancellation of queued work".
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/cancellation.hpp>
+#include <weft/scheduler.hpp>
+#include <weft/task.hpp>
+
+#include <functional>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace weft {
+
+namespace detail {
+
+template<typename U, typename Fn, typename Args, bool PassToken>
+class spawn_state final : public work_state<U> {
+public:
+    spawn_state(Fn fn, Args args, cancellation_token token)
+        : work_state<U>(&destroy, &invoke), fn_(std::move(fn)), args_(std::move(args)), token_(std::move(token)) {}
+
+    /// Called before the item is scheduled: a cancellation that arrives while the item waits
+    /// in a queue completes the task canceled at once, so waiters never wait on the queue.
+    void watch_token() {
+        if (token_.can_be_canceled()) {
+            registration_ = token_.register_callback([this] { cancel_if_pending(); });
+        }
+    }
+
+private:
+    static void destroy(state_base* s) noexcept { delete static_cast<spawn_state*>(static_cast<task_state<U>*>(s)); }
+
+    void cancel_if_pending() noexcept {
+        if (this->try_claim_pending()) {
+            this->error_ = std::make_exception_ptr(operation_canceled{});
+            this->publish(state_base::st_canceled);
+        }
+    }
+
+    static void invoke(work_item* w, bool run) noexcept {
+        auto* self = static_cast<spawn_state*>(static_cast<work_state<U>*>(w));
+        const bool start = run && !self->token_.is_cancellation_requested() && self->try_start();
+        // After this no cancel callback is running on another thread, and none will start.
+        self->registration_.unregister();
+        if (!start) {
+            self->fn_.reset();
+            self->cancel_unrun();  // no-op on the status if the token's callback already did it
+            return;
+        }
+        Fn fn = std::move(*self->fn_);
+        self->fn_.reset();
+        Args args = std::move(self->args_);
+        std::apply(
+            [&](auto&&... a) {
+                if constexpr (PassToken) {
+                    self->run_and_complete(std::move(fn), std::forward<decltype(a)>(a)..., self->token_);
+                } else {
+                    self->run_and_complete(std::move(fn), std::forward<decltype(a)>(a)...);
+                }
+            },
+            std::move(args));
+    }
+
+    std::optional<Fn> fn_;
+    Args args_;
+    cancellation_token token_;
+    cancellation_registration registration_;
+};
+
+template<typename S, typename F, typename... Args>
+auto spawn_with_token(S& sched, cancellation_token token, F&& f, Args&&... args) {
+    using Fn = std::decay_t<F>;
+    using Tuple = std::tuple<std::decay_t<Args>...>;
+    constexpr bool pass_token = std::is_invocable_v<Fn, std::decay_t<Args>..., cancellation_token&>;
+    static_assert(pass_token || std::is_invocable_v<Fn, std::decay_t<Args>...>,
+                  "weft: spawn(s, f, args...) needs f callable with args... (and, optionally, a "
+                  "trailing cancellation_token&)");
+    using R = typename std::conditional_t<pass_token,
+                                 std::invoke_result<Fn, std::decay_t<Args>..., cancellation_token&>,
+                                 std::invoke_result<Fn, std::decay_t<Args>...>>::type;
+    using U = unwrapped_t<R>;
+    require_callable(f, "weft: spawn() with a null function");
+
+    using state_t = spawn_state<U, Fn, Tuple, pass_token>;
+    auto* st = new state_t(std::forward<F>(f), Tuple(std::forward<Args>(args)...), std::move(token));
+    task<U> result = task_access::adopt<U>(st);
+    try {
+        st->watch_token();  // may cancel synchronously (already-canceled token)
+    } catch (...) {
+        st->cancel_unrun();
+        throw;
+    }
+    if (result.is_canceled()) {
+        st->cancel_unrun();  // canceled before it was queued: never queue it
+        return result;
+    }
+    try {
+        sched.schedule(static_cast<work_item*>(st));
+    } catch (...) {
+        st->cancel_unrun();  // refused: the closure is destroyed once, the error goes to the caller
+        throw;
+    }
+    return result;
+}
+
+template<typename T>
+inline constexpr bool is_token_v = std::is_same_v<std::remove_cvref_t<T>, cancellation_token>;
+
+template<typename... Args>
+constexpr bool last_is_token() noexcept {
+    if constexpr (sizeof...(Args) == 0) {
+        return false;
+    } else {
+        return is_token_v<std::tuple_element_t<sizeof...(Args) - 1, std::tuple<Args...>>>;
+    }
+}
+
+}  // namespace detail
+
+/// Runs `f(args...)` on `sched` and returns its task; a function returning task<U> gives
+/// task<U> (unwrapped). With a trailing cancellation_token: if the token is canceled before
+/// `f` starts, `f` never runs and the task completes canceled at once, even while the item
+/// still sits in a queue; `f` also receives the token (as a last argument) if it accepts one.
+///
+/// Exceptions: shutdown_error if `sched` refuses the work (the closure is destroyed once);
+///             std::invalid_argument for a null function pointer or empty std::function.
+template<typename S, typename F, typename... Args>
+    requires scheduler<std::remove_cvref_t<S>>
+auto spawn(S&& sched, F&& f, Args&&... args) {
+    auto&& s = sched;
+    if constexpr (detail::last_is_token<Args...>()) {
+        auto all = std::forward_as_tuple(std::forward<Args>(args)...);
+        return [&]<std::size_t... I>(std::index_sequence<I...>) {
+            return detail::spawn_with_token(s,
+                                            cancellation_token(std::get<sizeof...(Args) - 1>(all)),
+                                            std::forward<F>(f),
+                                            std::get<I>(std::move(all))...);
+        }(std::make_index_sequence<sizeof...(Args) - 1>{});
+    } else {
+        return detail::spawn_with_token(s, cancellation_token{}, std::forward<F>(f), std::forward<Args>(args)...);
+    }
+}
+
+}  // namespace weft

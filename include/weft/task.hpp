@@ -1,0 +1,498 @@
+// weft/task.hpp — task<T>: an eager task with continuations (.NET Task<T>), also a C++20
+// coroutine return type (an async method) and awaitable.
+// Design note: docs/decisions/0001-task-model.md (model) and 0002 (where continuations run);
+// the state protocol is at the top of weft/detail/task_state.hpp.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/task_state.hpp>
+#include <weft/errors.hpp>
+#include <weft/scheduler.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <coroutine>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace weft {
+
+template<typename T = void>
+class task;
+
+/// How a continuation is attached (.NET TaskContinuationOptions, the parts that apply).
+enum class continuation_options : unsigned {
+    none = 0,
+    execute_synchronously = 1u << 0,  ///< run inline on the completing thread (= inline_scheduler)
+    only_on_error = 1u << 1,          ///< run only if the antecedent failed; else complete canceled
+    not_on_canceled = 1u << 2,        ///< skip (complete canceled) if the antecedent was canceled
+    run_asynchronously = 1u << 3,     ///< never inline: always hop to the chosen scheduler
+};
+constexpr continuation_options operator|(continuation_options a, continuation_options b) noexcept {
+    return static_cast<continuation_options>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+constexpr bool has_option(continuation_options set, continuation_options o) noexcept {
+    return (static_cast<unsigned>(set) & static_cast<unsigned>(o)) != 0;
+}
+
+namespace detail {
+
+template<typename R>
+struct is_task : std::false_type {};
+template<typename U>
+struct is_task<task<U>> : std::true_type {};
+template<typename R>
+inline constexpr bool is_task_v = is_task<std::remove_cvref_t<R>>::value;
+
+/// task<U> for a function returning U or task<U> (a returned task is unwrapped).
+template<typename R>
+struct unwrapped {
+    using type = R;
+};
+template<typename U>
+struct unwrapped<task<U>> {
+    using type = U;
+};
+template<typename R>
+using unwrapped_t = typename unwrapped<std::remove_cv_t<R>>::type;
+
+/// The value form receives the antecedent's value as an lvalue (T&); for task<void>, nothing.
+template<typename F, typename T>
+concept value_continuation_for = (std::is_void_v<T> && std::invocable<F>) ||
+                                 (!std::is_void_v<T> && std::invocable<F, std::add_lvalue_reference_t<T>>);
+/// The task form receives the antecedent task; chosen only when the value form does not fit.
+template<typename F, typename T>
+concept task_continuation_for = !value_continuation_for<F, T> && std::invocable<F, task<T>>;
+
+template<typename F, typename T>
+struct continuation_result {
+    using type = std::invoke_result_t<F, task<T>>;
+};
+template<typename F, typename T>
+    requires value_continuation_for<F, T>
+struct continuation_result<F, T> {
+    using type = typename std::conditional_t<std::is_void_v<T>,
+                                    std::invoke_result<F>,
+                                    std::invoke_result<F, std::add_lvalue_reference_t<std::conditional_t<std::is_void_v<T>, int, T>>>>::type;
+};
+
+template<typename F>
+struct is_std_function : std::false_type {};
+template<typename Sig>
+struct is_std_function<std::function<Sig>> : std::true_type {};
+
+/// Rejects a null function pointer or an empty std::function at the call (.NET rejects null).
+template<typename F>
+void require_callable(const F& f, const char* what) {
+    if constexpr (std::is_pointer_v<F> || std::is_member_pointer_v<F> || is_std_function<F>::value) {
+        if (!f) {
+            throw std::invalid_argument(what);
+        }
+    }
+}
+
+struct task_access;
+template<typename T>
+class task_promise;
+
+template<typename T>
+struct const_result {
+    using type = const T&;
+};
+template<typename T>
+struct const_result<T&> {
+    using type = T&;
+};
+template<>
+struct const_result<void> {
+    using type = void;
+};
+
+}  // namespace detail
+
+/// An eager, shared handle to an asynchronous result (.NET Task<T>). Copies share one state;
+/// T may be void, a reference or move-only. A default-constructed or moved-from task holds no
+/// state: every operation but valid() then throws weft::no_state.
+///
+/// Thread safety: distinct objects safe; a shared state is safe to use from many threads
+///                through distinct handles (one handle object is not itself synchronised).
+/// Lifetime:      the state lives while any handle, pending continuation or running work
+///                refers to it; dropping every handle does not cancel the work.
+/// Blocking:      get()/wait() block (a pool worker runs other queued work meanwhile);
+///                everything else is non-blocking.
+/// Exceptions:    the work's exception is rethrown, with its type, by get() and co_await;
+///                a canceled task throws weft::operation_canceled.
+template<typename T>
+class [[nodiscard]] task {
+public:
+    using value_type = T;
+    using promise_type = detail::task_promise<T>;
+    /// What get() on an lvalue returns: const T& (T& for reference T, void for void).
+    using const_result = typename detail::const_result<T>::type;
+
+    task() noexcept = default;
+    task(const task& o) noexcept : state_(o.state_) {
+        if (state_ != nullptr) {
+            state_->add_ref();
+        }
+    }
+    task(task&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+    task& operator=(task o) noexcept {
+        std::swap(state_, o.state_);
+        return *this;
+    }
+    ~task() {
+        if (state_ != nullptr) {
+            state_->release_ref();
+        }
+    }
+
+    /// False for a default-constructed or moved-from task.
+    bool valid() const noexcept { return state_ != nullptr; }
+
+    task_status status() const { return checked().status(); }
+    bool is_ready() const { return checked().is_ready(); }
+    bool is_pending() const { return status() == task_status::pending; }
+    bool is_running() const { return status() == task_status::running; }
+    bool is_succeeded() const { return status() == task_status::succeeded; }
+    bool is_failed() const { return status() == task_status::failed; }
+    bool is_canceled() const { return status() == task_status::canceled; }
+
+    /// Blocks until complete. Does not throw the task's error (get() does).
+    void wait() const { checked().wait(); }
+
+    /// Blocks until complete or `timeout` passed; true if complete. A zero or negative
+    /// timeout only polls; duration::max() waits forever.
+    template<typename Rep, typename Period>
+    bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+        using clock = std::chrono::steady_clock;
+        auto& s = checked();
+        if (timeout <= timeout.zero()) {
+            return s.is_ready();
+        }
+        const auto now = clock::now();
+        const auto room = std::chrono::duration_cast<std::chrono::duration<double>>(clock::time_point::max() - now);
+        if (std::chrono::duration<double>(timeout) >= room) {
+            return s.wait_until(clock::time_point::max());
+        }
+        return s.wait_until(now + std::chrono::ceil<clock::duration>(timeout));
+    }
+
+    template<typename Clock, typename Duration>
+    bool wait_until(std::chrono::time_point<Clock, Duration> deadline) const {
+        return wait_for(deadline - Clock::now());
+    }
+
+    /// Waits, then returns the value (a const reference into the shared state; a reference
+    /// for task<U&>; nothing for task<void>) or rethrows the stored exception.
+    const_result get() const& {
+        auto& s = checked();
+        s.wait();
+        s.rethrow_if_error();
+        if constexpr (!std::is_void_v<T>) {
+            return s.value_ref();
+        }
+    }
+
+    /// Waits, then moves the value out of the shared state (other handles then see a moved-from
+    /// value). For move-only T. Rethrows as get() const& does.
+    T get() && {
+        auto& s = checked();
+        s.wait();
+        s.rethrow_if_error();
+        if constexpr (!std::is_void_v<T>) {
+            return static_cast<T>(std::move(s.value_ref()));
+        }
+    }
+
+    /// The stored exception if the task failed or was canceled, else nullptr. Counts as
+    /// observing the error. Does not wait.
+    std::exception_ptr exception() const {
+        auto& s = checked();
+        const auto raw = s.raw_status();
+        if (raw == detail::state_base::st_failed || raw == detail::state_base::st_canceled) {
+            return s.take_error();
+        }
+        return nullptr;
+    }
+
+    /// ContinueWith. `f` takes the value (value form: skipped when this task failed or was
+    /// canceled, whose error then propagates) or the whole task<T> (task form: always runs).
+    /// A returned task<U> is unwrapped. Where it runs: docs/guide/placement.md.
+    template<typename F>
+    auto then(F&& f, continuation_options options = continuation_options::none) const;
+
+    /// ContinueWith on a named scheduler (placement rule 1).
+    template<typename S, typename F>
+        requires scheduler<std::remove_cvref_t<S>>
+    auto then(S&& sched, F&& f, continuation_options options = continuation_options::none) const;
+
+    /// Awaits completion (the coroutine resumes per the placement rule) and yields get()'s
+    /// result; on an rvalue task the value is moved out. Throws no_state on an empty task.
+    auto operator co_await() const&;
+    auto operator co_await() &&;
+
+private:
+    friend struct detail::task_access;
+    explicit task(detail::task_state<T>* adopted) noexcept : state_(adopted) {}
+
+    detail::task_state<T>& checked() const {
+        if (state_ == nullptr) {
+            throw no_state{};
+        }
+        return *state_;
+    }
+
+    detail::task_state<T>* state_ = nullptr;
+};
+
+namespace detail {
+
+struct task_access {
+    template<typename T>
+    static task<T> adopt(task_state<T>* s) noexcept {
+        return task<T>(s);
+    }
+    template<typename T>
+    static task_state<T>* state(const task<T>& t) noexcept {
+        return t.state_;
+    }
+    template<typename T>
+    static task_state<T>* checked_state(const task<T>& t) {
+        return &t.checked();
+    }
+    /// Takes the reference out of `t` (which becomes empty).
+    template<typename T>
+    static task_state<T>* release(task<T>& t) noexcept {
+        return std::exchange(t.state_, nullptr);
+    }
+};
+
+/// The state of a task produced by running a function (spawn, then): a task state that is also
+/// a work item (to be scheduled) and a continuation node (to wait for an antecedent, or for the
+/// task the function returned, which is unwrapped).
+/// References: 2 at construction — the returned handle and the "machinery", released when the
+/// state completes.
+template<typename U>
+class work_state : public task_state<U>, public continuation, public work_item {
+protected:
+    work_state(state_base::destroy_fn destroy, work_item::invoke_fn invoke) noexcept
+        : task_state<U>(destroy, 2, state_base::st_pending), work_item(invoke) {}
+
+public:
+
+    /// Invokes `f(args...)`, completes this state with the outcome (a returned task<U> is
+    /// awaited and its outcome copied), and releases the machinery reference. The caller must
+    /// not touch this state afterwards.
+    template<typename F, typename... A>
+    void run_and_complete(F&& f, A&&... args) noexcept {
+        using R = std::invoke_result_t<F, A...>;
+        if constexpr (is_task_v<R>) {
+            std::remove_cvref_t<R> inner;
+            try {
+                inner = std::invoke(std::forward<F>(f), std::forward<A>(args)...);
+            } catch (...) {
+                this->publish(this->store_current_exception());
+                this->release_ref();
+                return;
+            }
+            if (!inner.valid()) {
+                this->error_ = std::make_exception_ptr(no_state{});
+                this->publish(state_base::st_failed);
+                this->release_ref();
+                return;
+            }
+            inner_ = task_access::release(inner);
+            this->on_complete = &on_inner_complete;
+            if (!inner_->attach(this)) {
+                on_inner_complete(this);
+            }
+        } else {
+            std::uint8_t outcome = state_base::st_succeeded;
+            try {
+                if constexpr (std::is_void_v<R>) {
+                    std::invoke(std::forward<F>(f), std::forward<A>(args)...);
+                } else {
+                    outcome = this->emplace(std::invoke(std::forward<F>(f), std::forward<A>(args)...));
+                }
+            } catch (...) {
+                outcome = this->store_current_exception();
+            }
+            this->publish(outcome);
+            this->release_ref();
+        }
+    }
+
+    /// Completes canceled without running (discarded work) and releases the machinery.
+    /// A no-op on the status if something else completed the state first.
+    void cancel_unrun() noexcept {
+        if (this->try_claim()) {
+            this->error_ = std::make_exception_ptr(operation_canceled{});
+            this->publish(state_base::st_canceled);
+        }
+        this->release_ref();
+    }
+
+private:
+    static void on_inner_complete(continuation* c) noexcept {
+        auto* self = static_cast<work_state*>(c);
+        task_state<U>* inner = self->inner_;
+        self->complete_from(*inner);
+        inner->release_ref();
+        self->release_ref();
+    }
+
+    task_state<U>* inner_ = nullptr;  // the unwrapped task, owned reference
+};
+
+/// A continuation attached with then(): waits for the antecedent, then is placed per the rule.
+template<typename T, typename U, typename Fn, bool TaskForm>
+class then_state final : public work_state<U> {
+public:
+    then_state(Fn fn, const task<T>& antecedent, any_scheduler named, any_scheduler captured, continuation_options options)
+        : work_state<U>(&destroy, &invoke)
+        , fn_(std::move(fn))
+        , antecedent_(antecedent)
+        , named_(named)
+        , captured_(captured)
+        , options_(options) {}
+
+    /// Links this continuation to the antecedent (or runs the decision now if it is complete).
+    void arm() noexcept {
+        this->on_complete = &on_antecedent;
+        if (!task_access::state(antecedent_)->attach(this)) {
+            on_antecedent(this);
+        }
+    }
+
+private:
+    static void destroy(state_base* s) noexcept { delete static_cast<then_state*>(static_cast<task_state<U>*>(s)); }
+
+    static void on_antecedent(continuation* c) noexcept {
+        auto* self = static_cast<then_state*>(static_cast<work_state<U>*>(c));
+        task_state<T>& a = *task_access::state(self->antecedent_);
+        const std::uint8_t s = a.raw_status();
+        bool run = false;
+        if (has_option(self->options_, continuation_options::only_on_error)) {
+            run = s == state_base::st_failed;
+        } else if constexpr (TaskForm) {
+            run = !(s == state_base::st_canceled && has_option(self->options_, continuation_options::not_on_canceled));
+        } else {
+            run = s == state_base::st_succeeded;
+        }
+        if (!run) {
+            self->skip(s);
+            return;
+        }
+        dispatch_continuation(self,
+                              self->named_,
+                              a.source_policy(),
+                              self->captured_,
+                              has_option(self->options_, continuation_options::run_asynchronously));
+    }
+
+    /// The continuation does not run: the value form propagates the antecedent's error or
+    /// cancellation; an option that did not match completes it canceled (as .NET does).
+    void skip(std::uint8_t antecedent_status) noexcept {
+        task<T> antecedent = std::move(antecedent_);
+        fn_.reset();
+        this->try_claim();
+        if (!TaskForm && antecedent_status != state_base::st_succeeded &&
+            !has_option(options_, continuation_options::only_on_error)) {
+            this->error_ = task_access::state(antecedent)->take_error();
+            this->publish(antecedent_status);
+        } else {
+            this->error_ = std::make_exception_ptr(operation_canceled{});
+            this->publish(state_base::st_canceled);
+        }
+        this->release_ref();
+    }
+
+    static void invoke(work_item* w, bool run) noexcept {
+        auto* self = static_cast<then_state*>(static_cast<work_state<U>*>(w));
+        task<T> antecedent = std::move(self->antecedent_);
+        if (!run) {
+            self->fn_.reset();
+            self->cancel_unrun();
+            return;
+        }
+        self->try_start();
+        Fn fn = std::move(*self->fn_);
+        self->fn_.reset();
+        if constexpr (TaskForm) {
+            self->run_and_complete(std::move(fn), std::move(antecedent));
+        } else if constexpr (std::is_void_v<T>) {
+            self->run_and_complete(std::move(fn));
+        } else {
+            self->run_and_complete(std::move(fn), task_access::state(antecedent)->value_ref());
+        }
+    }
+
+    std::optional<Fn> fn_;
+    task<T> antecedent_;
+    any_scheduler named_;
+    any_scheduler captured_;
+    continuation_options options_;
+};
+
+template<typename T, typename F>
+auto attach_then(const task<T>& antecedent, any_scheduler named, F&& f, continuation_options options) {
+    using Fn = std::decay_t<F>;
+    static_assert(value_continuation_for<Fn, T> || task_continuation_for<Fn, T>,
+                  "weft: then(f) needs f callable with the antecedent's value (T&, or nothing for "
+                  "task<void>) or with the whole task<T>");
+    constexpr bool task_form = task_continuation_for<Fn, T>;
+    using R = typename continuation_result<Fn, T>::type;
+    using U = unwrapped_t<R>;
+
+    require_callable(f, "weft: then() with a null function");
+    task_state<T>* a = task_access::checked_state(antecedent);
+    if (has_option(options, continuation_options::execute_synchronously)) {
+        if (has_option(options, continuation_options::run_asynchronously)) {
+            throw std::invalid_argument("weft: execute_synchronously and run_asynchronously conflict");
+        }
+        if (named && !named.is_inline()) {
+            throw std::invalid_argument("weft: execute_synchronously with a non-inline scheduler");
+        }
+        named = any_scheduler(inline_scheduler{});
+    }
+    if (!task_form && has_option(options, continuation_options::only_on_error)) {
+        throw std::invalid_argument("weft: only_on_error needs the task form (f(task<T>)): a value "
+                                    "continuation never sees an error");
+    }
+    const any_scheduler captured = current_scheduler();
+    if (has_option(options, continuation_options::run_asynchronously)) {
+        const bool has_target = named ? !named.is_inline() : (a->source_policy() || captured);
+        if (!has_target) {
+            throw std::invalid_argument("weft: run_asynchronously needs a scheduler to hop to: name "
+                                        "one, or attach from a scheduler's thread");
+        }
+    }
+    auto* st = new then_state<T, U, Fn, task_form>(std::forward<F>(f), antecedent, named, captured, options);
+    task<U> result = task_access::adopt<U>(st);
+    st->arm();
+    return result;
+}
+
+}  // namespace detail
+
+template<typename T>
+template<typename F>
+auto task<T>::then(F&& f, continuation_options options) const {
+    return detail::attach_then(*this, any_scheduler{}, std::forward<F>(f), options);
+}
+
+template<typename T>
+template<typename S, typename F>
+    requires scheduler<std::remove_cvref_t<S>>
+auto task<T>::then(S&& sched, F&& f, continuation_options options) const {
+    return detail::attach_then(*this, any_scheduler(std::forward<S>(sched)), std::forward<F>(f), options);
+}
+
+}  // namespace weft
+
+#include <weft/detail/task_coroutine.hpp>

@@ -1,0 +1,99 @@
+// weft/thread_pool.hpp — the worker pool for CPU work (.NET ThreadPool), a weft scheduler.
+// Design note: weft/detail/thread_pool/pool_core.hpp.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/thread_pool/pool_core.hpp>
+#include <weft/errors.hpp>
+#include <weft/scheduler.hpp>
+#include <weft/work_item.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace weft {
+
+/// A fixed-size pool of worker threads with per-worker queues and stealing.
+///
+/// Thread safety: distinct and shared objects safe (schedule, spawn, shutdown from any thread).
+/// Lifetime:      must outlive work scheduled on it from outside; the destructor drains.
+/// Blocking:      schedule() never blocks; get()/wait() on a worker runs other queued work;
+///                shutdown() and the destructor join the workers (not when called from one).
+/// Exceptions:    schedule() throws shutdown_error once shutdown began (from a non-worker; in
+///                cancel mode from anyone); work items never throw.
+class thread_pool {
+public:
+    thread_pool() : thread_pool(pool_options{}) {}
+
+    explicit thread_pool(pool_options options) {
+        std::size_t n = options.threads;
+        if (n == 0) {
+            n = std::thread::hardware_concurrency();
+            if (n == 0) {
+                n = 1;
+            }
+        }
+        core_ = std::make_shared<detail::pool_core>(n);
+        core_->set_self_handle(any_scheduler(*this));
+        options_ = std::make_shared<const pool_options>(std::move(options));
+        threads_.reserve(n);
+        try {
+            for (std::size_t i = 0; i < n; ++i) {
+                threads_.emplace_back([core = core_, opts = options_, i] {
+                    detail::set_thread_name(opts->name, i);
+                    core->worker_main(i, *opts);
+                });
+            }
+        } catch (...) {
+            shutdown(shutdown_mode::cancel);
+            throw;
+        }
+    }
+
+    thread_pool(const thread_pool&) = delete;
+    thread_pool& operator=(const thread_pool&) = delete;
+
+    /// Drains (shutdown_mode::drain) and joins. From one of this pool's own tasks it cannot join
+    /// itself: the workers are detached and exit when the pool is quiet.
+    ~thread_pool() { shutdown(shutdown_mode::drain); }
+
+    /// See the `scheduler` concept. From a worker of this pool the item runs next on this worker
+    /// (or is stolen); from elsewhere it goes to the shared injection queue.
+    void schedule(work_item* w) { core_->schedule(w); }
+
+    bool runs_on_this_thread() const noexcept { return core_->runs_on_this_thread(); }
+
+    std::size_t size() const noexcept { return core_->size(); }
+
+    /// Stops accepting work from other threads and winds down per `mode`; then joins the
+    /// workers unless called from one of them. Idempotent.
+    void shutdown(shutdown_mode mode = shutdown_mode::drain) {
+        core_->close(mode);
+        const bool from_worker = core_->runs_on_this_thread();
+        for (auto& t : threads_) {
+            if (!t.joinable()) {
+                continue;
+            }
+            if (from_worker) {
+                t.detach();  // §7 step 4: the core outlives us through the workers' references
+            } else {
+                t.join();
+            }
+        }
+    }
+
+    pool_stats stats() const { return core_->stats(); }
+
+    friend bool operator==(const thread_pool& a, const thread_pool& b) noexcept { return &a == &b; }
+
+private:
+    std::shared_ptr<detail::pool_core> core_;
+    std::shared_ptr<const pool_options> options_;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace weft

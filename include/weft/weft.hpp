@@ -1,0 +1,18 @@
+// weft/weft.hpp — the umbrella header for users; no weft header includes it.
+// Design note: docs/index.md lists every concept and its page.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/cancellation.hpp>
+#include <weft/errors.hpp>
+#include <weft/placement.hpp>
+#include <weft/promise.hpp>
+#include <weft/resume_on.hpp>
+#include <weft/scheduler.hpp>
+#include <weft/spawn.hpp>
+#include <weft/task.hpp>
+#include <weft/thread_pool.hpp>
+#include <weft/unobserved.hpp>
+#include <weft/when_all.hpp>
+#include <weft/when_any.hpp>
+#include <weft/work_item.hpp>
