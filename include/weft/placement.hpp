@@ -81,9 +81,10 @@ struct placement_registry {
     std::list<placement_block> live;
     std::uint64_t retired[static_cast<unsigned>(placement_counter::count_)] = {};
 
+    /// Never destroyed: threads that outlive main() may still count on exit.
     static placement_registry& get() noexcept {
-        static placement_registry registry;
-        return registry;
+        static placement_registry* registry = new placement_registry;
+        return *registry;
     }
 };
 

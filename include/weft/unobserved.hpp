@@ -38,9 +38,10 @@ struct unobserved_slot {
     std::shared_ptr<const unobserved_exception_handler> handler =
         std::make_shared<const unobserved_exception_handler>(print_unobserved);
 
+    /// Never destroyed: a task released by a thread that outlives main() may still report.
     static unobserved_slot& get() noexcept {
-        static unobserved_slot slot;
-        return slot;
+        static unobserved_slot* slot = new unobserved_slot;
+        return *slot;
     }
 };
 

@@ -131,7 +131,7 @@ public:
             if (status_.load(relaxed) == st_failed && !observed_.load(relaxed)) {
                 report_unobserved(error_);  // order: relaxed ×2 — we are the last owner
             }
-            destroy_(this);
+            destroy_cascade(this);
         }
     }
     /// Exact when it returns 1 and the caller holds a reference: nobody else can copy one.
@@ -190,25 +190,25 @@ public:
     /// Stores the final status and runs every attached continuation, in attach order.
     /// Precondition: the caller won try_claim() (or owns the state exclusively) and holds a
     /// reference for the duration of the call.
+    /// Cascades (a continuation completing a task whose continuation completes another...) go
+    /// through the per-thread recursion guard: past max_inline_depth nested publishes, the
+    /// dispatch is queued on this thread and run by the outermost one, so a million-link
+    /// chain uses a bounded stack whatever kind of node each link is.
     void publish(std::uint8_t final_status) noexcept {
         status_.store(final_status, release);  // order: release — publishes the result
         // order: acq_rel — acquire: the nodes' fields written by attachers (their release CAS);
         //        release: attachers that later fail their CAS see the result through the marker
         continuation* list = head_.exchange(&completed_marker_node, acq_rel);
-        continuation* reversed = nullptr;
-        while (list != nullptr) {
-            continuation* next = list->next;
-            list->next = reversed;
-            reversed = list;
-            list = next;
+        if (list == nullptr) {
+            return;
         }
-        while (reversed != nullptr) {
-            continuation* next = reversed->next;
-            reversed->on_complete(reversed);  // may free the node
-            reversed = next;
+        dispatch_.list = list;
+        if (!run_inline(&dispatch_)) {
+            add_ref();  // deferred: keep the state alive until the outermost run reaches it
+            dispatch_.holds_ref = true;
+            count_placement(placement_counter::deferred);
         }
     }
-
     /// Adds `c` to run at completion. Returns false if the task is already complete, in which
     /// case `c` was not linked and the caller must run it.
     bool attach(continuation* c) noexcept {
@@ -285,12 +285,66 @@ protected:
     std::exception_ptr error_;  // written by the completion winner before publish()
 
 private:
+    /// Destroying a state may release the last reference to another (a coroutine frame holds
+    /// the task it awaited; a continuation its antecedent), and so on down a million-link
+    /// chain. Nested destructions on one thread are queued and run by the outermost one.
+    struct destroy_queue {
+        bool active = false;
+        work_item* head = nullptr;  // linked through the states' idle dispatch_ items
+    };
+    static void destroy_cascade(state_base* s) noexcept {
+        static thread_local destroy_queue q;
+        if (q.active) {
+            s->dispatch_.next = q.head;
+            q.head = &s->dispatch_;
+            return;
+        }
+        q.active = true;
+        s->destroy_(s);
+        while (work_item* item = q.head) {
+            q.head = item->next;
+            state_base* next = static_cast<dispatch_item*>(item)->owner;
+            next->destroy_(next);
+        }
+        q.active = false;
+    }
+
+    /// Runs a published state's continuation list (possibly deferred by the recursion guard).
+    struct dispatch_item final : work_item {
+        explicit dispatch_item(state_base* o) noexcept : work_item(&invoke), owner(o) {}
+        state_base* owner;
+        continuation* list = nullptr;
+        bool holds_ref = false;
+        static void invoke(work_item* w, bool) noexcept {
+            auto* self = static_cast<dispatch_item*>(w);
+            state_base* owner = self->owner;
+            continuation* list = std::exchange(self->list, nullptr);
+            const bool release_after = std::exchange(self->holds_ref, false);
+            continuation* reversed = nullptr;
+            while (list != nullptr) {
+                continuation* next = list->next;
+                list->next = reversed;
+                reversed = list;
+                list = next;
+            }
+            while (reversed != nullptr) {
+                continuation* next = reversed->next;
+                reversed->on_complete(reversed);  // may free the node
+                reversed = next;
+            }
+            if (release_after) {
+                owner->release_ref();
+            }
+        }
+    };
+
     atomic<std::uint32_t> refs_;
     atomic<std::uint8_t> status_;
     atomic<bool> observed_{false};
     atomic<continuation*> head_{nullptr};
     any_scheduler source_policy_;  // immutable after construction
     destroy_fn destroy_;
+    dispatch_item dispatch_{this};  // touched only by the thread that publishes
 };
 
 inline void state_base::wait() noexcept {

@@ -1,0 +1,272 @@
+// benchmarks/task_bench.cpp — the task core's workloads (performance.md W3, W5 and friends),
+// weft side by side with Asio (and std::promise as the floor) in one binary and one run.
+//
+//   chain_dynamic     10^6 links; each link schedules the next from inside the running one
+//   chain_then        10^6 links built ahead from main: t = t.then(f), while the first runs
+//   spawn_get         one spawn + get() round trip from a thread outside the pool
+//   when_all_fanin    10^5 tasks spawned from main, joined by one when_all
+//   pingpong          two OS threads hand a token back and forth through fresh promises
+//
+// Every result is checked (counts, sums) so a broken run cannot look fast.
+#include <weft/weft.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <pthread.h>
+#include <sched.h>
+
+#if WEFT_BENCH_HAVE_ASIO
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/thread_pool.hpp>
+#endif
+
+namespace {
+
+constexpr int chain_links = 1'000'000;
+constexpr int fanin_tasks = 100'000;
+constexpr int pingpong_trips = 20'000;
+
+std::size_t workers(const benchmark::State& st) { return static_cast<std::size_t>(st.range(0)); }
+
+void check(bool ok, const char* what) {
+    if (!ok) {
+        throw std::runtime_error(what);
+    }
+}
+
+// ---- chain_dynamic -------------------------------------------------------------------------
+
+struct spawn_chain {
+    weft::thread_pool* pool;
+    int remaining;
+    weft::promise<void> done;
+};
+
+void spawn_link(spawn_chain* c) {
+    if (--c->remaining == 0) {
+        c->done.set_value();
+        return;
+    }
+    (void)weft::spawn(*c->pool, [c] { spawn_link(c); });
+}
+
+void BM_chain_dynamic_weft_spawn(benchmark::State& st) {
+    weft::thread_pool pool{weft::pool_options{.threads = workers(st)}};
+    for (auto _ : st) {
+        spawn_chain c{&pool, chain_links, {}};
+        auto done = c.done.get_task();
+        (void)weft::spawn(pool, [&c] { spawn_link(&c); });
+        done.get();
+        check(c.remaining == 0, "chain incomplete");
+    }
+    st.SetItemsProcessed(st.iterations() * chain_links);
+}
+
+weft::task<int> resume_on_loop(weft::thread_pool& pool, int n) {
+    int hops = 0;
+    for (int i = 0; i < n; ++i) {
+        co_await weft::resume_on(pool);
+        ++hops;
+    }
+    co_return hops;
+}
+
+void BM_chain_dynamic_weft_resume_on(benchmark::State& st) {
+    weft::thread_pool pool{weft::pool_options{.threads = workers(st)}};
+    for (auto _ : st) {
+        check(resume_on_loop(pool, chain_links).get() == chain_links, "resume_on chain");
+    }
+    st.SetItemsProcessed(st.iterations() * chain_links);
+}
+
+#if WEFT_BENCH_HAVE_ASIO
+struct asio_chain {
+    asio::thread_pool* pool;
+    int remaining;
+    std::promise<void> done;
+    void operator()() {
+        if (--remaining == 0) {
+            done.set_value();
+            return;
+        }
+        asio::post(*pool, [this] { (*this)(); });
+    }
+};
+
+void BM_chain_dynamic_asio_post(benchmark::State& st) {
+    asio::thread_pool pool(workers(st));
+    for (auto _ : st) {
+        asio_chain c{&pool, chain_links, {}};
+        auto done = c.done.get_future();
+        asio::post(pool, [&c] { c(); });
+        done.get();
+        check(c.remaining == 0, "asio chain incomplete");
+    }
+    st.SetItemsProcessed(st.iterations() * chain_links);
+    pool.join();
+}
+#endif
+
+// ---- chain_then (built ahead) ---------------------------------------------------------------
+
+void BM_chain_then_weft(benchmark::State& st) {
+    weft::thread_pool pool{weft::pool_options{.threads = workers(st)}};
+    for (auto _ : st) {
+        weft::task<int> t = weft::spawn(pool, [] { return 0; });
+        for (int i = 0; i < chain_links; ++i) {
+            t = t.then([](int x) { return x + 1; });
+        }
+        check(t.get() == chain_links, "then chain");
+    }
+    st.SetItemsProcessed(st.iterations() * chain_links);
+}
+
+// ---- spawn_get -----------------------------------------------------------------------------
+
+void BM_spawn_get_weft(benchmark::State& st) {
+    weft::thread_pool pool{weft::pool_options{.threads = workers(st)}};
+    long sum = 0;
+    for (auto _ : st) {
+        sum += weft::spawn(pool, [] { return 1; }).get();
+    }
+    check(sum == static_cast<long>(st.iterations()), "spawn_get");
+    st.SetItemsProcessed(st.iterations());
+}
+
+#if WEFT_BENCH_HAVE_ASIO
+void BM_spawn_get_asio_packaged_task(benchmark::State& st) {
+    asio::thread_pool pool(workers(st));
+    long sum = 0;
+    for (auto _ : st) {
+        std::packaged_task<int()> job([] { return 1; });
+        auto f = job.get_future();
+        asio::post(pool, std::move(job));
+        sum += f.get();
+    }
+    check(sum == static_cast<long>(st.iterations()), "asio spawn_get");
+    st.SetItemsProcessed(st.iterations());
+    pool.join();
+}
+#endif
+
+// ---- when_all_fanin ------------------------------------------------------------------------
+
+void BM_when_all_fanin_weft(benchmark::State& st) {
+    weft::thread_pool pool{weft::pool_options{.threads = workers(st)}};
+    std::vector<weft::task<int>> tasks;
+    tasks.reserve(fanin_tasks);
+    for (auto _ : st) {
+        tasks.clear();
+        for (int i = 0; i < fanin_tasks; ++i) {
+            tasks.push_back(weft::spawn(pool, [i] { return i & 1; }));
+        }
+        auto all = weft::when_all(std::move(tasks)).get();
+        check(all.size() == fanin_tasks && all[1] == 1, "when_all");
+        tasks = {};
+        tasks.reserve(fanin_tasks);
+    }
+    st.SetItemsProcessed(st.iterations() * fanin_tasks);
+}
+
+// ---- pingpong ------------------------------------------------------------------------------
+
+void pin_to(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+}
+int cpu_for(const benchmark::State& st, int side) {
+    const int ncpu = static_cast<int>(std::thread::hardware_concurrency());
+    return workers(st) == 1 || ncpu < 2 ? 0 : side % ncpu;
+}
+
+void BM_pingpong_weft_promise(benchmark::State& st) {
+    for (auto _ : st) {
+        std::vector<weft::promise<int>> ping(pingpong_trips);
+        std::vector<weft::promise<int>> pong(pingpong_trips);
+        std::thread other([&] {
+            pin_to(cpu_for(st, 1));
+            for (int i = 0; i < pingpong_trips; ++i) {
+                const int v = ping[static_cast<std::size_t>(i)].get_task().get();
+                pong[static_cast<std::size_t>(i)].set_value(v + 1);
+            }
+        });
+        pin_to(cpu_for(st, 0));
+        int v = 0;
+        for (int i = 0; i < pingpong_trips; ++i) {
+            ping[static_cast<std::size_t>(i)].set_value(v);
+            v = pong[static_cast<std::size_t>(i)].get_task().get();
+        }
+        other.join();
+        check(v == pingpong_trips, "pingpong");
+    }
+    st.SetItemsProcessed(st.iterations() * pingpong_trips);
+}
+
+void BM_pingpong_std_promise(benchmark::State& st) {
+    for (auto _ : st) {
+        std::vector<std::promise<int>> ping(pingpong_trips);
+        std::vector<std::promise<int>> pong(pingpong_trips);
+        std::thread other([&] {
+            pin_to(cpu_for(st, 1));
+            for (int i = 0; i < pingpong_trips; ++i) {
+                const int v = ping[static_cast<std::size_t>(i)].get_future().get();
+                pong[static_cast<std::size_t>(i)].set_value(v + 1);
+            }
+        });
+        pin_to(cpu_for(st, 0));
+        int v = 0;
+        for (int i = 0; i < pingpong_trips; ++i) {
+            ping[static_cast<std::size_t>(i)].set_value(v);
+            v = pong[static_cast<std::size_t>(i)].get_future().get();
+        }
+        other.join();
+        check(v == pingpong_trips, "std pingpong");
+    }
+    st.SetItemsProcessed(st.iterations() * pingpong_trips);
+}
+
+}  // namespace
+
+// Names: BM_<workload>/<implementation>/threads:<T>/real_time. Every configuration runs in this
+// one process, interleaved by --benchmark_repetitions.
+#define WEFT_BENCH(fn, workload, impl)                                                               \
+    benchmark::RegisterBenchmark("BM_" workload "/" impl, fn)                                        \
+        ->ArgName("threads")                                                                         \
+        ->Arg(1)                                                                                     \
+        ->Arg(2)                                                                                     \
+        ->UseRealTime()                                                                              \
+        ->Unit(benchmark::kMillisecond)
+
+int main(int argc, char** argv) {
+    WEFT_BENCH(BM_chain_dynamic_weft_spawn, "chain_dynamic", "weft_spawn");
+    WEFT_BENCH(BM_chain_dynamic_weft_resume_on, "chain_dynamic", "weft_resume_on");
+#if WEFT_BENCH_HAVE_ASIO
+    WEFT_BENCH(BM_chain_dynamic_asio_post, "chain_dynamic", "asio_post");
+#endif
+    WEFT_BENCH(BM_chain_then_weft, "chain_then", "weft_then");
+    WEFT_BENCH(BM_spawn_get_weft, "spawn_get", "weft")->Unit(benchmark::kMicrosecond);
+#if WEFT_BENCH_HAVE_ASIO
+    WEFT_BENCH(BM_spawn_get_asio_packaged_task, "spawn_get", "asio_packaged_task")->Unit(benchmark::kMicrosecond);
+#endif
+    WEFT_BENCH(BM_when_all_fanin_weft, "when_all_fanin", "weft");
+    WEFT_BENCH(BM_pingpong_weft_promise, "pingpong", "weft_promise");
+    WEFT_BENCH(BM_pingpong_std_promise, "pingpong", "std_promise");
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+        return 1;
+    }
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

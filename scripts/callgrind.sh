@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Instructions per operation under callgrind: (Ir(2N) - Ir(N)) / N, so start-up cancels.
+# Usage: scripts/callgrind.sh [N] (default 100000); needs the release build (scripts/bench.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-100000}"
+probe=build/release/benchmarks/weft_ir_probe
+[ -x "$probe" ] || cmake --build build/release --target weft_ir_probe
+command -v valgrind >/dev/null || { echo "valgrind is missing (apt-get install valgrind)"; exit 1; }
+ir() {  # total instructions of one run
+  local out; out=$(mktemp)
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$probe" "$1" "$2" >/dev/null 2>&1
+  callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}'
+  rm -f "$out"
+}
+echo "| workload (1 worker) | instructions per operation |"
+echo "|---|---:|"
+for w in chain_spawn chain_resume_on chain_then spawn_get asio_post; do
+  a=$(ir "$w" "$n") || continue
+  b=$(ir "$w" $((2 * n))) || continue
+  [ -n "$a" ] && [ -n "$b" ] && echo "| $w | $(( (b - a) / n )) |"
+done

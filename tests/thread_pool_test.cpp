@@ -1,0 +1,223 @@
+// Tests for weft/thread_pool.hpp (the task-core stand-in engine: see its design note).
+#include <weft/thread_pool.hpp>
+
+#include <weft/promise.hpp>
+#include <weft/spawn.hpp>
+#include <weft/task.hpp>
+
+#include "catch.hpp"
+#include "support/counted.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <pthread.h>
+#include <sys/resource.h>
+
+using namespace std::chrono_literals;
+
+TEST_CASE("every task submitted from outside runs exactly once", "[thread_pool]") {
+    constexpr int n = 100'000;
+    std::vector<std::atomic<int>> hits(n);
+    {
+        weft::thread_pool pool{weft::pool_options{.threads = 2}};
+        for (int i = 0; i < n; ++i) {
+            (void)weft::spawn(pool, [&hits, i] { hits[static_cast<std::size_t>(i)].fetch_add(1); });
+        }
+    }  // the destructor drains
+    for (const auto& h : hits) {
+        REQUIRE(h.load() == 1);
+    }
+}
+
+namespace {
+int tree(weft::thread_pool& pool, int depth) {
+    if (depth == 0) {
+        return 1;
+    }
+    auto left = weft::spawn(pool, [&pool, depth] { return tree(pool, depth - 1); });
+    const int right = tree(pool, depth - 1);
+    return left.get() + right;  // get() on a worker helps instead of blocking
+}
+}  // namespace
+
+TEST_CASE("nested spawn and join from workers runs every node once", "[thread_pool]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    auto t = weft::spawn(pool, [&pool] { return tree(pool, 14); });
+    CHECK(t.get() == 1 << 14);
+}
+
+TEST_CASE("a 1-worker pool whose task waits on a task it spawned finishes", "[thread_pool]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    auto outer = weft::spawn(pool, [&pool] {
+        auto inner = weft::spawn(pool, [] { return 20; });
+        return inner.get() + 22;  // the only worker runs `inner` while it waits
+    });
+    CHECK(outer.wait_for(30s));
+    CHECK(outer.get() == 42);
+}
+
+TEST_CASE("a worker waiting on a task completed from outside wakes up", "[thread_pool]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    weft::promise<int> p;
+    auto waiting = weft::spawn(pool, [t = p.get_task()] { return t.get(); });
+    std::this_thread::sleep_for(5ms);  // let the worker park in its helping wait
+    p.set_value(9);
+    CHECK(waiting.get() == 9);
+    auto timed = weft::spawn(pool, [] {
+        weft::promise<int> never;
+        return never.get_task().wait_for(2ms);
+    });
+    CHECK_FALSE(timed.get());
+}
+
+TEST_CASE("shutdown(drain) runs everything queued and everything it spawns", "[thread_pool]") {
+    std::atomic<int> ran{0};
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    for (int i = 0; i < 1000; ++i) {
+        (void)weft::spawn(pool, [&] {
+            ++ran;
+            (void)weft::spawn(pool, [&] { ++ran; });  // from a worker: accepted while draining
+        });
+    }
+    pool.shutdown(weft::shutdown_mode::drain);
+    CHECK(ran == 2000);
+}
+
+TEST_CASE("shutdown(cancel) completes queued tasks canceled and destroys each closure once", "[thread_pool]") {
+    weft_test::lifetime_counts closures;
+    std::vector<weft::task<void>> tasks;
+    std::atomic<bool> open{false};
+    std::atomic<bool> started{false};
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    auto blocker = weft::spawn(pool, [&] {
+        started = true;
+        while (!open) {
+            std::this_thread::yield();
+        }
+    });
+    while (!started) {
+        std::this_thread::yield();
+    }
+    for (int i = 0; i < 100; ++i) {
+        tasks.push_back(weft::spawn(pool, [c = weft_test::counted(closures)] {}));
+    }
+    std::thread opener([&] {
+        std::this_thread::sleep_for(10ms);
+        open = true;
+    });
+    pool.shutdown(weft::shutdown_mode::cancel);
+    opener.join();
+    blocker.get();
+    for (auto& t : tasks) {
+        CHECK(t.is_canceled());
+    }
+    CHECK(closures.alive() == 0);
+    CHECK(pool.stats().total().discarded == 100);
+}
+
+TEST_CASE("submitting from outside after shutdown fails with shutdown_error", "[thread_pool]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    pool.shutdown();
+    CHECK_THROWS_AS(weft::spawn(pool, [] {}), weft::shutdown_error);
+    pool.shutdown();  // idempotent
+}
+
+TEST_CASE("shutdown or destruction from the pool's own task does not self-join", "[thread_pool]") {
+    SECTION("shutdown()") {
+        weft::thread_pool pool{weft::pool_options{.threads = 2}};
+        auto t = weft::spawn(pool, [&pool] { pool.shutdown(); });
+        CHECK(t.wait_for(30s));
+    }
+    SECTION("destructor") {
+        auto pool = std::make_shared<std::unique_ptr<weft::thread_pool>>(
+            std::make_unique<weft::thread_pool>(weft::pool_options{.threads = 2}));
+        weft::promise<void> done;
+        auto done_task = done.get_task();
+        (void)weft::spawn(**pool, [pool, d = std::make_shared<weft::promise<void>>(std::move(done))] {
+            pool->reset();  // destroys the pool from one of its workers
+            d->set_value();
+        });
+        CHECK(done_task.wait_for(30s));
+    }
+}
+
+TEST_CASE("workers carry their names and run the start and stop hooks once each", "[thread_pool]") {
+    std::atomic<int> started{0};
+    std::atomic<int> stopped{0};
+    std::mutex names_mutex;
+    std::set<std::string> names;
+    {
+        weft::pool_options options;
+        options.threads = 2;
+        options.name = "cpu";
+        options.on_thread_start = [&](std::size_t) { ++started; };
+        options.on_thread_stop = [&](std::size_t) { ++stopped; };
+        weft::thread_pool pool{options};
+        std::vector<weft::task<void>> ts;
+        for (int i = 0; i < 200; ++i) {
+            ts.push_back(weft::spawn(pool, [&] {
+                char buf[16] = {};
+                ::pthread_getname_np(::pthread_self(), buf, sizeof buf);
+                std::lock_guard lock(names_mutex);
+                names.insert(buf);
+            }));
+        }
+        for (auto& t : ts) {
+            t.get();
+        }
+        CHECK(pool.size() == 2);
+    }
+    CHECK(started == 2);
+    CHECK(stopped == 2);
+    for (const auto& n : names) {
+        CHECK((n == "cpu-0" || n == "cpu-1"));
+    }
+}
+
+TEST_CASE("stats count tasks run and injections", "[thread_pool]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    std::vector<weft::task<void>> ts;
+    for (int i = 0; i < 500; ++i) {
+        ts.push_back(weft::spawn(pool, [] {}));
+    }
+    for (auto& t : ts) {
+        t.get();
+    }
+    pool.shutdown();
+    const auto s = pool.stats();
+    CHECK(s.workers.size() == 2);
+    CHECK(s.injections == 500);
+    CHECK(s.total().tasks_run == 500);
+}
+
+TEST_CASE("an exception thrown by a task never escapes the worker thread", "[thread_pool]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    for (int i = 0; i < 100; ++i) {
+        auto t = weft::spawn(pool, []() -> int { throw std::runtime_error("boom"); });
+        CHECK_THROWS_AS(t.get(), std::runtime_error);
+    }
+    CHECK(weft::spawn(pool, [] { return 1; }).get() == 1);
+}
+
+TEST_CASE("an idle pool parks its workers instead of spinning", "[thread_pool]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    (void)weft::spawn(pool, [] {}).get();
+    std::this_thread::sleep_for(50ms);  // past the spin phase
+    rusage before{};
+    ::getrusage(RUSAGE_SELF, &before);
+    std::this_thread::sleep_for(500ms);
+    rusage after{};
+    ::getrusage(RUSAGE_SELF, &after);
+    auto cpu_us = [](const rusage& r) {
+        return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1'000'000L + r.ru_utime.tv_usec + r.ru_stime.tv_usec;
+    };
+    // Two spinning workers would burn ~1,000,000 us here; parked ones close to zero.
+    CHECK(cpu_us(after) - cpu_us(before) < 50'000);
+}
