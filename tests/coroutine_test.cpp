@@ -9,6 +9,7 @@
 
 #include "catch.hpp"
 #include "support/manual_scheduler.hpp"
+#include "support/thread_tag.hpp"
 
 #include <memory>
 #include <stdexcept>
@@ -88,12 +89,12 @@ TEST_CASE("co_await on an empty task throws no_state inside the coroutine", "[co
 TEST_CASE("co_await resumes on the scheduler that was current at the co_await", "[coroutine]") {
     weft_test::manual_scheduler sched;
     weft::promise<int> p;
-    std::thread::id resumed_on;
+    long resumed_on = 0;
     weft::task<int> t;
     auto starter = weft::spawn(sched, [&] {
-        t = [](weft::task<int> in, std::thread::id& where) -> weft::task<int> {
+        t = [](weft::task<int> in, long& where) -> weft::task<int> {
             int v = co_await in;
-            where = std::this_thread::get_id();
+            where = weft_test::this_thread_tag();
             co_return v;
         }(p.get_task(), resumed_on);
     });
@@ -104,7 +105,7 @@ TEST_CASE("co_await resumes on the scheduler that was current at the co_await", 
     CHECK_FALSE(t.is_ready());  // the resumption went back to sched, not the completer
     sched.run_all();
     CHECK(t.get() == 7);
-    CHECK(resumed_on == std::this_thread::get_id());
+    CHECK(resumed_on == weft_test::this_thread_tag());
 }
 
 TEST_CASE("resume_on hops to the pool; resume_on(inline) does not suspend", "[coroutine]") {

@@ -8,6 +8,7 @@
 
 #include "catch.hpp"
 #include "support/manual_scheduler.hpp"
+#include "support/thread_tag.hpp"
 
 #include <atomic>
 #include <thread>
@@ -71,9 +72,9 @@ TEST_CASE("a user-written scheduler works with spawn, then and resume_on", "[sch
     auto u = t.then(s, [](std::thread::id) { return 2; });
     CHECK(u.get() == 2);
     auto body = [](thread_per_item_scheduler sched) -> weft::task<bool> {
-        const auto before = std::this_thread::get_id();
+        const long before = weft_test::this_thread_tag();
         co_await weft::resume_on(sched);
-        co_return before != std::this_thread::get_id();
+        co_return before != weft_test::this_thread_tag();
     };
     // resume_on takes the scheduler by reference: keep it alive (it is not an empty type)
     CHECK(body(s).get());

@@ -103,6 +103,9 @@ public:
             lock.lock();
             running_ = nullptr;
             done_cv_.notify_all();
+            if (std::exchange(orphaned_, false)) {
+                delete node;  // its registration was dropped from inside this very callback
+            }
         }
         lock.unlock();
         if (!errors.empty()) {
@@ -129,16 +132,22 @@ public:
         return true;
     }
 
-    /// Ensures `node`'s callback is neither linked nor running on another thread.
-    void unlink_or_wait(cancel_callback_node* node) {
+    /// Ensures `node`'s callback is neither linked nor running on another thread, and frees
+    /// the node — unless its callback is running on this thread (the registration is being
+    /// dropped from inside it): then cancel() frees it when the callback returns.
+    void unlink_and_free(cancel_callback_node* node) {
         std::unique_lock lock(mutex_);
         if (node->linked) {
             unlink(node);
-            return;
-        }
-        if (running_ == node && running_thread_ != std::this_thread::get_id()) {
+        } else if (running_ == node) {
+            if (running_thread_ == std::this_thread::get_id()) {
+                orphaned_ = true;
+                return;
+            }
             done_cv_.wait(lock, [&] { return running_ != node; });
         }
+        lock.unlock();
+        delete node;
     }
 
     void cancel_after(std::chrono::steady_clock::duration delay);
@@ -170,6 +179,7 @@ private:
     cancel_callback_node* tail_ = nullptr;
     cancel_callback_node* running_ = nullptr;
     std::thread::id running_thread_;
+    bool orphaned_ = false;  // running_'s registration was dropped from inside its callback
     timer_service::timer_id timer_ = 0;  // pending cancel_after timer, 0 if none
 
     // --- set once by the creator of a linked source, before it is shared ------------------
@@ -204,8 +214,7 @@ public:
 
     void unregister() noexcept {
         if (node_ != nullptr) {
-            state_->unlink_or_wait(node_);
-            delete node_;
+            state_->unlink_and_free(node_);
             state_->release_ref();
             node_ = nullptr;
             state_ = nullptr;

@@ -37,3 +37,11 @@
 #ifndef WEFT_CACHE_LINE
 #define WEFT_CACHE_LINE 64
 #endif
+
+// WEFT_TLS_ACCESSOR / WEFT_TLS_OPAQUE(): every function that returns a thread_local is marked
+// with the first and contains the second. clang 14 may keep a thread-local's address (or the
+// result of a "const" function such as pthread_self) across a coroutine suspension and reuse
+// it after the coroutine resumed on another thread (LLVM issue 47179). A call that cannot be
+// inlined and has an opaque side effect cannot be reused that way.
+#define WEFT_TLS_ACCESSOR [[gnu::noinline]]
+#define WEFT_TLS_OPAQUE() __asm__ __volatile__("")

@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/config.hpp>
 #include <weft/detail/atomic.hpp>
 
 #include <cstdint>
@@ -113,8 +114,9 @@ private:
     std::list<placement_block>::iterator it_;
 };
 
-inline placement_block& this_thread_placement_block() {
+WEFT_TLS_ACCESSOR inline placement_block& this_thread_placement_block() {
     static thread_local placement_block_owner owner;
+    WEFT_TLS_OPAQUE();
     return *owner.block();
 }
 

@@ -4,6 +4,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/config.hpp>
 #include <weft/detail/trampoline.hpp>
 #include <weft/work_item.hpp>
 
@@ -103,8 +104,9 @@ private:
 
 namespace detail {
 
-inline any_scheduler& current_scheduler_slot() noexcept {
+WEFT_TLS_ACCESSOR inline any_scheduler& current_scheduler_slot() noexcept {
     static thread_local any_scheduler current;
+    WEFT_TLS_OPAQUE();
     return current;
 }
 

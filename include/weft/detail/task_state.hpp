@@ -68,8 +68,9 @@ protected:
     ~wait_helper() = default;
 };
 
-inline wait_helper*& current_wait_helper() noexcept {
+WEFT_TLS_ACCESSOR inline wait_helper*& current_wait_helper() noexcept {
     static thread_local wait_helper* helper = nullptr;
+    WEFT_TLS_OPAQUE();
     return helper;
 }
 
@@ -292,8 +293,13 @@ private:
         bool active = false;
         work_item* head = nullptr;  // linked through the states' idle dispatch_ items
     };
-    static void destroy_cascade(state_base* s) noexcept {
+    WEFT_TLS_ACCESSOR static destroy_queue& this_thread_destroy_queue() noexcept {
         static thread_local destroy_queue q;
+        WEFT_TLS_OPAQUE();
+        return q;
+    }
+    static void destroy_cascade(state_base* s) noexcept {
+        destroy_queue& q = this_thread_destroy_queue();
         if (q.active) {
             s->dispatch_.next = q.head;
             q.head = &s->dispatch_;

@@ -4,6 +4,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/config.hpp>
 #include <weft/work_item.hpp>
 
 namespace weft::detail {
@@ -42,8 +43,9 @@ struct trampoline_state {
     }
 };
 
-inline trampoline_state& trampoline() noexcept {
+WEFT_TLS_ACCESSOR inline trampoline_state& trampoline() noexcept {
     static thread_local trampoline_state state;
+    WEFT_TLS_OPAQUE();
     return state;
 }
 

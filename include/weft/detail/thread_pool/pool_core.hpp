@@ -251,8 +251,9 @@ inline constexpr unsigned slot_streak_cap = 32;
 inline constexpr unsigned fairness_interval = 61;
 inline constexpr unsigned max_help_depth = 128;
 
-inline worker_data*& current_worker() noexcept {
+WEFT_TLS_ACCESSOR inline worker_data*& current_worker() noexcept {
     static thread_local worker_data* w = nullptr;
+    WEFT_TLS_OPAQUE();
     return w;
 }
 
