@@ -104,9 +104,11 @@ private:
     }
     void abandon() noexcept {
         if (state_ != nullptr) {
-            // Nobody else holds the state: no task can observe it, so nothing to break.
-            if (state_->use_count() > 1) {
-                state_->try_set_exception(std::make_exception_ptr(broken_promise{}));
+            // Always complete: a timed-out waiter may still have a node in the list, and the
+            // publish frees it. With no other reference nobody can ever observe the error.
+            const bool unobservable = state_->use_count() == 1;
+            if (state_->try_set_exception(std::make_exception_ptr(broken_promise{})) && unobservable) {
+                state_->mark_observed();  // our own broken_promise, which no one can see
             }
             state_->release_ref();
             state_ = nullptr;
