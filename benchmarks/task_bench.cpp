@@ -182,7 +182,8 @@ void BM_when_all_fanin_weft(benchmark::State& st) {
 void pin_to(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
+    const auto index = static_cast<std::size_t>(cpu);
+    CPU_SET(index, &set);
     ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
 }
 int cpu_for(const benchmark::State& st, int side) {

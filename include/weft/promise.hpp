@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/detail/down_cast.hpp>
 #include <weft/detail/task_state.hpp>
 #include <weft/errors.hpp>
 #include <weft/scheduler.hpp>
@@ -92,7 +93,7 @@ private:
 
     private:
         static void destroy(detail::state_base* s) noexcept {
-            delete static_cast<state*>(static_cast<detail::task_state<T>*>(s));
+            delete detail::down_cast<state>(detail::down_cast<detail::task_state<T>>(s));
         }
     };
 

@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/detail/down_cast.hpp>
 #include <weft/errors.hpp>
 #include <weft/placement.hpp>
 #include <weft/scheduler.hpp>
@@ -41,7 +42,7 @@ public:
 
 private:
     static void resume(work_item* w, bool run) noexcept {
-        auto* self = static_cast<resume_on_awaiter*>(w);
+        auto* self = detail::down_cast<resume_on_awaiter>(w);
         self->discarded_ = !run;
         self->handle_.resume();
     }

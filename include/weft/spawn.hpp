@@ -4,6 +4,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/detail/down_cast.hpp>
 #include <weft/cancellation.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/task.hpp>
@@ -33,7 +34,7 @@ public:
     }
 
 private:
-    static void destroy(state_base* s) noexcept { delete static_cast<spawn_state*>(static_cast<task_state<U>*>(s)); }
+    static void destroy(state_base* s) noexcept { delete detail::down_cast<spawn_state>(detail::down_cast<task_state<U>>(s)); }
 
     void cancel_if_pending() noexcept {
         if (this->try_claim_pending()) {
@@ -43,7 +44,7 @@ private:
     }
 
     static void invoke(work_item* w, bool run) noexcept {
-        auto* self = static_cast<spawn_state*>(static_cast<work_state<U>*>(w));
+        auto* self = detail::down_cast<spawn_state>(detail::down_cast<work_state<U>>(w));
         const bool start = run && !self->token_.is_cancellation_requested() && self->try_start();
         // After this no cancel callback is running on another thread, and none will start.
         self->registration_.unregister();
@@ -100,7 +101,7 @@ auto spawn_with_token(S& sched, cancellation_token token, F&& f, Args&&... args)
         return result;
     }
     try {
-        sched.schedule(static_cast<work_item*>(st));
+        sched.schedule(detail::down_cast<work_item>(st));
     } catch (...) {
         st->cancel_unrun();  // refused: the closure is destroyed once, the error goes to the caller
         throw;

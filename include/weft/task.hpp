@@ -5,6 +5,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/detail/down_cast.hpp>
 #include <weft/detail/task_state.hpp>
 #include <weft/errors.hpp>
 #include <weft/scheduler.hpp>
@@ -339,7 +340,7 @@ public:
 
 private:
     static void on_inner_complete(continuation* c) noexcept {
-        auto* self = static_cast<work_state*>(c);
+        auto* self = detail::down_cast<work_state>(c);
         task_state<U>* inner = self->inner_;
         self->complete_from(*inner);
         inner->release_ref();
@@ -370,10 +371,10 @@ public:
     }
 
 private:
-    static void destroy(state_base* s) noexcept { delete static_cast<then_state*>(static_cast<task_state<U>*>(s)); }
+    static void destroy(state_base* s) noexcept { delete detail::down_cast<then_state>(detail::down_cast<task_state<U>>(s)); }
 
     static void on_antecedent(continuation* c) noexcept {
-        auto* self = static_cast<then_state*>(static_cast<work_state<U>*>(c));
+        auto* self = detail::down_cast<then_state>(detail::down_cast<work_state<U>>(c));
         task_state<T>& a = *task_access::state(self->antecedent_);
         const std::uint8_t s = a.raw_status();
         bool run = false;
@@ -413,7 +414,7 @@ private:
     }
 
     static void invoke(work_item* w, bool run) noexcept {
-        auto* self = static_cast<then_state*>(static_cast<work_state<U>*>(w));
+        auto* self = detail::down_cast<then_state>(detail::down_cast<work_state<U>>(w));
         task<T> antecedent = std::move(self->antecedent_);
         if (!run) {
             self->fn_.reset();

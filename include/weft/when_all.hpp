@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/detail/down_cast.hpp>
 #include <weft/detail/task_state.hpp>
 #include <weft/errors.hpp>
 #include <weft/task.hpp>
@@ -49,15 +50,15 @@ public:
     }
 
     /// Call once after every input has been attached (or found complete): releases the
-    /// extra count that kept the result from being built while attaching.
-    void arm_done() noexcept { arrive(); }
+    /// extra count that kept the result from being built while attaching, and the counts of
+    /// the inputs that were already complete (one atomic operation for all of them).
+    void arm_done() noexcept { arrive(1 + already_complete_); }
 
-    bool attach_input(std::size_t i, state_base& input) noexcept {
-        if (!input.attach(&nodes_[i])) {
-            arrive();
-            return false;
+    /// Links node i to `input`, or counts it as already complete (counted in arm_done()).
+    void attach_input(std::size_t i, state_base& input) noexcept {
+        if (input.is_ready() || !input.attach(&nodes_[i])) {
+            ++already_complete_;
         }
-        return true;
     }
 
 protected:
@@ -65,12 +66,12 @@ protected:
     ~fan_in_state() = default;
 
 private:
-    static void on_input(continuation* c) noexcept { static_cast<node*>(c)->owner->arrive(); }
+    static void on_input(continuation* c) noexcept { detail::down_cast<node>(c)->owner->arrive(1); }
 
-    void arrive() noexcept {
+    void arrive(std::size_t count) noexcept {
         // order: acq_rel — release: this input's completion happens before the build;
         //        acquire: the builder sees every input's result
-        if (remaining_.fetch_sub(1, acq_rel) == 1) {
+        if (remaining_.fetch_sub(count, acq_rel) == count) {
             build();
             this->release_ref();  // the machinery reference
         }
@@ -78,6 +79,7 @@ private:
 
     atomic<std::size_t> remaining_;
     std::vector<node> nodes_;
+    std::size_t already_complete_ = 0;  // written only by the thread arming the state
 };
 
 /// Collects errors in input order; decides the combined outcome (.NET: any fault -> faulted
@@ -128,7 +130,7 @@ public:
 
 private:
     static void destroy(state_base* s) noexcept {
-        delete static_cast<when_all_tuple_state*>(static_cast<task_state<result_t>*>(s));
+        delete detail::down_cast<when_all_tuple_state>(detail::down_cast<task_state<result_t>>(s));
     }
 
     template<typename T>
@@ -187,7 +189,7 @@ public:
 
 private:
     static void destroy(state_base* s) noexcept {
-        delete static_cast<when_all_range_state*>(static_cast<task_state<result_t>*>(s));
+        delete detail::down_cast<when_all_range_state>(detail::down_cast<task_state<result_t>>(s));
     }
 
     void build() noexcept override {

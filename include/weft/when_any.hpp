@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/detail/down_cast.hpp>
 #include <weft/detail/task_state.hpp>
 #include <weft/task.hpp>
 
@@ -62,7 +63,7 @@ public:
 
 private:
     static void on_input(continuation* c) noexcept {
-        auto* n = static_cast<node*>(c);
+        auto* n = detail::down_cast<node>(c);
         race_state* self = n->owner;
         if (self->try_claim()) {
             self->win_(self, n->index);
@@ -90,10 +91,10 @@ public:
 
 private:
     static void destroy(state_base* s) noexcept {
-        delete static_cast<when_any_range_state*>(static_cast<task_state<when_any_result<T>>*>(s));
+        delete detail::down_cast<when_any_range_state>(detail::down_cast<task_state<when_any_result<T>>>(s));
     }
     static void win(base* b, std::size_t index) noexcept {
-        auto* self = static_cast<when_any_range_state*>(b);
+        auto* self = detail::down_cast<when_any_range_state>(b);
         // inputs_ is immutable after construction; the winner's handle is copied out
         self->complete_with_value(when_any_result<T>{index, self->inputs_[index]});
     }
@@ -117,10 +118,10 @@ public:
 
 private:
     static void destroy(state_base* s) noexcept {
-        delete static_cast<when_any_tuple_state*>(static_cast<task_state<result_t>*>(s));
+        delete detail::down_cast<when_any_tuple_state>(detail::down_cast<task_state<result_t>>(s));
     }
     static void win(base* b, std::size_t index) noexcept {
-        auto* self = static_cast<when_any_tuple_state*>(b);
+        auto* self = detail::down_cast<when_any_tuple_state>(b);
         self->complete_with_value(result_t{index, self->inputs_});
     }
 

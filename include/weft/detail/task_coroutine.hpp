@@ -8,6 +8,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/detail/down_cast.hpp>
 #include <weft/task.hpp>
 
 #include <coroutine>
@@ -47,7 +48,7 @@ public:
     // References: the returned task and the running coroutine (dropped at final suspend).
     task_promise() noexcept : task_state<T>(&destroy_frame, 2, state_base::st_running) {}
 
-    task<T> get_return_object() noexcept { return task_access::adopt<T>(static_cast<task_state<T>*>(this)); }
+    task<T> get_return_object() noexcept { return task_access::adopt<T>(detail::down_cast<task_state<T>>(this)); }
     std::suspend_never initial_suspend() const noexcept { return {}; }  // eager, like .NET
 
     struct final_awaiter {
@@ -67,7 +68,7 @@ public:
 
 private:
     static void destroy_frame(state_base* s) noexcept {
-        auto* p = static_cast<task_promise*>(static_cast<task_state<T>*>(s));
+        auto* p = detail::down_cast<task_promise>(detail::down_cast<task_state<T>>(s));
         std::coroutine_handle<task_promise>::from_promise(*p).destroy();
     }
 };
@@ -106,11 +107,11 @@ public:
 
 private:
     static void on_done(continuation* c) noexcept {
-        auto* self = static_cast<task_awaiter*>(c);
+        auto* self = detail::down_cast<task_awaiter>(c);
         dispatch_continuation(self, any_scheduler{}, self->state_->source_policy(), self->captured_, false);
     }
     static void resume(work_item* w, bool run) noexcept {
-        auto* self = static_cast<task_awaiter*>(w);
+        auto* self = detail::down_cast<task_awaiter>(w);
         self->discarded_ = !run;
         self->handle_.resume();  // may destroy *self
     }

@@ -12,6 +12,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/detail/down_cast.hpp>
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/futex.hpp>
 #include <weft/detail/spin.hpp>
@@ -87,7 +88,7 @@ struct waiter_node : continuation {
     waiter_node() noexcept { on_complete = &notify; }
 
     static void notify(continuation* c) noexcept {
-        auto* self = static_cast<waiter_node*>(c);
+        auto* self = detail::down_cast<waiter_node>(c);
         wait_helper* helper = self->helper_;
         const bool on_heap = self->on_heap_;
         // order: acq_rel — release: the waiter that sees `done` sees the task's result (it was
@@ -309,7 +310,7 @@ private:
         s->destroy_(s);
         while (work_item* item = q.head) {
             q.head = item->next;
-            state_base* next = static_cast<dispatch_item*>(item)->owner;
+            state_base* next = detail::down_cast<dispatch_item>(item)->owner;
             next->destroy_(next);
         }
         q.active = false;
@@ -322,7 +323,7 @@ private:
         continuation* list = nullptr;
         bool holds_ref = false;
         static void invoke(work_item* w, bool) noexcept {
-            auto* self = static_cast<dispatch_item*>(w);
+            auto* self = detail::down_cast<dispatch_item>(w);
             state_base* owner = self->owner;
             continuation* list = std::exchange(self->list, nullptr);
             const bool release_after = std::exchange(self->holds_ref, false);

@@ -159,6 +159,20 @@ public:
         --size_;
         return w;
     }
+    /// Grows now so that `extra` more pushes cannot allocate (cannot throw).
+    void reserve_for(std::size_t extra) {
+        while (buf_.size() - size_ < extra) {
+            grow();
+        }
+    }
+    void push_front(work_item* w) {
+        if (size_ == buf_.size()) {
+            grow();
+        }
+        head_ = (head_ + buf_.size() - 1) & (buf_.size() - 1);
+        buf_[head_] = w;
+        ++size_;
+    }
 
 private:
     void grow() {
@@ -216,6 +230,41 @@ struct locked_queue {
         size_hint.store(items.size(), relaxed);  // order: relaxed — a hint
         return w;
     }
+    /// Takes up to `max` items from the front; returns how many.
+    std::size_t pop_front_batch(work_item** out, std::size_t max) {
+        if (size_hint.load(relaxed) == 0) {  // order: relaxed — a hint
+            return 0;
+        }
+        std::lock_guard lock(mutex);
+        std::size_t n = 0;
+        while (n < max) {
+            work_item* w = items.pop_front();
+            if (w == nullptr) {
+                break;
+            }
+            out[n++] = w;
+        }
+        size_hint.store(items.size(), relaxed);  // order: relaxed — a hint
+        return n;
+    }
+    void push_front(work_item* w) {
+        std::lock_guard lock(mutex);
+        items.push_front(w);
+        size_hint.store(items.size(), relaxed);  // order: relaxed — a hint
+    }
+    void reserve_for(std::size_t extra) {
+        std::lock_guard lock(mutex);
+        items.reserve_for(extra);
+    }
+    /// Appends `n` items under one lock acquisition. Does not allocate after reserve_for(n)
+    /// by the only thread that pushes to this queue.
+    void push_back_many(work_item* const* ws, std::size_t n) {
+        std::lock_guard lock(mutex);
+        for (std::size_t i = 0; i < n; ++i) {
+            items.push_back(ws[i]);
+        }
+        size_hint.store(items.size(), relaxed);  // order: relaxed — a hint
+    }
     bool empty_locked_check() {
         std::lock_guard lock(mutex);
         return items.empty();
@@ -227,15 +276,15 @@ class pool_core;
 struct alignas(WEFT_CACHE_LINE) worker_data final : wait_helper {
     pool_core* core = nullptr;
     std::size_t index = 0;
-    locked_queue deque;
+    locked_queue deque;  // read by thieves: kept off the lines the owner writes on every task
     // --- owner thread only -------------------------------------------------------------------
-    work_item* slot = nullptr;
+    alignas(WEFT_CACHE_LINE) work_item* slot = nullptr;
     unsigned slot_streak = 0;
     unsigned picks = 0;
     unsigned help_depth = 0;
     std::minstd_rand rng;
     // --- written by the owner (relaxed, single writer), read by stats() ----------------------
-    atomic<std::uint64_t> tasks_run{0}, slot_hits{0}, steals{0}, failed_steals{0}, parks{0},
+    alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> tasks_run{0}, slot_hits{0}, steals{0}, failed_steals{0}, parks{0},
         wakeups{0}, discarded{0};
 
     bool help_one() noexcept override;
@@ -248,6 +297,7 @@ inline void bump(atomic<std::uint64_t>& counter) noexcept {
 }
 
 inline constexpr unsigned slot_streak_cap = 32;
+inline constexpr std::size_t injector_batch = 16;
 inline constexpr unsigned fairness_interval = 61;
 inline constexpr unsigned max_help_depth = 128;
 
@@ -323,21 +373,52 @@ public:
         }
         if (work_item* item = w.slot) {
             w.slot = nullptr;
-            if (++w.slot_streak < slot_streak_cap) {
+            if (++w.slot_streak < slot_streak_cap || !other_work_waiting(w)) {
+                if (w.slot_streak >= slot_streak_cap) {
+                    w.slot_streak = 0;  // nobody else is waiting: no reason to move the chain
+                }
                 bump(w.slot_hits);
                 return item;
             }
-            w.deque.push_back(item);  // demoted: let the other queues in (§3)
+            try {
+                w.deque.push_front(item);  // demoted behind the waiting work: let it in (§3)
+            } catch (...) {
+                return item;  // no memory to demote it: run it now rather than lose it (I1)
+            }
             notify_one();
         }
         w.slot_streak = 0;
         if (work_item* item = w.deque.pop_back()) {
             return item;
         }
-        if (work_item* item = injector_.pop_front()) {
+        if (work_item* item = take_from_injector(w)) {
             return item;
         }
         return steal(w);
+    }
+
+    bool other_work_waiting(const worker_data& w) const noexcept {
+        // order: relaxed ×2 — hints; a miss only delays the demotion to the next pick
+        return w.deque.size_hint.load(relaxed) != 0 || injector_.size_hint.load(relaxed) != 0;
+    }
+
+    /// One lock acquisition for up to injector_batch items: the first runs now, the rest go to
+    /// this worker's deque, where other workers may steal them.
+    work_item* take_from_injector(worker_data& w) {
+        if (injector_.size_hint.load(relaxed) == 0) {  // order: relaxed — a hint
+            return nullptr;
+        }
+        w.deque.reserve_for(injector_batch);  // may throw here, before anything was taken (I1)
+        work_item* batch[injector_batch];
+        const std::size_t n = injector_.pop_front_batch(batch, injector_batch);
+        if (n == 0) {
+            return nullptr;
+        }
+        if (n > 1) {
+            w.deque.push_back_many(batch + 1, n - 1);
+            notify_one();
+        }
+        return batch[0];
     }
 
     work_item* steal(worker_data& w) {
