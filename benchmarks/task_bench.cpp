@@ -8,6 +8,8 @@
 //   pingpong          two OS threads hand a token back and forth through fresh promises
 //
 // Every result is checked (counts, sums) so a broken run cannot look fast.
+#include "workloads.hpp"
+
 #include <weft/weft.hpp>
 
 #include <benchmark/benchmark.h>
@@ -23,15 +25,10 @@
 #include <pthread.h>
 #include <sched.h>
 
-#if WEFT_BENCH_HAVE_ASIO
-#include <asio/io_context.hpp>
-#include <asio/post.hpp>
-#include <asio/thread_pool.hpp>
-#endif
 
 namespace {
 
-constexpr int chain_links = 1'000'000;
+constexpr long chain_links = 1'000'000;
 constexpr int fanin_tasks = 100'000;
 constexpr int pingpong_trips = 20'000;
 
@@ -43,89 +40,39 @@ void check(bool ok, const char* what) {
     }
 }
 
-// ---- chain_dynamic -------------------------------------------------------------------------
-
-struct spawn_chain {
-    weft::thread_pool* pool;
-    int remaining;
-    weft::promise<void> done;
-};
-
-void spawn_link(spawn_chain* c) {
-    if (--c->remaining == 0) {
-        c->done.set_value();
-        return;
-    }
-    (void)weft::spawn(*c->pool, [c] { spawn_link(c); });
-}
+// ---- chain_dynamic and chain_then (workloads.hpp) -------------------------------------------
 
 void BM_chain_dynamic_weft_spawn(benchmark::State& st) {
     weft::thread_pool pool{weft::pool_options{.threads = workers(st)}};
     for (auto _ : st) {
-        spawn_chain c{&pool, chain_links, {}};
-        auto done = c.done.get_task();
-        (void)weft::spawn(pool, [&c] { spawn_link(&c); });
-        done.get();
-        check(c.remaining == 0, "chain incomplete");
+        check(weft_bench::run_spawn_chain(pool, chain_links) == chain_links, "spawn chain");
     }
     st.SetItemsProcessed(st.iterations() * chain_links);
-}
-
-weft::task<int> resume_on_loop(weft::thread_pool& pool, int n) {
-    int hops = 0;
-    for (int i = 0; i < n; ++i) {
-        co_await weft::resume_on(pool);
-        ++hops;
-    }
-    co_return hops;
 }
 
 void BM_chain_dynamic_weft_resume_on(benchmark::State& st) {
     weft::thread_pool pool{weft::pool_options{.threads = workers(st)}};
     for (auto _ : st) {
-        check(resume_on_loop(pool, chain_links).get() == chain_links, "resume_on chain");
+        check(weft_bench::resume_on_loop(pool, chain_links).get() == chain_links, "resume_on chain");
     }
     st.SetItemsProcessed(st.iterations() * chain_links);
 }
 
 #if WEFT_BENCH_HAVE_ASIO
-struct asio_chain {
-    asio::thread_pool* pool;
-    int remaining;
-    std::promise<void> done;
-    void operator()() {
-        if (--remaining == 0) {
-            done.set_value();
-            return;
-        }
-        asio::post(*pool, [this] { (*this)(); });
-    }
-};
-
 void BM_chain_dynamic_asio_post(benchmark::State& st) {
     asio::thread_pool pool(workers(st));
     for (auto _ : st) {
-        asio_chain c{&pool, chain_links, {}};
-        auto done = c.done.get_future();
-        asio::post(pool, [&c] { c(); });
-        done.get();
-        check(c.remaining == 0, "asio chain incomplete");
+        check(weft_bench::run_asio_chain(pool, chain_links) == chain_links, "asio chain");
     }
     st.SetItemsProcessed(st.iterations() * chain_links);
     pool.join();
 }
 #endif
 
-// ---- chain_then (built ahead) ---------------------------------------------------------------
-
 void BM_chain_then_weft(benchmark::State& st) {
     weft::thread_pool pool{weft::pool_options{.threads = workers(st)}};
     for (auto _ : st) {
-        weft::task<int> t = weft::spawn(pool, [] { return 0; });
-        for (int i = 0; i < chain_links; ++i) {
-            t = t.then([](int x) { return x + 1; });
-        }
-        check(t.get() == chain_links, "then chain");
+        check(weft_bench::run_then_chain(pool, chain_links) == chain_links, "then chain");
     }
     st.SetItemsProcessed(st.iterations() * chain_links);
 }
