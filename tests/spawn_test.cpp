@@ -8,6 +8,7 @@
 #include "support/counted.hpp"
 
 #include <atomic>
+#include <memory>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -81,6 +82,55 @@ TEST_CASE("a function throwing operation_canceled completes its task canceled", 
     auto t = weft::spawn(pool, [] { throw weft::operation_canceled{}; });
     t.wait();
     CHECK(t.is_canceled());
+}
+
+TEST_CASE("canceling after the task completed changes nothing", "[spawn][cancel]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    weft::cancellation_source cs;
+    auto t = weft::spawn(pool, [] { return 5; }, cs.token());
+    CHECK(t.get() == 5);
+    CHECK(cs.cancel());
+    CHECK(t.is_succeeded());
+    CHECK(t.get() == 5);
+}
+
+namespace {
+/// A closure whose move constructor throws once armed: weft must never move it after spawn
+/// accepted it (a move on a worker would have nowhere to throw to).
+struct throws_when_moved {
+    std::shared_ptr<bool> armed;
+    explicit throws_when_moved(std::shared_ptr<bool> a) : armed(std::move(a)) {}
+    throws_when_moved(const throws_when_moved&) = default;
+    throws_when_moved(throws_when_moved&& o) : armed(o.armed) {
+        if (*armed) {
+            throw std::runtime_error("moved");
+        }
+    }
+    throws_when_moved& operator=(const throws_when_moved&) = delete;
+    throws_when_moved& operator=(throws_when_moved&&) = delete;
+    ~throws_when_moved() = default;
+    int operator()() const { return 7; }
+    int operator()(int x) const { return x; }
+};
+}  // namespace
+
+TEST_CASE("a closure whose move constructor throws is run in place, never moved on a worker", "[spawn]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    auto armed = std::make_shared<bool>(false);
+    std::atomic<bool> open{false};
+    auto gate = weft::spawn(pool, [&] {
+        while (!open) {
+            std::this_thread::yield();
+        }
+    });
+    auto t = weft::spawn(pool, throws_when_moved(armed));
+    *armed = true;  // from here a move would throw
+    auto u = t.then(throws_when_moved(std::make_shared<bool>(false)));
+    open = true;
+    gate.get();
+    CHECK(t.get() == 7);
+    CHECK(u.get() == 7);
+    *armed = false;
 }
 
 TEST_CASE("bad input to spawn is rejected at the call", "[spawn]") {

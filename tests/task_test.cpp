@@ -131,6 +131,8 @@ TEST_CASE("wait_for times out on a pending task and succeeds on a ready one", "[
     CHECK_FALSE(t.wait_for(0ms));         // zero: polls
     CHECK_FALSE(t.wait_for(-5s));         // negative: polls
     CHECK_FALSE(t.wait_until(std::chrono::steady_clock::now() + 1ms));
+    CHECK_FALSE(t.wait_until(std::chrono::steady_clock::time_point::min()));  // past: polls
+    CHECK_FALSE(t.wait_until(std::chrono::system_clock::time_point::min()));
     std::thread setter([&] {
         std::this_thread::sleep_for(5ms);
         p.set_value(3);

@@ -53,18 +53,19 @@ private:
             self->cancel_unrun();  // no-op on the status if the token's callback already did it
             return;
         }
-        Fn fn = std::move(*self->fn_);
-        self->fn_.reset();
-        Args args = std::move(self->args_);
+        // The closure and the arguments are used in place: nothing is moved here, so a type
+        // whose move constructor throws cannot throw out of this noexcept function. run_and_
+        // complete may free the state: the token is copied out first.
         std::apply(
             [&](auto&&... a) {
                 if constexpr (PassToken) {
-                    self->run_and_complete(std::move(fn), std::forward<decltype(a)>(a)..., self->token_);
+                    cancellation_token token = self->token_;
+                    self->run_and_complete(self->fn_, std::forward<decltype(a)>(a)..., token);
                 } else {
-                    self->run_and_complete(std::move(fn), std::forward<decltype(a)>(a)...);
+                    self->run_and_complete(self->fn_, std::forward<decltype(a)>(a)...);
                 }
             },
-            std::move(args));
+            std::move(self->args_));
     }
 
     std::optional<Fn> fn_;

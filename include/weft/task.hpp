@@ -183,9 +183,15 @@ public:
         return s.wait_until(now + std::chrono::ceil<clock::duration>(timeout));
     }
 
+    /// As wait_for(); a deadline in the past (time_point::min() included) only polls, and
+    /// time_point::max() waits forever, without overflow.
     template<typename Clock, typename Duration>
     bool wait_until(std::chrono::time_point<Clock, Duration> deadline) const {
-        return wait_for(deadline - Clock::now());
+        const auto now = Clock::now();
+        if (deadline <= now) {
+            return checked().is_ready();
+        }
+        return wait_for(deadline - now);  // positive, and at most max() - now: no overflow
     }
 
     /// Waits, then returns the value (a const reference into the shared state; a reference
@@ -286,21 +292,24 @@ protected:
 
 public:
 
-    /// Invokes `f(args...)`, completes this state with the outcome (a returned task<U> is
-    /// awaited and its outcome copied), and releases the machinery reference. The caller must
-    /// not touch this state afterwards.
-    template<typename F, typename... A>
-    void run_and_complete(F&& f, A&&... args) noexcept {
-        using R = std::invoke_result_t<F, A...>;
+    /// Invokes the closure in place (it is never moved again, so a closure whose move could
+    /// throw is safe), destroys it, completes this state with the outcome (a returned task<U>
+    /// is awaited and its outcome copied), and releases the machinery reference. The caller
+    /// must not touch this state afterwards.
+    template<typename Fn, typename... A>
+    void run_and_complete(std::optional<Fn>& fn, A&&... args) noexcept {
+        using R = std::invoke_result_t<Fn, A...>;
         if constexpr (is_task_v<R>) {
             std::remove_cvref_t<R> inner;
             try {
-                inner = std::invoke(std::forward<F>(f), std::forward<A>(args)...);
+                inner = std::invoke(std::move(*fn), std::forward<A>(args)...);
             } catch (...) {
+                fn.reset();
                 this->publish(this->store_current_exception());
                 this->release_ref();
                 return;
             }
+            fn.reset();
             if (!inner.valid()) {
                 this->error_ = std::make_exception_ptr(no_state{});
                 this->publish(state_base::st_failed);
@@ -316,13 +325,14 @@ public:
             std::uint8_t outcome = state_base::st_succeeded;
             try {
                 if constexpr (std::is_void_v<R>) {
-                    std::invoke(std::forward<F>(f), std::forward<A>(args)...);
+                    std::invoke(std::move(*fn), std::forward<A>(args)...);
                 } else {
-                    outcome = this->emplace(std::invoke(std::forward<F>(f), std::forward<A>(args)...));
+                    outcome = this->emplace(std::invoke(std::move(*fn), std::forward<A>(args)...));
                 }
             } catch (...) {
                 outcome = this->store_current_exception();
             }
+            fn.reset();  // the closure dies before anyone can see the result
             this->publish(outcome);
             this->release_ref();
         }
@@ -422,14 +432,12 @@ private:
             return;
         }
         self->try_start();
-        Fn fn = std::move(*self->fn_);
-        self->fn_.reset();
         if constexpr (TaskForm) {
-            self->run_and_complete(std::move(fn), std::move(antecedent));
+            self->run_and_complete(self->fn_, std::move(antecedent));
         } else if constexpr (std::is_void_v<T>) {
-            self->run_and_complete(std::move(fn));
+            self->run_and_complete(self->fn_);
         } else {
-            self->run_and_complete(std::move(fn), task_access::state(antecedent)->value_ref());
+            self->run_and_complete(self->fn_, task_access::state(antecedent)->value_ref());
         }
     }
 
