@@ -221,3 +221,19 @@ TEST_CASE("an idle pool parks its workers instead of spinning", "[thread_pool]")
     // Two spinning workers would burn ~1,000,000 us here; parked ones close to zero.
     CHECK(cpu_us(after) - cpu_us(before) < 50'000);
 }
+
+namespace {
+int nested_wait(weft::thread_pool& pool, int depth) {
+    if (depth == 0) {
+        return 0;
+    }
+    return weft::spawn(pool, [&pool, depth] { return nested_wait(pool, depth - 1); }).get() + 1;
+}
+}  // namespace
+
+TEST_CASE("a 1-worker pool helps through 300 nested waits", "[thread_pool]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    auto t = weft::spawn(pool, [&pool] { return nested_wait(pool, 300); });
+    CHECK(t.wait_for(60s));
+    CHECK(t.get() == 300);
+}

@@ -39,7 +39,8 @@
 // §5 Helping waits. A worker blocked in task::get()/wait() runs queued work instead of
 //    sleeping (wait_helper). When there is none it parks as in §4, with one more wake-up
 //    reason: the awaited task's completion calls wake_parked(), which bumps the epoch and
-//    notifies all. Helping nests at most max_help_depth deep; deeper waits block plainly.
+//    notifies all. Helping nests at most max_help_depth (512) deep, which bounds the stack a chain of
+//    waits can take; a deeper waiter blocks without helping (see thread_pool.md).
 //
 // §6 Invariants.
 //    I1 an accepted item is in exactly one place: a slot, a deque, the injector, or running,
@@ -299,7 +300,7 @@ inline void bump(atomic<std::uint64_t>& counter) noexcept {
 inline constexpr unsigned slot_streak_cap = 32;
 inline constexpr std::size_t injector_batch = 16;
 inline constexpr unsigned fairness_interval = 61;
-inline constexpr unsigned max_help_depth = 128;
+inline constexpr unsigned max_help_depth = 512;
 
 WEFT_TLS_ACCESSOR inline worker_data*& current_worker() noexcept {
     static thread_local worker_data* w = nullptr;
@@ -478,17 +479,25 @@ public:
         return true;
     }
 
-    /// §5: a helping waiter with nothing to run.
-    void park_waiter(worker_data& w, const atomic<std::uint32_t>& done, std::chrono::steady_clock::time_point deadline) {
-        if (spin_until([&] { return done.load(acquire) == 1 || has_work_hint(w); })) {  // order: acquire
-            return;                                                                       // — see waiter_node
+    /// §5: a helping waiter with nothing to run. One that may not help (at max_help_depth)
+    /// waits for its task only: new work is no reason for it to wake.
+    void park_waiter(worker_data& w,
+                     const atomic<std::uint32_t>& done,
+                     std::chrono::steady_clock::time_point deadline,
+                     bool can_help) {
+        // order: acquire (done) — see waiter_node::notify
+        auto finished = [&] { return done.load(acquire) == waiter_node::done; };
+        if (spin_until([&] { return finished() || (can_help && has_work_hint(w)); })) {
+            return;
         }
         std::unique_lock lock(idle_mutex_);
         sleepers_.fetch_add(1, seq_cst);  // order: seq_cst — §4 P2
         const std::uint64_t epoch = wake_epoch_;
-        if (!any_work() && done.load(acquire) != 1) {  // order: acquire — see waiter_node
+        if (!(can_help && any_work()) && !finished()) {
             bump(w.parks);
-            auto ready = [&] { return wake_epoch_ != epoch || done_; };
+            // wake_parked() bumps the epoch after `done` is set, so a waiter that cannot help
+            // still wakes for its own task
+            auto ready = [&] { return finished() || done_ || (can_help && wake_epoch_ != epoch); };
             if (deadline == std::chrono::steady_clock::time_point::max()) {
                 idle_cv_.wait(lock, ready);
             } else {
@@ -638,7 +647,7 @@ inline bool worker_data::help_one() noexcept {
 inline void worker_data::park_until(const atomic<std::uint32_t>& done,
                                     std::chrono::steady_clock::time_point deadline) noexcept {
     try {
-        core->park_waiter(*this, done, deadline);
+        core->park_waiter(*this, done, deadline, help_depth < max_help_depth);
     } catch (...) {
         std::this_thread::yield();
     }
