@@ -25,7 +25,7 @@ TEST_CASE("a default token is never canceled", "[cancel]") {
     CHECK_FALSE(static_cast<bool>(reg));
 }
 
-TEST_CASE("cancel runs every callback once; cancel twice is a no-op returning false", "[cancel]") {
+TEST_CASE("cancel runs every callback once, cancel twice is a no-op returning false", "[cancel]") {
     weft::cancellation_source cs;
     auto token = cs.token();
     int calls = 0;
@@ -163,7 +163,7 @@ TEST_CASE("cancel_after cancels on the timer thread", "[cancel][timer]") {
     CHECK(cs.is_cancellation_requested());
 }
 
-TEST_CASE("cancel_after: zero or negative cancels now; duration::max never arms a timer", "[cancel][timer]") {
+TEST_CASE("cancel_after: zero or negative cancels now, duration::max never arms a timer", "[cancel][timer]") {
     weft::cancellation_source now;
     now.cancel_after(0ms);
     CHECK(now.is_cancellation_requested());
@@ -179,7 +179,7 @@ TEST_CASE("cancel_after: zero or negative cancels now; duration::max never arms 
     CHECK_FALSE(never.is_cancellation_requested());
 }
 
-TEST_CASE("a later cancel_after replaces an earlier one; dropping the source drops its timer", "[cancel][timer]") {
+TEST_CASE("a later cancel_after replaces an earlier one, dropping the source drops its timer", "[cancel][timer]") {
     const auto before = weft::detail::timer_service::global().pending();
     {
         weft::cancellation_source cs;

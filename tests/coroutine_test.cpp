@@ -52,7 +52,7 @@ TEST_CASE("co_return delivers the value and co_await yields it", "[coroutine]") 
     CHECK(t.get() == 42);
 }
 
-TEST_CASE("co_await rethrows the original exception type; an escaping exception fails the task", "[coroutine]") {
+TEST_CASE("co_await rethrows the original exception type, an escaping exception fails the task", "[coroutine]") {
     weft::promise<int> p;
     auto t = add_one(p.get_task());
     p.set_exception(std::make_exception_ptr(custom_error{}));
@@ -108,7 +108,7 @@ TEST_CASE("co_await resumes on the scheduler that was current at the co_await", 
     CHECK(resumed_on == weft_test::this_thread_tag());
 }
 
-TEST_CASE("resume_on hops to the pool; resume_on(inline) does not suspend", "[coroutine]") {
+TEST_CASE("resume_on hops to the pool, resume_on(inline) does not suspend", "[coroutine]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     auto body = [](weft::thread_pool& p) -> weft::task<bool> {
         co_await weft::resume_on(weft::inline_scheduler{});

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-TEST_CASE("set_value completes the task; a second set fails clearly and changes nothing", "[promise]") {
+TEST_CASE("set_value completes the task, a second set fails clearly and changes nothing", "[promise]") {
     weft::promise<int> p;
     auto t = p.get_task();
     p.set_value(1);

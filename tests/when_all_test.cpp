@@ -29,7 +29,7 @@ int id_of(const std::exception_ptr& e) {
 }
 }  // namespace
 
-TEST_CASE("variadic when_all yields a tuple of every value; void inputs give void_result", "[when_all]") {
+TEST_CASE("variadic when_all yields a tuple of every value, void inputs give void_result", "[when_all]") {
     weft::promise<int> a;
     weft::promise<std::string> b;
     weft::promise<void> c;
@@ -78,7 +78,7 @@ TEST_CASE("when_all is canceled when an input was canceled and none failed", "[w
     CHECK(all.is_canceled());
 }
 
-TEST_CASE("range when_all keeps input order; empty and void ranges", "[when_all]") {
+TEST_CASE("range when_all keeps input order, empty and void ranges", "[when_all]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     std::vector<weft::task<int>> ts;
     for (int i = 0; i < 100; ++i) {

@@ -26,7 +26,7 @@ TEST_CASE("when_any reports the first input to complete, with its index", "[when
     CHECK_THROWS(ts[1].get());  // observe the late error
 }
 
-TEST_CASE("when_any succeeds even when the winner failed; the winner carries the error", "[when_any]") {
+TEST_CASE("when_any succeeds even when the winner failed, the winner carries the error", "[when_any]") {
     weft::promise<int> a;
     weft::promise<double> b;
     auto any = weft::when_any(a.get_task(), b.get_task());
