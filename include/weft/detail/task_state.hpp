@@ -16,6 +16,7 @@
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/futex.hpp>
 #include <weft/detail/spin.hpp>
+#include <weft/detail/state_allocator.hpp>
 #include <weft/detail/trampoline.hpp>
 #include <weft/errors.hpp>
 #include <weft/placement.hpp>
@@ -108,8 +109,8 @@ struct waiter_node : continuation {
     }
 };
 
-/// Non-template part of a task's shared state.
-class state_base {
+/// Non-template part of a task's shared state. Allocated through the per-thread state caches.
+class state_base : public pooled_allocation {
 public:
     using destroy_fn = void (*)(state_base*) noexcept;
 
