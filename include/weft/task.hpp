@@ -361,13 +361,17 @@ private:
 };
 
 /// A continuation attached with then(): waits for the antecedent, then is placed per the rule.
+/// It holds no reference to the antecedent while it waits: a pending state is kept alive by
+/// its producer until it has published (the invariant at the top of task_state.hpp), so the
+/// builder of a chain never touches the antecedent's reference count; the completing thread
+/// takes one only when the continuation is going to run.
 template<typename T, typename U, typename Fn, bool TaskForm>
 class then_state final : public work_state<U> {
 public:
     then_state(Fn fn, const task<T>& antecedent, any_scheduler named, any_scheduler captured, continuation_options options)
         : work_state<U>(&destroy, &invoke)
         , fn_(std::move(fn))
-        , antecedent_(antecedent)
+        , antecedent_(task_access::state(antecedent))
         , named_(named)
         , captured_(captured)
         , options_(options) {}
@@ -375,8 +379,8 @@ public:
     /// Links this continuation to the antecedent (or runs the decision now if it is complete).
     void arm() noexcept {
         this->on_complete = &on_antecedent;
-        if (!task_access::state(antecedent_)->attach(this)) {
-            on_antecedent(this);
+        if (!antecedent_->attach(this)) {
+            on_antecedent(this);  // complete: the caller's handle keeps it alive meanwhile
         }
     }
 
@@ -385,7 +389,7 @@ private:
 
     static void on_antecedent(continuation* c) noexcept {
         auto* self = detail::down_cast<then_state>(detail::down_cast<work_state<U>>(c));
-        task_state<T>& a = *task_access::state(self->antecedent_);
+        task_state<T>& a = *self->antecedent_;  // alive: its publisher (or the caller) holds it
         const std::uint8_t s = a.raw_status();
         bool run = false;
         if (has_option(self->options_, continuation_options::only_on_error)) {
@@ -399,6 +403,7 @@ private:
             self->skip(s);
             return;
         }
+        a.add_ref();  // for invoke(), which may run after the publisher let go
         dispatch_continuation(self,
                               self->named_,
                               a.source_policy(),
@@ -409,12 +414,12 @@ private:
     /// The continuation does not run: the value form propagates the antecedent's error or
     /// cancellation; an option that did not match completes it canceled (as .NET does).
     void skip(std::uint8_t antecedent_status) noexcept {
-        task<T> antecedent = std::move(antecedent_);
+        task_state<T>* antecedent = std::exchange(antecedent_, nullptr);
         fn_.reset();
         this->try_claim();
         if (!TaskForm && antecedent_status != state_base::st_succeeded &&
             !has_option(options_, continuation_options::only_on_error)) {
-            this->error_ = task_access::state(antecedent)->take_error();
+            this->error_ = antecedent->take_error();
             this->publish(antecedent_status);
         } else {
             this->error_ = std::make_exception_ptr(operation_canceled{});
@@ -425,7 +430,7 @@ private:
 
     static void invoke(work_item* w, bool run) noexcept {
         auto* self = detail::down_cast<then_state>(detail::down_cast<work_state<U>>(w));
-        task<T> antecedent = std::move(self->antecedent_);
+        task<T> antecedent = task_access::adopt<T>(std::exchange(self->antecedent_, nullptr));
         if (!run) {
             self->fn_.reset();
             self->cancel_unrun();
@@ -442,7 +447,7 @@ private:
     }
 
     std::optional<Fn> fn_;
-    task<T> antecedent_;
+    task_state<T>* antecedent_;  // no reference until on_antecedent() takes one for invoke()
     any_scheduler named_;
     any_scheduler captured_;
     continuation_options options_;
