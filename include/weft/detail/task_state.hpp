@@ -594,9 +594,9 @@ inline void dispatch_continuation(work_item* w,
     }
     if (target == nullptr || target->is_inline() || (!force_hop && target->runs_on_this_thread())) {
         record_placement(rule, true, target != nullptr ? target->identity() : nullptr);
-        if (!run_inline(w)) {
-            count_placement(placement_counter::deferred);
-        }
+        // A direct call, not run_inline(): every chain passes through publish(), which runs
+        // under the recursion guard, so one guard per link bounds the stack already.
+        w->run();
         return;
     }
     try {
