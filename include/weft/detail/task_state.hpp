@@ -7,8 +7,12 @@
 //            (acq_rel) and runs every node it took, in attach order. attach() pushes with a CAS
 //            and returns false once it sees the marker; the attacher then runs its node itself.
 //            So every node runs exactly once, whoever wins the race (tests: stress/).
-//   refs_    every handle, queued work item, running coroutine and pending continuation owns one
-//            reference. Whoever calls publish() holds a reference throughout it.
+//   refs_    every handle, queued work item and running coroutine owns one reference; so does
+//            a continuation once it has been told to run (then_state takes it in
+//            on_antecedent). Invariant: a pending state is kept alive by its producer (promise,
+//            queued item, running coroutine, combinator) until it has published, and whoever
+//            calls publish() holds a reference throughout it — so a continuation waiting in the
+//            list needs no reference of its own.
 // SPDX-License-Identifier: MIT
 #pragma once
 
