@@ -368,10 +368,10 @@ private:
 template<typename T, typename U, typename Fn, bool TaskForm>
 class then_state final : public work_state<U> {
 public:
-    then_state(Fn fn, const task<T>& antecedent, any_scheduler named, any_scheduler captured, continuation_options options)
+    then_state(Fn fn, task_state<T>& antecedent, any_scheduler named, any_scheduler captured, continuation_options options)
         : work_state<U>(&destroy, &invoke)
         , fn_(std::move(fn))
-        , antecedent_(task_access::state(antecedent))
+        , antecedent_(&antecedent)
         , named_(named)
         , captured_(captured)
         , options_(options) {}
@@ -486,7 +486,7 @@ auto attach_then(const task<T>& antecedent, any_scheduler named, F&& f, continua
                                         "one, or attach from a scheduler's thread");
         }
     }
-    auto* st = new then_state<T, U, Fn, task_form>(std::forward<F>(f), antecedent, named, captured, options);
+    auto* st = new then_state<T, U, Fn, task_form>(std::forward<F>(f), *a, named, captured, options);
     task<U> result = task_access::adopt<U>(st);
     st->arm();
     return result;
