@@ -30,7 +30,7 @@ namespace {
 
 constexpr long chain_links = 1'000'000;
 constexpr int fanin_tasks = 100'000;
-constexpr int pingpong_trips = 20'000;
+constexpr std::size_t pingpong_trips = 20'000;
 
 std::size_t workers(const benchmark::State& st) { return static_cast<std::size_t>(st.range(0)); }
 
@@ -138,50 +138,31 @@ int cpu_for(const benchmark::State& st, int side) {
     return workers(st) == 1 || ncpu < 2 ? 0 : side % ncpu;
 }
 
-void BM_pingpong_weft_promise(benchmark::State& st) {
-    for (auto _ : st) {
-        std::vector<weft::promise<int>> ping(pingpong_trips);
-        std::vector<weft::promise<int>> pong(pingpong_trips);
-        std::thread other([&] {
-            pin_to(cpu_for(st, 1));
-            for (int i = 0; i < pingpong_trips; ++i) {
-                const int v = ping[static_cast<std::size_t>(i)].get_task().get();
-                pong[static_cast<std::size_t>(i)].set_value(v + 1);
-            }
-        });
-        pin_to(cpu_for(st, 0));
-        int v = 0;
-        for (int i = 0; i < pingpong_trips; ++i) {
-            ping[static_cast<std::size_t>(i)].set_value(v);
-            v = pong[static_cast<std::size_t>(i)].get_task().get();
-        }
-        other.join();
-        check(v == pingpong_trips, "pingpong");
-    }
-    st.SetItemsProcessed(st.iterations() * pingpong_trips);
-}
+/// Waits on promise `p` and returns its value, for either promise type.
+int wait_value(weft::promise<int>& p) { return p.get_task().get(); }
+int wait_value(std::promise<int>& p) { return p.get_future().get(); }
 
-void BM_pingpong_std_promise(benchmark::State& st) {
+template<typename Promise>
+void BM_pingpong(benchmark::State& st) {
     for (auto _ : st) {
-        std::vector<std::promise<int>> ping(pingpong_trips);
-        std::vector<std::promise<int>> pong(pingpong_trips);
+        std::vector<Promise> ping(pingpong_trips);
+        std::vector<Promise> pong(pingpong_trips);
         std::thread other([&] {
             pin_to(cpu_for(st, 1));
-            for (int i = 0; i < pingpong_trips; ++i) {
-                const int v = ping[static_cast<std::size_t>(i)].get_future().get();
-                pong[static_cast<std::size_t>(i)].set_value(v + 1);
+            for (std::size_t i = 0; i < pingpong_trips; ++i) {
+                pong[i].set_value(wait_value(ping[i]) + 1);
             }
         });
         pin_to(cpu_for(st, 0));
         int v = 0;
-        for (int i = 0; i < pingpong_trips; ++i) {
-            ping[static_cast<std::size_t>(i)].set_value(v);
-            v = pong[static_cast<std::size_t>(i)].get_future().get();
+        for (std::size_t i = 0; i < pingpong_trips; ++i) {
+            ping[i].set_value(v);
+            v = wait_value(pong[i]);
         }
         other.join();
-        check(v == pingpong_trips, "std pingpong");
+        check(v == static_cast<int>(pingpong_trips), "pingpong");
     }
-    st.SetItemsProcessed(st.iterations() * pingpong_trips);
+    st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(pingpong_trips));
 }
 
 }  // namespace
@@ -208,8 +189,8 @@ int main(int argc, char** argv) {
     WEFT_BENCH(BM_spawn_get_asio_packaged_task, "spawn_get", "asio_packaged_task")->Unit(benchmark::kMicrosecond);
 #endif
     WEFT_BENCH(BM_when_all_fanin_weft, "when_all_fanin", "weft");
-    WEFT_BENCH(BM_pingpong_weft_promise, "pingpong", "weft_promise");
-    WEFT_BENCH(BM_pingpong_std_promise, "pingpong", "std_promise");
+    WEFT_BENCH(BM_pingpong<weft::promise<int>>, "pingpong", "weft_promise");
+    WEFT_BENCH(BM_pingpong<std::promise<int>>, "pingpong", "std_promise");
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
         return 1;

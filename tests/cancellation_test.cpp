@@ -39,6 +39,16 @@ TEST_CASE("cancel runs every callback once, cancel twice is a no-op returning fa
     CHECK_THROWS_AS(token.throw_if_cancellation_requested(), weft::operation_canceled);
 }
 
+TEST_CASE("callbacks run newest first, as .NET runs them", "[cancel]") {
+    weft::cancellation_source cs;
+    std::vector<int> order;
+    auto r1 = cs.token().register_callback([&] { order.push_back(1); });
+    auto r2 = cs.token().register_callback([&] { order.push_back(2); });
+    auto r3 = cs.token().register_callback([&] { order.push_back(3); });
+    cs.cancel();
+    CHECK(order == std::vector<int>{3, 2, 1});
+}
+
 TEST_CASE("a callback registered after cancellation runs at once on the registering thread", "[cancel]") {
     weft::cancellation_source cs;
     cs.cancel();

@@ -4,6 +4,7 @@
 #include <weft/promise.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
+#include <weft/unobserved.hpp>
 
 #include "catch.hpp"
 #include "support/counted.hpp"
@@ -14,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -66,8 +68,11 @@ TEST_CASE("a 1-worker pool whose task waits on a task it spawned finishes", "[th
 TEST_CASE("a worker waiting on a task completed from outside wakes up", "[thread_pool]") {
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
     weft::promise<int> p;
+    const auto parks_before = pool.stats().total().parks;
     auto waiting = weft::spawn(pool, [t = p.get_task()] { return t.get(); });
-    std::this_thread::sleep_for(5ms);  // let the worker park in its helping wait
+    while (pool.stats().total().parks == parks_before) {  // until the worker parks in its wait
+        std::this_thread::yield();
+    }
     p.set_value(9);
     CHECK(waiting.get() == 9);
     auto timed = weft::spawn(pool, [] {
@@ -179,6 +184,21 @@ TEST_CASE("workers carry their names and run the start and stop hooks once each"
     for (const auto& n : names) {
         CHECK((n == "cpu-0" || n == "cpu-1"));
     }
+}
+
+TEST_CASE("an exception from a start or stop hook reaches the unobserved handler", "[thread_pool]") {
+    std::atomic<int> reported{0};
+    auto previous = weft::set_unobserved_exception_handler([&](std::exception_ptr) { ++reported; });
+    {
+        weft::pool_options options;
+        options.threads = 2;
+        options.on_thread_start = [](std::size_t) { throw std::runtime_error("start"); };
+        options.on_thread_stop = [](std::size_t) { throw std::runtime_error("stop"); };
+        weft::thread_pool pool{options};
+        CHECK(weft::spawn(pool, [] { return 1; }).get() == 1);  // the workers still run
+    }
+    weft::set_unobserved_exception_handler(previous);
+    CHECK(reported == 4);  // two starts, two stops
 }
 
 TEST_CASE("stats count tasks run and injections", "[thread_pool]") {

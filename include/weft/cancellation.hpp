@@ -342,9 +342,8 @@ public:
             cancel();
             return;
         }
-        const auto max_wait = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(
-            std::chrono::hours(24 * 365 * 100));
-        if (delay >= max_wait) {
+        // Compared in floating-point seconds: no conversion of a century into a narrow Rep
+        if (std::chrono::duration<double>(delay) >= std::chrono::duration<double>(std::chrono::hours(24 * 365 * 100))) {
             state_->cancel_after(steady::duration::max());
             return;
         }

@@ -297,7 +297,7 @@ private:
     /// chain. Nested destructions on one thread are queued and run by the outermost one.
     struct destroy_queue {
         bool active = false;
-        work_item* head = nullptr;  // linked through the states' idle dispatch_ items
+        work_item_fifo pending;  // linked through the states' idle dispatch_ items
     };
     WEFT_TLS_ACCESSOR static destroy_queue& this_thread_destroy_queue() noexcept {
         static thread_local destroy_queue q;
@@ -307,14 +307,12 @@ private:
     static void destroy_cascade(state_base* s) noexcept {
         destroy_queue& q = this_thread_destroy_queue();
         if (q.active) {
-            s->dispatch_.next = q.head;
-            q.head = &s->dispatch_;
+            q.pending.push(&s->dispatch_);
             return;
         }
         q.active = true;
         s->destroy_(s);
-        while (work_item* item = q.head) {
-            q.head = item->next;
+        while (work_item* item = q.pending.pop()) {
             state_base* next = detail::down_cast<dispatch_item>(item)->owner;
             next->destroy_(next);
         }

@@ -14,11 +14,10 @@ namespace weft::detail {
 /// uses at most this many frames.
 inline constexpr unsigned max_inline_depth = 16;
 
-struct trampoline_state {
-    unsigned depth = 0;
-    work_item* head = nullptr;  // deferred items, FIFO; touched only by this thread
+/// An intrusive FIFO of work items, linked through work_item::next; one thread's only.
+struct work_item_fifo {
+    work_item* head = nullptr;
     work_item* tail = nullptr;
-    unsigned long long deferred_count = 0;
 
     void push(work_item* w) noexcept {
         w->next = nullptr;
@@ -28,7 +27,6 @@ struct trampoline_state {
             head = w;
         }
         tail = w;
-        ++deferred_count;
     }
     work_item* pop() noexcept {
         work_item* w = head;
@@ -43,6 +41,11 @@ struct trampoline_state {
     }
 };
 
+struct trampoline_state {
+    unsigned depth = 0;
+    work_item_fifo deferred;  // items queued past max_inline_depth
+};
+
 WEFT_TLS_ACCESSOR inline trampoline_state& trampoline() noexcept {
     static thread_local trampoline_state state;
     WEFT_TLS_OPAQUE();
@@ -54,13 +57,13 @@ WEFT_TLS_ACCESSOR inline trampoline_state& trampoline() noexcept {
 inline bool run_inline(work_item* w) noexcept {
     trampoline_state& t = trampoline();
     if (t.depth >= max_inline_depth) {
-        t.push(w);
+        t.deferred.push(w);
         return false;
     }
     ++t.depth;
     w->run();
     if (t.depth == 1) {
-        while (work_item* next = t.pop()) {
+        while (work_item* next = t.deferred.pop()) {
             next->run();
         }
     }
@@ -73,7 +76,7 @@ inline bool run_inline(work_item* w) noexcept {
 inline void run_deferred() noexcept {
     trampoline_state& t = trampoline();
     ++t.depth;
-    while (work_item* next = t.pop()) {
+    while (work_item* next = t.deferred.pop()) {
         next->run();
     }
     --t.depth;
