@@ -17,6 +17,15 @@
 
 namespace weft {
 
+class thread_pool;
+
+namespace detail {
+/// For the fork-join and blocking-region helpers, which reach the engine of a pool.
+struct pool_access {
+    static pool_core& core(thread_pool& p) noexcept;
+};
+}  // namespace detail
+
 /// A fixed-size pool of worker threads with per-worker queues and stealing.
 ///
 /// Thread safety: distinct and shared objects safe (schedule, spawn, shutdown from any thread).
@@ -37,16 +46,14 @@ public:
                 n = 1;
             }
         }
-        core_ = std::make_shared<detail::pool_core>(n);
+        const std::size_t spares =
+            options.max_blocking_threads == static_cast<std::size_t>(-1) ? n : options.max_blocking_threads;
+        core_ = std::make_shared<detail::pool_core>(n, spares, std::make_shared<const pool_options>(std::move(options)));
         core_->set_self_handle(any_scheduler(*this));
-        options_ = std::make_shared<const pool_options>(std::move(options));
         threads_.reserve(n);
         try {
             for (std::size_t i = 0; i < n; ++i) {
-                threads_.emplace_back([core = core_, opts = options_, i] {
-                    detail::set_thread_name(opts->name, i);
-                    core->worker_main(i, *opts);
-                });
+                threads_.emplace_back([core = core_, i] { core->thread_main(i); });
             }
         } catch (...) {
             shutdown(shutdown_mode::cancel);
@@ -84,6 +91,7 @@ public:
                 t.join();
             }
         }
+        core_->release_spares(from_worker);
     }
 
     pool_stats stats() const { return core_->stats(); }
@@ -91,9 +99,12 @@ public:
     friend bool operator==(const thread_pool& a, const thread_pool& b) noexcept { return &a == &b; }
 
 private:
+    friend struct detail::pool_access;
+
     std::shared_ptr<detail::pool_core> core_;
-    std::shared_ptr<const pool_options> options_;
     std::vector<std::thread> threads_;
 };
+
+inline detail::pool_core& detail::pool_access::core(thread_pool& p) noexcept { return *p.core_; }
 
 }  // namespace weft

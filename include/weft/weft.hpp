@@ -3,8 +3,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/blocking.hpp>
 #include <weft/cancellation.hpp>
 #include <weft/errors.hpp>
+#include <weft/local_task.hpp>
 #include <weft/placement.hpp>
 #include <weft/promise.hpp>
 #include <weft/resume_on.hpp>

@@ -12,6 +12,10 @@ namespace weft::detail {
 
 template<typename T>
 using atomic = std::atomic<T>;
+/// For a plain field that a lock-free structure reads and writes atomically in one phase of its
+/// life (work_item::next inside the injection queue) and plainly in another.
+template<typename T>
+using atomic_ref = std::atomic_ref<T>;
 
 using std::memory_order;
 inline constexpr memory_order relaxed = std::memory_order_relaxed;
@@ -24,14 +28,28 @@ inline constexpr memory_order seq_cst = std::memory_order_seq_cst;
 /// Normal builds: a seq_cst fence. TSan builds: a seq_cst read-modify-write of `word`
 /// itself, which always reads the latest value and which TSan models; the reliability
 /// policy is zero TSan suppressions, so the fence must never be hidden from it.
+/// `order` applies to the load (relaxed or acquire).
 template<typename T>
-inline T store_load_barrier_then_load(atomic<T>& word) noexcept {
+inline T store_load_barrier_then_load(atomic<T>& word, memory_order order = relaxed) noexcept {
 #if WEFT_TSAN
+    (void)order;
     return word.fetch_add(T{0}, seq_cst);  // order: seq_cst RMW stands in for the fence
 #else
-    std::atomic_thread_fence(seq_cst);  // order: StoreLoad; pairs with the seq_cst RMW the
-                                        // other side of the protocol makes on `word`
-    return word.load(relaxed);          // order: relaxed — the fence above orders it
+    std::atomic_thread_fence(seq_cst);  // order: StoreLoad; pairs with the seq_cst RMW or fence
+                                        // the other side of the protocol makes
+    return word.load(order);            // order: as the caller asks; the fence orders it
+#endif
+}
+
+/// A full fence between a read-modify-write the caller made and its later loads of other words.
+/// TSan builds keep the real fence too (the algorithm needs it at run time); TSan only cannot
+/// see it, which is harmless because every happens-before edge weft relies on is carried by an
+/// acquire/release operation that TSan does see.
+inline void full_fence() noexcept {
+#if defined(__GNUC__) && !defined(__clang__) && WEFT_TSAN && defined(__x86_64__)
+    asm volatile("mfence" ::: "memory");  // g++ -Wtsan warns on thread fences under TSan
+#else
+    std::atomic_thread_fence(seq_cst);  // order: StoreLoad between the caller's RMW and its loads
 #endif
 }
 

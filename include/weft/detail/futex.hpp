@@ -33,6 +33,10 @@ inline void futex_wait_for(atomic<std::uint32_t>& word,
     ::syscall(SYS_futex, static_cast<void*>(&word), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
 }
 
+inline void futex_wake_one(atomic<std::uint32_t>& word) noexcept {
+    ::syscall(SYS_futex, static_cast<void*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
 inline void futex_wake_all(atomic<std::uint32_t>& word) noexcept {
     ::syscall(SYS_futex, static_cast<void*>(&word), FUTEX_WAKE_PRIVATE, 0x7fffffff, nullptr, nullptr, 0);
 }

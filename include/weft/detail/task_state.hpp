@@ -362,7 +362,18 @@ inline void state_base::wait() noexcept {
         return;
     }
     run_deferred();  // never block on work deferred on this very thread
-    if (spin_until([this] { return is_ready(); })) {
+    if (wait_helper* helper = current_wait_helper()) {
+        // A worker: the awaited task is most often the newest item of its own queue, so run
+        // queued work before anything else (no spinning while the work sits here).
+        while (!is_ready()) {
+            if (!helper->help_one()) {
+                break;
+            }
+        }
+        if (is_ready()) {
+            return;
+        }
+    } else if (spin_until([this] { return is_ready(); })) {
         return;
     }
     waiter_node node;

@@ -2,78 +2,96 @@
 //
 // Design note
 // ===========
-// §1 Summary. N worker threads. Work submitted from a worker goes to that worker (a LIFO slot,
-//    then its own deque); work from any other thread goes to one shared injection queue. An idle
-//    worker takes, in order: its slot, its deque (newest first), the injection queue, then
-//    steals the oldest item of another worker's deque. It spins briefly, then parks.
-//    This is the stand-in engine of the task-core milestone: queues are mutex-guarded ring
-//    buffers, not Chase–Lev deques. The interface (schedule, help-while-waiting, shutdown,
-//    stats) is the one the work-stealing engine keeps when it replaces this file.
+// §1 Summary. N workers, each with a Chase–Lev deque and a one-item LIFO slot. Work submitted
+//    on a worker stays on that worker (slot, then deque), where idle workers steal it; work from
+//    any other thread goes to one wait-free injection queue. A worker with nothing to do spins
+//    briefly (at most half the workers spin at once), then parks; the wake-up protocol is in
+//    idle_set.hpp. A worker that must block inside a task (weft::blocking) has its place taken
+//    by a spare thread, up to a bound.
 //
 // §2 Terms.
-//    slot      one item, owner-only, no lock: the most recent submission from this worker, run
-//              next (message-passing locality: a continuation runs where its antecedent ran).
-//    deque     per-worker ring buffer under the worker's mutex; the owner pushes/pops the back,
-//              thieves take the front.
-//    injector  the shared FIFO for submissions from threads that are not workers.
-//    sleeper   a worker (or a helping waiter, §5) registered in sleepers_ and about to block,
-//              or blocked, on idle_cv_.
+//    participant  a worker or an active spare; the idle protocol numbers them 0..capacity-1.
+//    slot         one item, owner-only: the latest submission from this worker, run next
+//                 (message-passing locality: a continuation runs where its antecedent ran).
+//    deque        work_stealing_deque.hpp; the owner pushes and pops the bottom, thieves steal the top.
+//    injector     injection_queue.hpp; many producers, one consumer at a time taking a batch.
+//    spinning     looking for work without sleeping; sleeping: registered in the idle set.
+//    spare        a thread started (or un-retired) while a worker is inside weft::blocking.
 //
-// §3 Life of a task. schedule(w) on a worker: w -> slot; the previous slot item -> the back of
-//    the deque (now stealable) and a wake-up (§4). schedule(w) elsewhere: injector + wake-up.
-//    The worker runs what it finds (order in §1); every `fairness_interval` picks it looks at the
-//    injector first, and a slot item that has run `slot_streak_cap` times in a row is demoted
-//    to the deque, so a ping-pong pair on the slot cannot starve the other queues.
+// §3 Life of a task. schedule(w) on a worker: w -> slot; the previous slot item -> the deque,
+//    then a wake-up check (§4 S1–S3). schedule(w) elsewhere: injector + wake-up check. A worker
+//    picks, in order: every 61st pick the injector (fairness); its slot, unless the slot has
+//    run `slot_streak_cap` times in a row while other work waits (then the slot item is moved
+//    behind that work, so a ping-pong pair cannot starve the rest); its deque (newest first);
+//    a batch of up to 16 from the injector (the first runs, the rest go to its deque, where
+//    others may steal them); one item stolen from a random victim, trying each once.
 //
-// §4 Wake-ups (no lost wake-up). Two sides:
-//    submitter: (S1) push under the queue's mutex; (S2) StoreLoad barrier, then load sleepers_;
-//               (S3) if non-zero: lock idle_mutex_, ++wake_epoch_, notify one.
-//    parker:    (P1) lock idle_mutex_; (P2) sleepers_ += 1 (seq_cst RMW); (P3) record
-//               wake_epoch_; re-check every queue under its mutex; (P4) if empty, wait until
-//               wake_epoch_ changes.
-//    If S2 reads 0, the parker's P2 is later in the seq_cst order than S2's barrier, so P3's
-//    re-check (which takes the queue's mutex after S1 released it) sees the item. If S2 reads
-//    non-zero, S3 bumps the epoch under idle_mutex_; the parker either has not recorded the
-//    epoch yet (P3 sees the bump... or the item) or is waiting for it.
+// §4 Wake-ups: idle_set.hpp, steps S1–S3 and P1–P4. Every place that makes work visible calls
+//    idle_.notify_work() after the store that publishes it (keeps I2).
 //
-// §5 Helping waits. A worker blocked in task::get()/wait() runs queued work instead of
-//    sleeping (wait_helper). When there is none it parks as in §4, with one more wake-up
-//    reason: the awaited task's completion calls wake_parked(), which bumps the epoch and
-//    notifies all. Helping nests at most max_help_depth (512) deep, which bounds the stack a chain of
-//    waits can take; a deeper waiter blocks without helping (see thread_pool.md).
+// §5 Helping waits. A worker blocked in task::get()/wait() (or joining a local_task) runs queued
+//    work instead of sleeping (wait_helper). With nothing to run it parks in the idle set as a
+//    non-idle sleeper, so new work or its task's completion (wake_parked) wakes it. Helping
+//    nests at most max_help_depth (512) deep; a deeper waiter sleeps for its task only.
 //
 // §6 Invariants.
-//    I1 an accepted item is in exactly one place: a slot, a deque, the injector, or running,
-//       and it is run or discarded exactly once.
-//    I2 if a queue other than a slot is non-empty, a worker is awake or will be woken (§4).
-//    I3 a slot item belongs to a worker that is running a task (it never parks with one).
-//    I4 after done_ is set no worker runs anything; it is set only when closing_, every
-//       worker is parked idle, and every queue is empty.
+//    I1 an accepted item is in exactly one place: a slot, a deque, the injector, or running
+//       (or in a thief's or a batch-taker's hands), and it is run or discarded exactly once.
+//    I2 if any deque or the injector is non-empty, some participant is running, spinning, or
+//       will be woken (§4).
+//    I3 a slot item belongs to a participant that is running (it never parks with one).
+//    I4 done_ is set only when closing, no external submission is in flight, every active
+//       participant is an idle sleeper and every queue is empty; after it nothing runs.
+//    I5 (idle_set.hpp) the sleeper count equals the sleeper list, under the idle lock.
 //
-// §7 Shutdown. (1) closing_ = true under idle_mutex_: submissions from non-workers throw
-//    shutdown_error; in cancel mode every later submission throws and every dequeued item is
-//    discarded. (2) notify all. (3) Workers keep running (drain) until the last one to go idle
-//    finds every queue empty (I4) and sets done_; all exit. (4) The owner joins them, unless
-//    it is one of them (shutdown from the pool's own task): then threads are detached and the
-//    core, shared by every worker, is freed by the last one out.
+// §7 Shutdown. (1) close(): admission_ gets its closing bit; from then on a submission from
+//    outside throws shutdown_error (and one already past the check finishes its push, counted
+//    in admission_); in cancel mode every later submission throws and every dequeued item is
+//    discarded (its task completes canceled). (2) Everyone is woken. (3) Workers run until the
+//    last active participant about to sleep finds I4's condition under the idle lock; it sets
+//    done_ and wakes all; all exit, spares included. (4) The owner joins the threads, unless it
+//    is one of them (shutdown from the pool's own task): then they are detached and the core,
+//    shared by every thread, is freed by the last one out.
 //
-// §8 Rejected. A single mutex/condvar queue (the peers' "simple pool": every spawn contends
-//    one lock; 5-50x slower on fork-join). Waking on every push (thundering wake-ups: §4 only
-//    wakes when someone sleeps). Blocking get() on workers (deadlocks a 1-worker pool).
+// §8 Blocking regions. weft::blocking(f) on a worker: (1) its slot item moves to its deque
+//    (stealable); (2) blocked_ += 1; (3) if fewer spares run than workers block, and fewer than
+//    max_blocking_threads, a spare is started or un-retired; (4) f runs; (5) blocked_ -= 1. A
+//    spare that finds no work while spares outnumber blocked workers retires (sleeps outside
+//    the idle set until needed or until shutdown). Beyond the bound, f blocks uncompensated.
 //
-// Lock order: idle_mutex_ before any queue mutex; never hold a queue mutex while running work.
+// §9 Rejected. Mutex-guarded deques (the task-core stand-in: a lock per push/pop; 2-3x the
+//    instructions per task). Batch steal from another worker's deque (steal-half does not
+//    compose with Chase–Lev's unsynchronised owner pop; tokio/Go use bounded ring queues for
+//    it). A mutex injector (every external submission contends with the consumers).
+//    Waking on every push (thundering herd: §4 wakes only when nobody spins). A stealable LIFO
+//    slot (an extra atomic per message-passing hop; tokio made the same choice). Blocking
+//    get() on workers (deadlocks a 1-worker pool).
+//
+// §10 References. Chase & Lev, SPAA 2005; Lê et al., PPoPP 2013; Norris & Demsky, OOPSLA 2013
+//    (the resize bug); tokio's multi-thread scheduler (searching workers, LIFO slot cap);
+//    Go's runtime (spinning Ms, global run-queue check every 61 ticks).
+//
+// §11 Tests. I1: tests/stress/thread_pool_stress.cpp (exactly-once ledger) and the random
+//    shutdowns; I2/I5: tests/model/idle_model.cpp (Relacy) and the "park.after_check" hook test
+//    in tests/thread_pool_test.cpp; the deque: tests/model/deque_model.cpp and
+//    tests/detail/work_stealing_deque_test.cpp; §3 fairness: the ping-pong hog test.
+//
+// Lock order: idle lock before spare_mutex_; no lock is held while work runs.
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/spin.hpp>
 #include <weft/detail/task_state.hpp>
+#include <weft/detail/thread_pool/idle_set.hpp>
+#include <weft/detail/thread_pool/injection_queue.hpp>
+#include <weft/detail/thread_pool/work_stealing_deque.hpp>
 #include <weft/errors.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>
 
+#include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -85,6 +103,7 @@
 #include <vector>
 
 #include <pthread.h>
+#include <sched.h>
 
 namespace weft {
 
@@ -97,17 +116,19 @@ enum class shutdown_mode {
 /// Counters of one worker (totals are their sum). Read while running they are approximate.
 struct worker_stats {
     std::uint64_t tasks_run = 0;
-    std::uint64_t slot_hits = 0;
+    std::uint64_t slot_hits = 0;      ///< items run from the LIFO slot
     std::uint64_t steals = 0;
-    std::uint64_t failed_steals = 0;
+    std::uint64_t failed_steals = 0;  ///< rounds over every victim that found nothing
     std::uint64_t parks = 0;
     std::uint64_t wakeups = 0;
+    std::uint64_t injected = 0;  ///< items this worker took from the injection queue
     std::uint64_t discarded = 0;
 };
 
 struct pool_stats {
-    std::vector<worker_stats> workers;
-    std::uint64_t injections = 0;  ///< submissions from threads that are not workers
+    std::vector<worker_stats> workers;  ///< the workers, then every spare that ever started
+    std::uint64_t injections = 0;       ///< submissions from threads that are not workers
+    std::uint64_t spares_started = 0;   ///< threads started to compensate blocking regions
     worker_stats total() const noexcept {
         worker_stats t;
         for (const auto& w : workers) {
@@ -117,6 +138,7 @@ struct pool_stats {
             t.failed_steals += w.failed_steals;
             t.parks += w.parks;
             t.wakeups += w.wakeups;
+            t.injected += w.injected;
             t.discarded += w.discarded;
         }
         return t;
@@ -126,176 +148,46 @@ struct pool_stats {
 struct pool_options {
     std::size_t threads = 0;            ///< 0: std::thread::hardware_concurrency()
     std::string name = "weft";          ///< thread name prefix (name-<index>, cut to 15 bytes)
-    std::function<void(std::size_t)> on_thread_start{};  ///< runs on each worker before any work
-    std::function<void(std::size_t)> on_thread_stop{};   ///< runs on each worker as it exits
+    std::function<void(std::size_t)> on_thread_start{};  ///< runs on each thread before any work
+    std::function<void(std::size_t)> on_thread_stop{};   ///< runs on each thread as it exits
+    /// Threads the pool may add while workers are inside weft::blocking (§8). SIZE_MAX: as
+    /// many as `threads`.
+    std::size_t max_blocking_threads = static_cast<std::size_t>(-1);
+    /// CPU affinity: thread i runs on CPU cpus[i % cpus.size()]; empty: not pinned.
+    std::vector<int> cpus{};
 };
 
 namespace detail {
 
-/// A growable ring buffer of work items; the caller provides the locking.
-class item_ring {
-public:
-    bool empty() const noexcept { return size_ == 0; }
-    std::size_t size() const noexcept { return size_; }
-    void push_back(work_item* w) {
-        if (size_ == buf_.size()) {
-            grow();
-        }
-        buf_[(head_ + size_) & (buf_.size() - 1)] = w;
-        ++size_;
-    }
-    work_item* pop_back() noexcept {
-        if (size_ == 0) {
-            return nullptr;
-        }
-        --size_;
-        return buf_[(head_ + size_) & (buf_.size() - 1)];
-    }
-    work_item* pop_front() noexcept {
-        if (size_ == 0) {
-            return nullptr;
-        }
-        work_item* w = buf_[head_];
-        head_ = (head_ + 1) & (buf_.size() - 1);
-        --size_;
-        return w;
-    }
-    /// Grows now so that `extra` more pushes cannot allocate (cannot throw).
-    void reserve_for(std::size_t extra) {
-        while (buf_.size() - size_ < extra) {
-            grow();
-        }
-    }
-    void push_front(work_item* w) {
-        if (size_ == buf_.size()) {
-            grow();
-        }
-        head_ = (head_ + buf_.size() - 1) & (buf_.size() - 1);
-        buf_[head_] = w;
-        ++size_;
-    }
-
-private:
-    void grow() {
-        std::vector<work_item*> next(buf_.empty() ? 64 : buf_.size() * 2);
-        for (std::size_t i = 0; i < size_; ++i) {
-            next[i] = buf_[(head_ + i) & (buf_.size() - 1)];
-        }
-        buf_.swap(next);
-        head_ = 0;
-    }
-    std::vector<work_item*> buf_;
-    std::size_t head_ = 0;
-    std::size_t size_ = 0;
-};
-
-/// A queue with its own lock and a lock-free emptiness hint.
-struct locked_queue {
-    std::mutex mutex;
-    // --- guarded by mutex ------------------------------------------------------------------
-    item_ring items;
-    // --- written under mutex, read without it ------------------------------------------------
-    atomic<std::size_t> size_hint{0};  // a stale value only costs a wasted lock or a later look
-
-    void push_back(work_item* w) {
-        std::lock_guard lock(mutex);
-        items.push_back(w);
-        size_hint.store(items.size(), relaxed);  // order: relaxed — a hint; §4 re-checks locked
-    }
-    /// Pushes unless `closed` is set; the flag is read under this queue's mutex, so a push
-    /// that wins is seen by the shutdown's final emptiness check (pool_core §7).
-    bool push_back_unless(work_item* w, const atomic<bool>& closed) {
-        std::lock_guard lock(mutex);
-        if (closed.load(relaxed)) {  // order: relaxed — the mutex orders it against close()
-            return false;
-        }
-        items.push_back(w);
-        size_hint.store(items.size(), relaxed);  // order: relaxed — a hint
-        return true;
-    }
-    work_item* pop_back() {
-        if (size_hint.load(relaxed) == 0) {  // order: relaxed — a hint
-            return nullptr;
-        }
-        std::lock_guard lock(mutex);
-        work_item* w = items.pop_back();
-        size_hint.store(items.size(), relaxed);  // order: relaxed — a hint
-        return w;
-    }
-    work_item* pop_front() {
-        if (size_hint.load(relaxed) == 0) {  // order: relaxed — a hint
-            return nullptr;
-        }
-        std::lock_guard lock(mutex);
-        work_item* w = items.pop_front();
-        size_hint.store(items.size(), relaxed);  // order: relaxed — a hint
-        return w;
-    }
-    /// Takes up to `max` items from the front; returns how many.
-    std::size_t pop_front_batch(work_item** out, std::size_t max) {
-        if (size_hint.load(relaxed) == 0) {  // order: relaxed — a hint
-            return 0;
-        }
-        std::lock_guard lock(mutex);
-        std::size_t n = 0;
-        while (n < max) {
-            work_item* w = items.pop_front();
-            if (w == nullptr) {
-                break;
-            }
-            out[n++] = w;
-        }
-        size_hint.store(items.size(), relaxed);  // order: relaxed — a hint
-        return n;
-    }
-    void push_front(work_item* w) {
-        std::lock_guard lock(mutex);
-        items.push_front(w);
-        size_hint.store(items.size(), relaxed);  // order: relaxed — a hint
-    }
-    void reserve_for(std::size_t extra) {
-        std::lock_guard lock(mutex);
-        items.reserve_for(extra);
-    }
-    /// Appends `n` items under one lock acquisition. Does not allocate after reserve_for(n)
-    /// by the only thread that pushes to this queue.
-    void push_back_many(work_item* const* ws, std::size_t n) {
-        std::lock_guard lock(mutex);
-        for (std::size_t i = 0; i < n; ++i) {
-            items.push_back(ws[i]);
-        }
-        size_hint.store(items.size(), relaxed);  // order: relaxed — a hint
-    }
-    bool empty_locked_check() {
-        std::lock_guard lock(mutex);
-        return items.empty();
-    }
-};
-
 class pool_core;
+
+inline void bump(atomic<std::uint64_t>& counter) noexcept {
+    counter.store(counter.load(relaxed) + 1, relaxed);  // order: relaxed — single writer
+}
 
 struct alignas(WEFT_CACHE_LINE) worker_data final : wait_helper {
     pool_core* core = nullptr;
     std::size_t index = 0;
-    locked_queue deque;  // read by thieves: kept off the lines the owner writes on every task
+    bool spare = false;
+    work_stealing_deque<work_item*> deque;  // read by thieves: kept off the owner's lines below
     // --- owner thread only -------------------------------------------------------------------
     alignas(WEFT_CACHE_LINE) work_item* slot = nullptr;
     unsigned slot_streak = 0;
     unsigned picks = 0;
     unsigned help_depth = 0;
+    unsigned blocking_depth = 0;
+    bool spinning = false;
     std::minstd_rand rng;
     // --- written by the owner (relaxed, single writer), read by stats() ----------------------
     alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> tasks_run{0}, slot_hits{0}, steals{0}, failed_steals{0}, parks{0},
-        wakeups{0}, discarded{0};
+        wakeups{0}, injected{0}, discarded{0};
+    // --- a retired spare sleeps on this (§8) ---------------------------------------------------
+    atomic<std::uint32_t> retire_word{0};
 
     bool help_one() noexcept override;
     void park_until(const atomic<std::uint32_t>& done, std::chrono::steady_clock::time_point deadline) noexcept override;
     void wake_parked() noexcept override;
 };
-
-inline void bump(atomic<std::uint64_t>& counter) noexcept {
-    counter.store(counter.load(relaxed) + 1, relaxed);  // order: relaxed — single writer
-}
 
 inline constexpr unsigned slot_streak_cap = 32;
 inline constexpr std::size_t injector_batch = 16;
@@ -308,67 +200,109 @@ WEFT_TLS_ACCESSOR inline worker_data*& current_worker() noexcept {
     return w;
 }
 
+inline void set_thread_name(const std::string& prefix, std::size_t index) noexcept {
+    std::string name = prefix + "-" + std::to_string(index);
+    if (name.size() > 15) {
+        name.resize(15);
+    }
+    ::pthread_setname_np(::pthread_self(), name.c_str());
+}
+
+inline void pin_thread(const std::vector<int>& cpus, std::size_t index) noexcept {
+    if (cpus.empty()) {
+        return;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const int cpu = cpus[index % cpus.size()];
+    if (cpu < 0 || cpu >= CPU_SETSIZE) {
+        return;
+    }
+    CPU_SET(static_cast<std::size_t>(cpu), &set);
+    ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);  // a bad CPU number: not pinned
+}
+
 class pool_core : public std::enable_shared_from_this<pool_core> {
 public:
-    explicit pool_core(std::size_t n) : workers_(n) {
-        for (std::size_t i = 0; i < n; ++i) {
-            workers_[i].core = this;
-            workers_[i].index = i;
-            workers_[i].rng.seed(static_cast<unsigned>(i * 7919 + 17));
+    pool_core(std::size_t workers, std::size_t spares, std::shared_ptr<const pool_options> options)
+        : workers_(workers),
+          capacity_(workers + spares),
+          options_(std::move(options)),
+          slots_(std::make_unique<worker_data[]>(workers + spares)),
+          spare_threads_(spares),
+          idle_(workers + spares) {
+        for (std::size_t i = 0; i < capacity_; ++i) {
+            slots_[i].core = this;
+            slots_[i].index = i;
+            slots_[i].spare = i >= workers;
+            slots_[i].rng.seed(static_cast<unsigned>(i * 7919 + 17));
         }
+        active_hint_.store(workers, relaxed);  // order: relaxed — before any thread starts
     }
 
-    std::size_t size() const noexcept { return workers_.size(); }
+    std::size_t size() const noexcept { return workers_; }
+    const pool_options& options() const noexcept { return *options_; }
 
     bool runs_on_this_thread() const noexcept {
         worker_data* w = current_worker();
         return w != nullptr && w->core == this;
     }
 
+    /// §3.
     void schedule(work_item* w) {
         worker_data* self = current_worker();
         if (self != nullptr && self->core == this) {
-            if (cancel_mode_.load(relaxed)) {  // order: relaxed — set under idle_mutex_; a late
-                throw shutdown_error{};        //        read only lets one more item be discarded
+            if (cancel_mode_.load(relaxed)) {  // order: relaxed — a late read only lets one
+                throw shutdown_error{};        //        more item be discarded (§7)
+            }
+            if (self->blocking_depth != 0) {
+                self->deque.push(w);  // this thread is about to block: leave it stealable (§8)
+                notify_local();
+                return;
             }
             if (work_item* previous = self->slot) {
-                self->deque.push_back(previous);  // first: if it throws, nothing moved
+                self->deque.push(previous);  // first: if it throws, nothing moved
                 self->slot = w;
-                notify_one();
+                notify_local();  // keeps I2
             } else {
                 self->slot = w;
             }
             return;
         }
-        if (!injector_.push_back_unless(w, closing_)) {
-            throw shutdown_error{};
-        }
-        bump_shared(injections_);
-        notify_one();
+        schedule_external(w);
     }
 
-    /// §4 S2–S3.
-    void notify_one() noexcept {
-        if (store_load_barrier_then_load(sleepers_) == 0) {
-            return;
+    /// A fork-join child (local_task): straight onto this worker's deque, so that its join can
+    /// pop it back (strict nesting) and idle workers can steal it meanwhile.
+    void push_local(worker_data& self, work_item* w) {
+        if (cancel_mode_.load(relaxed)) {  // order: relaxed — see schedule()
+            throw shutdown_error{};
         }
-        {
-            std::lock_guard lock(idle_mutex_);
-            ++wake_epoch_;
-        }
-        idle_cv_.notify_one();
+        self.deque.push(w);
+        notify_local();  // keeps I2
     }
-    void notify_all() noexcept {
-        {
-            std::lock_guard lock(idle_mutex_);
-            ++wake_epoch_;
+
+    void schedule_external(work_item* w) {
+        // order: seq_cst — the admission count is read by the quiescence check (I4)
+        if ((admission_.fetch_add(2, seq_cst) & closing_bit) != 0) {
+            leave_admission();
+            throw shutdown_error{};
         }
-        idle_cv_.notify_all();
+        injector_.push(w);
+        injections_.fetch_add(1, relaxed);  // order: relaxed — a statistic
+        idle_.notify_work();                // keeps I2
+        leave_admission();
+    }
+
+    void notify_local() noexcept {
+        if (active_hint_.load(relaxed) > 1) {  // order: relaxed — grows only under the idle lock
+            idle_.notify_work();              //        before the new participant starts
+        }
     }
 
     work_item* find_work(worker_data& w) {
         if ((++w.picks % fairness_interval) == 0) {
-            if (work_item* item = injector_.pop_front()) {
+            if (work_item* item = take_from_injector(w)) {
                 return item;
             }
         }
@@ -381,15 +315,19 @@ public:
                 bump(w.slot_hits);
                 return item;
             }
+            w.slot_streak = 0;
             try {
-                w.deque.push_front(item);  // demoted behind the waiting work: let it in (§3)
+                w.deque.push(item);  // demoted: the waiting work runs first (§3)
             } catch (...) {
                 return item;  // no memory to demote it: run it now rather than lose it (I1)
             }
-            notify_one();
+            notify_local();
+            if (work_item* other = take_from_injector(w)) {
+                return other;
+            }
         }
         w.slot_streak = 0;
-        if (work_item* item = w.deque.pop_back()) {
+        if (work_item* item = w.deque.pop()) {
             return item;
         }
         if (work_item* item = take_from_injector(w)) {
@@ -399,41 +337,42 @@ public:
     }
 
     bool other_work_waiting(const worker_data& w) const noexcept {
-        // order: relaxed ×2 — hints; a miss only delays the demotion to the next pick
-        return w.deque.size_hint.load(relaxed) != 0 || injector_.size_hint.load(relaxed) != 0;
+        return w.deque.size_hint() != 0 || !injector_.empty_hint();
     }
 
-    /// One lock acquisition for up to injector_batch items: the first runs now, the rest go to
-    /// this worker's deque, where other workers may steal them.
+    /// Up to injector_batch items: the first runs now, the rest go to this worker's deque.
     work_item* take_from_injector(worker_data& w) {
-        if (injector_.size_hint.load(relaxed) == 0) {  // order: relaxed — a hint
+        if (injector_.empty_hint()) {
             return nullptr;
         }
-        w.deque.reserve_for(injector_batch);  // may throw here, before anything was taken (I1)
+        w.deque.reserve(injector_batch);  // may throw here, before anything was taken (I1)
         work_item* batch[injector_batch];
-        const std::size_t n = injector_.pop_front_batch(batch, injector_batch);
+        const std::size_t n = injector_.try_pop_batch(batch, injector_batch);
         if (n == 0) {
             return nullptr;
         }
+        w.injected.store(w.injected.load(relaxed) + n, relaxed);  // order: relaxed — single writer
+        for (std::size_t i = n; i > 1; --i) {
+            w.deque.push(batch[i - 1]);  // reserved: cannot throw; oldest ends up nearest the bottom
+        }
         if (n > 1) {
-            w.deque.push_back_many(batch + 1, n - 1);
-            notify_one();
+            notify_local();  // keeps I2
         }
         return batch[0];
     }
 
     work_item* steal(worker_data& w) {
-        const std::size_t n = workers_.size();
+        const std::size_t n = capacity_;
         if (n < 2) {
             return nullptr;
         }
         const std::size_t start = w.rng() % n;
         for (std::size_t k = 0; k < n; ++k) {
-            worker_data& victim = workers_[(start + k) % n];
-            if (&victim == &w) {
-                continue;
+            worker_data& victim = slots_[(start + k) % n];
+            if (&victim == &w || victim.deque.size_hint() == 0) {
+                continue;  // the hint skips the steal's fence for an empty victim
             }
-            if (work_item* item = victim.deque.pop_front()) {
+            if (work_item* item = victim.deque.steal()) {
                 bump(w.steals);
                 return item;
             }
@@ -452,127 +391,125 @@ public:
         item->run();
     }
 
-    /// §4 P1–P4 for an idle worker. Returns false when the pool is done (§7).
-    bool park_idle(worker_data& w) {
-        std::unique_lock lock(idle_mutex_);
-        sleepers_.fetch_add(1, seq_cst);  // order: seq_cst — §4 P2, pairs with S2's barrier
-        const std::uint64_t epoch = wake_epoch_;
-        if (any_work()) {
-            sleepers_.fetch_sub(1, relaxed);  // order: relaxed — only lowers wake-ups' chance
-            return true;
-        }
-        ++idle_;
-        // any_work() just above ran after closing_ was read here or before; see close() and
-        // locked_queue::push_back_unless for why no accepted item can be left behind.
-        if (closing_.load(relaxed) && idle_ == workers_.size()) {  // order: relaxed — under idle_mutex_
-            done_ = true;
-            idle_cv_.notify_all();
-        }
-        bump(w.parks);
-        idle_cv_.wait(lock, [&] { return done_ || wake_epoch_ != epoch; });
-        --idle_;
-        sleepers_.fetch_sub(1, relaxed);  // order: relaxed — see above
-        if (done_) {
-            return false;
-        }
-        bump(w.wakeups);
-        return true;
-    }
-
-    /// §5: a helping waiter with nothing to run. One that may not help (at max_help_depth)
-    /// waits for its task only: new work is no reason for it to wake.
-    void park_waiter(worker_data& w,
-                     const atomic<std::uint32_t>& done,
-                     std::chrono::steady_clock::time_point deadline,
-                     bool can_help) {
-        // order: acquire (done) — see waiter_node::notify
-        auto finished = [&] { return done.load(acquire) == waiter_node::done; };
-        if (spin_until([&] { return finished() || (can_help && has_work_hint(w)); })) {
-            return;
-        }
-        std::unique_lock lock(idle_mutex_);
-        sleepers_.fetch_add(1, seq_cst);  // order: seq_cst — §4 P2
-        const std::uint64_t epoch = wake_epoch_;
-        if (!(can_help && any_work()) && !finished()) {
-            bump(w.parks);
-            // wake_parked() bumps the epoch after `done` is set, so a waiter that cannot help
-            // still wakes for its own task
-            auto ready = [&] { return finished() || done_ || (can_help && wake_epoch_ != epoch); };
-            if (deadline == std::chrono::steady_clock::time_point::max()) {
-                idle_cv_.wait(lock, ready);
-            } else {
-                idle_cv_.wait_until(lock, deadline, ready);
-            }
-        }
-        sleepers_.fetch_sub(1, relaxed);  // order: relaxed — see park_idle
-    }
-
+    /// Anything a participant could take, from any thread (a hint; exact when quiet).
     bool has_work_hint(const worker_data& w) const noexcept {
-        if (w.slot != nullptr || injector_.size_hint.load(relaxed) != 0) {  // order: relaxed — hint
+        if (w.slot != nullptr || !injector_.empty_hint()) {
             return true;
         }
-        for (const auto& other : workers_) {
-            if (other.deque.size_hint.load(relaxed) != 0) {  // order: relaxed — hint
+        for (std::size_t i = 0; i < capacity_; ++i) {
+            if (slots_[i].deque.size_hint() != 0) {
                 return true;
             }
         }
         return false;
     }
 
-    /// Begins shutdown (§7 steps 1–2). Idempotent; a later cancel upgrades a drain.
-    void close(shutdown_mode mode) {
-        {
-            std::lock_guard lock(idle_mutex_);
-            closing_.store(true, relaxed);  // order: relaxed — readers re-check under idle_mutex_
-            if (mode == shutdown_mode::cancel) {
-                cancel_mode_.store(true, relaxed);  // order: relaxed — see run_item()
-            }
-            ++wake_epoch_;
-            if (idle_ == workers_.size() && !any_work()) {
-                done_ = true;
-            }
-        }
-        idle_cv_.notify_all();
-    }
+    bool done() const noexcept { return done_.load(acquire); }  // order: acquire — pairs with finish()
 
-    void worker_main(std::size_t index, const pool_options& options) {
-        worker_data& w = workers_[index];
-        current_worker() = &w;
-        current_wait_helper() = &w;
-        scheduler_scope scope(self_handle_);
-        if (options.on_thread_start) {
-            try {
-                options.on_thread_start(index);
-            } catch (...) {
-                report_unobserved(std::current_exception());
-            }
-        }
+    /// The idle loop of a worker or an active spare.
+    void worker_loop(worker_data& w) {
+        const auto spin_limit = static_cast<std::uint32_t>(std::max<std::size_t>(1, workers_ / 2));
         for (;;) {
             if (work_item* item = find_work(w)) {
+                if (w.spinning) {
+                    w.spinning = false;
+                    idle_.stop_spinning();  // the last spinner hands the search on (§4)
+                }
                 run_item(w, item);
                 continue;
             }
-            if (spin_until([&] { return has_work_hint(w); })) {
+            if (w.spare) {
+                const retired r = retire_if_surplus(w);
+                if (r == retired::exit) {
+                    return;  // it was not counted as active any more (§8)
+                }
+                if (r == retired::resumed) {
+                    continue;
+                }
+            }
+            if (!w.spinning) {
+                w.spinning = idle_.try_start_spinning(spin_limit);
+            }
+            if (w.spinning && spin_until([&] { return has_work_hint(w) || done(); })) {
+                if (done()) {
+                    break;
+                }
                 continue;
             }
-            if (!park_idle(w)) {
+            bump(w.parks);
+            w.spinning = idle_.park(
+                w.index, w.spinning, [&] { return has_work_hint(w) || done(); },
+                [&] { return quiescent_locked(w); });
+            if (done()) {
                 break;
             }
+            bump(w.wakeups);
         }
-        if (options.on_thread_stop) {
-            try {
-                options.on_thread_stop(index);
-            } catch (...) {
-                report_unobserved(std::current_exception());
+        if (w.spinning) {
+            w.spinning = false;
+            idle_.stop_spinning();
+        }
+        idle_.wake_all();  // I4 reached: everyone else leaves too
+    }
+
+    /// §7 step 3, under the idle lock: true (and done_ set) when the pool is quiet.
+    bool quiescent_locked(const worker_data& w) {
+        // order: acquire — a finished submission's push is visible (pairs with leave_admission)
+        if (admission_.load(acquire) != closing_bit) {
+            return false;
+        }
+        if (idle_.idle_sleepers_locked() != active_ || has_work_hint(w)) {
+            return false;
+        }
+        done_.store(true, release);  // order: release — pairs with done()
+        return true;
+    }
+
+    /// Begins shutdown (§7 steps 1–2). Idempotent; a later cancel upgrades a drain.
+    void close(shutdown_mode mode) {
+        if (mode == shutdown_mode::cancel) {
+            cancel_mode_.store(true, relaxed);  // order: relaxed — see schedule()
+        }
+        admission_.fetch_or(closing_bit, seq_cst);  // order: seq_cst — see schedule_external
+        idle_.locked([&] {  // retired spares leave (§8); under the lock, so compensate() cannot
+            for (std::size_t i = workers_; i < capacity_; ++i) {  // un-retire one meanwhile
+                if (spare_started_[i - workers_] && !spare_running_[i - workers_]) {
+                    signal_retired(slots_[i], retire_exit);
+                }
             }
+        });
+        idle_.wake_all();  // everyone looks at I4 again; the last one to park decides
+    }
+
+    // --- §8 blocking regions ---------------------------------------------------------------
+
+    void enter_blocking(worker_data& w) {
+        if (w.blocking_depth != 0) {
+            ++w.blocking_depth;
+            return;
         }
-        current_wait_helper() = nullptr;
-        current_worker() = nullptr;
+        if (work_item* item = w.slot) {
+            w.deque.push(item);  // may throw: then nothing moved and the region is not entered
+            w.slot = nullptr;
+        }
+        ++w.blocking_depth;
+        notify_local();
+        blocked_.fetch_add(1, seq_cst);  // order: seq_cst — read by retire_if_surplus under the lock
+        compensate();
+    }
+
+    void exit_blocking(worker_data& w) noexcept {
+        if (--w.blocking_depth != 0) {
+            return;
+        }
+        blocked_.fetch_sub(1, seq_cst);  // order: seq_cst — as above
     }
 
     pool_stats stats() const {
         pool_stats s;
-        for (const auto& w : workers_) {
+        const std::size_t started = spares_started_.load(relaxed);  // order: relaxed — a statistic
+        for (std::size_t i = 0; i < workers_ + std::min(started, capacity_ - workers_); ++i) {
+            const worker_data& w = slots_[i];
             worker_stats ws;
             ws.tasks_run = w.tasks_run.load(relaxed);  // order: relaxed — counters
             ws.slot_hits = w.slot_hits.load(relaxed);
@@ -580,49 +517,187 @@ public:
             ws.failed_steals = w.failed_steals.load(relaxed);
             ws.parks = w.parks.load(relaxed);
             ws.wakeups = w.wakeups.load(relaxed);
+            ws.injected = w.injected.load(relaxed);
             ws.discarded = w.discarded.load(relaxed);
             s.workers.push_back(ws);
         }
         s.injections = injections_.load(relaxed);  // order: relaxed — counter
+        s.spares_started = started;
         return s;
     }
 
     void set_self_handle(any_scheduler h) noexcept { self_handle_ = h; }
 
-private:
-    static void bump_shared(atomic<std::uint64_t>& c) noexcept {
-        c.fetch_add(1, relaxed);  // order: relaxed — a statistic
+    /// The body of every pool thread (a worker or a spare).
+    void thread_main(std::size_t index) {
+        worker_data& w = slots_[index];
+        set_thread_name(options_->name, index);
+        pin_thread(options_->cpus, index);
+        current_worker() = &w;
+        current_wait_helper() = &w;
+        scheduler_scope scope(self_handle_);
+        run_hook(options_->on_thread_start, index);
+        worker_loop(w);
+        run_hook(options_->on_thread_stop, index);
+        current_wait_helper() = nullptr;
+        current_worker() = nullptr;
     }
 
-    /// Every queue, under its own mutex (§4 P3). Slots are owner-only and empty when parking.
-    bool any_work() {
-        if (!injector_.empty_locked_check()) {
-            return true;
+    /// Joins (or, from a pool thread, detaches) the spare threads; after the workers are gone.
+    void release_spares(bool detach) {
+        std::vector<std::thread> threads;
+        {
+            std::lock_guard lock(spare_mutex_);
+            threads.swap(spare_threads_);
         }
-        for (auto& w : workers_) {
-            if (!w.deque.empty_locked_check()) {
-                return true;
+        for (auto& t : threads) {
+            if (t.joinable()) {
+                if (detach) {
+                    t.detach();
+                } else {
+                    t.join();
+                }
             }
         }
-        return false;
     }
 
-    std::vector<worker_data> workers_;  // fixed size after construction
-    locked_queue injector_;
+    idle_set<>& idle() noexcept { return idle_; }
+
+private:
+    static constexpr std::uint64_t closing_bit = 1;
+
+    void leave_admission() noexcept {
+        // order: acq_rel — release: our push is visible to the quiescence check that reads the
+        //        decremented count; acquire: we read the closing bit set before
+        if (admission_.fetch_sub(2, acq_rel) == (closing_bit | 2)) {
+            idle_.wake_one();  // the last submission in flight after close: re-check I4
+        }
+    }
+
+    static void run_hook(const std::function<void(std::size_t)>& hook, std::size_t index) noexcept {
+        if (!hook) {
+            return;
+        }
+        try {
+            hook(index);
+        } catch (...) {
+            report_unobserved(std::current_exception());
+        }
+    }
+
+    /// §8 step 3.
+    void compensate() {
+        const std::size_t limit = capacity_ - workers_;
+        std::size_t index = capacity_;
+        bool start = false;
+        idle_.locked([&] {
+            if ((admission_.load(relaxed) & closing_bit) != 0 ||  // order: relaxed — set before close()
+                spares_active_ >= limit ||                       //        takes this lock
+                spares_active_ >= blocked_.load(seq_cst)) {  // order: seq_cst — see enter_blocking
+                return;
+            }
+            for (std::size_t i = workers_; i < capacity_; ++i) {
+                if (!spare_running_[i - workers_]) {
+                    index = i;
+                    break;
+                }
+            }
+            if (index == capacity_) {
+                return;
+            }
+            spare_running_[index - workers_] = true;
+            ++spares_active_;
+            ++active_;
+            active_hint_.store(active_, relaxed);  // order: relaxed — a hint (notify_local)
+            start = !spare_started_[index - workers_];
+            spare_started_[index - workers_] = true;
+            if (!start) {
+                signal_retired(slots_[index], retire_resume);
+            }
+        });
+        if (!start) {
+            return;
+        }
+        try {
+            std::lock_guard lock(spare_mutex_);
+            spare_threads_.emplace_back([core = shared_from_this(), index] { core->thread_main(index); });
+            spares_started_.fetch_add(1, relaxed);  // order: relaxed — a statistic
+        } catch (...) {
+            idle_.locked([&] {  // no thread: the region runs uncompensated
+                spare_running_[index - workers_] = false;
+                spare_started_[index - workers_] = false;
+                --spares_active_;
+                --active_;
+                active_hint_.store(active_, relaxed);  // order: relaxed — a hint
+            });
+        }
+    }
+
+    static constexpr std::uint32_t retire_sleeping = 0, retire_resume = 1, retire_exit = 2;
+
+    /// Under the idle lock.
+    static void signal_retired(worker_data& s, std::uint32_t how) noexcept {
+        s.retire_word.store(how, release);  // order: release — pairs with retire_if_surplus
+        futex_wake_all(s.retire_word);
+    }
+
+    /// §8: a spare with nothing to do retires while spares outnumber blocked workers.
+    enum class retired { no, resumed, exit };
+    retired retire_if_surplus(worker_data& w) {
+        bool retire = false;
+        idle_.locked([&] {
+            // order: seq_cst — see enter_blocking
+            if (done() || spares_active_ <= blocked_.load(seq_cst) ||
+                (admission_.load(relaxed) & closing_bit) != 0) {  // order: relaxed — under the lock
+                return;
+            }
+            spare_running_[w.index - workers_] = false;
+            --spares_active_;
+            --active_;
+            active_hint_.store(active_, relaxed);  // order: relaxed — a hint
+            w.retire_word.store(retire_sleeping, relaxed);  // order: relaxed — under the lock
+            retire = true;
+        });
+        if (!retire) {
+            return retired::no;
+        }
+        if (w.spinning) {
+            w.spinning = false;
+            idle_.stop_spinning();
+        }
+        std::uint32_t how = retire_sleeping;
+        // order: acquire — pairs with signal_retired()'s release
+        while ((how = w.retire_word.load(acquire)) == retire_sleeping) {
+            futex_wait(w.retire_word, retire_sleeping);
+        }
+        return how == retire_exit ? retired::exit : retired::resumed;
+    }
+
+    const std::size_t workers_;
+    const std::size_t capacity_;  // workers + spare slots
+    std::shared_ptr<const pool_options> options_;
+    std::unique_ptr<worker_data[]> slots_;  // fixed after construction
+    injection_queue injector_;
     atomic<std::uint64_t> injections_{0};
+    atomic<std::uint64_t> spares_started_{0};
     any_scheduler self_handle_;  // the owning thread_pool, set before the threads start
 
-    alignas(WEFT_CACHE_LINE) atomic<std::size_t> sleepers_{0};  // §4; written under idle_mutex_
-    atomic<bool> closing_{false};                               // §7; written under idle_mutex_
-    atomic<bool> cancel_mode_{false};                           // §7; written under idle_mutex_
+    alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> admission_{0};  // closing bit + 2 per submission in flight
+    atomic<bool> cancel_mode_{false};
+    atomic<bool> done_{false};          // §7; set under the idle lock
+    atomic<std::size_t> blocked_{0};    // workers inside weft::blocking (§8)
+    atomic<std::size_t> active_hint_{0};
 
-    std::mutex idle_mutex_;
-    std::condition_variable idle_cv_;
-    // --- guarded by idle_mutex_ ------------------------------------------------------------
-    // Invariant: idle_ counts workers inside park_idle's wait; done_ implies I4.
-    std::uint64_t wake_epoch_ = 0;
-    std::size_t idle_ = 0;
-    bool done_ = false;
+    std::mutex spare_mutex_;
+    // --- guarded by spare_mutex_ ----------------------------------------------------------------
+    std::vector<std::thread> spare_threads_;
+
+    idle_set<> idle_;
+    // --- guarded by the idle lock (idle_.locked / park's before_sleep) ------------------------
+    std::size_t active_ = workers_;  // participants that count for quiescence
+    std::size_t spares_active_ = 0;
+    std::vector<bool> spare_running_ = std::vector<bool>(capacity_ - workers_);
+    std::vector<bool> spare_started_ = std::vector<bool>(capacity_ - workers_);
 };
 
 inline bool worker_data::help_one() noexcept {
@@ -646,22 +721,34 @@ inline bool worker_data::help_one() noexcept {
 
 inline void worker_data::park_until(const atomic<std::uint32_t>& done,
                                     std::chrono::steady_clock::time_point deadline) noexcept {
-    try {
-        core->park_waiter(*this, done, deadline, help_depth < max_help_depth);
-    } catch (...) {
-        std::this_thread::yield();
+    const bool can_help = help_depth < max_help_depth;
+    // order: acquire (done) — see waiter_node::notify
+    auto finished = [&] { return done.load(acquire) == waiter_node::done; };
+    if (spin_until([&] { return finished() || (can_help && core->has_work_hint(*this)); })) {
+        return;
+    }
+    std::chrono::nanoseconds timeout(-1);
+    if (deadline != std::chrono::steady_clock::time_point::max()) {
+        timeout = std::max(std::chrono::nanoseconds(0),
+                           std::chrono::nanoseconds(deadline - std::chrono::steady_clock::now()));
+        if (timeout.count() == 0) {
+            return;
+        }
+    }
+    bump(parks);
+    if (!can_help) {
+        core->idle().wait_for_notify(index, finished, timeout);
+        return;
+    }
+    const bool as_spinner = core->idle().park(
+        index, false, [&] { return finished() || core->has_work_hint(*this); }, [] { return false; }, timeout,
+        /*idle=*/false);
+    if (as_spinner) {
+        core->idle().stop_spinning();  // we go back to our task, not to the search
     }
 }
 
-inline void worker_data::wake_parked() noexcept { core->notify_all(); }
-
-inline void set_thread_name(const std::string& prefix, std::size_t index) noexcept {
-    std::string name = prefix + "-" + std::to_string(index);
-    if (name.size() > 15) {
-        name.resize(15);
-    }
-    ::pthread_setname_np(::pthread_self(), name.c_str());
-}
+inline void worker_data::wake_parked() noexcept { core->idle().notify(index); }
 
 }  // namespace detail
 }  // namespace weft

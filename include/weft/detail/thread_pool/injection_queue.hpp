@@ -1,0 +1,124 @@
+// weft/detail/thread_pool/injection_queue.hpp — the pool's queue for work from other threads.
+//
+// Design note
+// ===========
+// Many producers (any thread that is not a worker of the pool), one consumer at a time (the
+// worker holding `consumer_lock_`, who takes a batch). Producers are wait-free: one exchange on
+// `tail_` and one store. The queue is intrusive (it links work_item::next), so a submission
+// allocates nothing. It is Vyukov's intrusive MPSC queue with a stub node (our own code).
+//
+// Emptiness: the queue is empty exactly when `tail_` is the stub, so `empty_hint()` is one load,
+// and a parking worker's re-check (idle protocol, pool_core §4) sees a producer's exchange.
+// A producer that has exchanged `tail_` but not yet linked its item makes the queue look
+// non-empty while the consumer cannot take the item yet ("busy"). Workers then keep looking
+// (spinning with yields) until the producer links it; the producer's wake-up follows its link.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/atomic.hpp>
+#include <weft/work_item.hpp>
+
+#include <weft/config.hpp>
+
+#include <cstddef>
+
+namespace weft::detail {
+
+class injection_queue {
+public:
+    injection_queue() noexcept : stub_(&stub_invoke), head_(&stub_) { tail_.store(&stub_, relaxed); }
+
+    injection_queue(const injection_queue&) = delete;
+    injection_queue& operator=(const injection_queue&) = delete;
+
+    /// Any thread; wait-free.
+    void push(work_item* w) noexcept { link(w); }
+
+    /// True when the queue may hold items (exact when quiet).
+    bool empty_hint() const noexcept {
+        return tail_.load(acquire) == &stub_;  // order: acquire — pairs with push's exchange
+    }
+
+    /// Takes up to `max` items into `out` if no other thread is consuming; returns how many.
+    std::size_t try_pop_batch(work_item** out, std::size_t max) noexcept {
+        if (empty_hint()) {
+            return 0;
+        }
+        // order: acquire — pairs with the release below: the previous consumer's head_ update
+        if (consumer_lock_.exchange(true, acquire)) {
+            return 0;
+        }
+        std::size_t n = 0;
+        while (n < max) {
+            work_item* w = pop_one();
+            if (w == nullptr) {
+                break;
+            }
+            out[n++] = w;
+        }
+        consumer_lock_.store(false, release);  // order: release — pairs with the acquire above
+        return n;
+    }
+
+    /// Everything, for shutdown when no producer can run any more (single thread).
+    template<typename F>
+    void drain(F&& each) noexcept {
+        while (work_item* w = pop_one()) {
+            each(w);
+        }
+    }
+
+private:
+    static work_item* next_of(work_item* w) noexcept {
+        // order: acquire — pairs with link()'s release store: the item's contents are visible
+        return atomic_ref<work_item*>(w->next).load(acquire);
+    }
+
+    void link(work_item* w) noexcept {
+        atomic_ref<work_item*>(w->next).store(nullptr, relaxed);  // order: relaxed — published below
+        // order: acq_rel — release: the item is complete before it is reachable from tail_;
+        //        acquire: we then write into the previous tail, which its producer finished
+        work_item* prev = tail_.exchange(w, acq_rel);
+        atomic_ref<work_item*>(prev->next).store(w, release);  // order: release — see next_of
+    }
+
+    /// Consumer only (under consumer_lock_).
+    work_item* pop_one() noexcept {
+        work_item* h = head_;
+        work_item* next = next_of(h);
+        if (h == &stub_) {
+            if (next == nullptr) {
+                return nullptr;
+            }
+            head_ = next;
+            h = next;
+            next = next_of(next);
+        }
+        if (next != nullptr) {
+            head_ = next;
+            return h;
+        }
+        if (tail_.load(acquire) != h) {  // order: acquire — a producer is between its two steps
+            return nullptr;
+        }
+        link(&stub_);  // h is the last item: put the stub behind it, so h can be unlinked
+        next = next_of(h);
+        if (next != nullptr) {
+            head_ = next;
+            return h;
+        }
+        return nullptr;  // another producer got in between; its item is taken on a later call
+    }
+
+    struct stub_item : work_item {
+        using work_item::work_item;
+    };
+    static void stub_invoke(work_item*, bool) noexcept {}
+
+    alignas(WEFT_CACHE_LINE) atomic<work_item*> tail_{nullptr};  // producers exchange it
+    alignas(WEFT_CACHE_LINE) atomic<bool> consumer_lock_{false};
+    stub_item stub_;
+    work_item* head_;  // guarded by consumer_lock_
+};
+
+}  // namespace weft::detail
