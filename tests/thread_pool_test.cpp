@@ -1,6 +1,8 @@
-// Tests for weft/thread_pool.hpp (the task-core stand-in engine: see its design note).
+// Tests for weft/thread_pool.hpp, weft/blocking.hpp and weft/local_task.hpp (the engine: detail/thread_pool/pool_core.hpp).
 #include <weft/thread_pool.hpp>
 
+#include <weft/blocking.hpp>
+#include <weft/local_task.hpp>
 #include <weft/promise.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 using namespace std::chrono_literals;
@@ -262,4 +265,224 @@ TEST_CASE("a 1-worker pool helps through 300 nested waits", "[thread_pool]") {
     auto t = weft::spawn(pool, [&pool] { return nested_wait(pool, 300); });
     CHECK(t.wait_for(60s));
     CHECK(t.get() == 300);
+}
+
+namespace {
+
+/// Installs a test hook for the life of the object (detail/test_hooks.hpp).
+struct scoped_hook {
+    explicit scoped_hook(weft::detail::test_hook_fn fn) { weft::detail::test_hook_slot().store(fn); }
+    ~scoped_hook() { weft::detail::test_hook_slot().store(nullptr); }
+    scoped_hook(const scoped_hook&) = delete;
+    scoped_hook& operator=(const scoped_hook&) = delete;
+};
+
+struct park_window {
+    std::atomic<bool> armed{true};
+    std::atomic<bool> reached{false};
+    std::atomic<bool> submitted{false};
+};
+park_window* window = nullptr;
+
+long long fib_local(weft::thread_pool& pool, int n) {
+    if (n < 2) {
+        return n;
+    }
+    weft::local_task child{pool, [&pool, n] { return fib_local(pool, n - 1); }};
+    const long long b = fib_local(pool, n - 2);
+    return child.get() + b;
+}
+
+}  // namespace
+
+TEST_CASE("no lost wake-up: work submitted while the worker is between its re-check and its sleep runs",
+          "[thread_pool][hook]") {
+    park_window w;
+    window = &w;
+    scoped_hook hook([](const char* name) {
+        // Only the first park of the worker stops here, right after its re-check found nothing.
+        if (std::strcmp(name, "park.after_check") != 0 || !window->armed.exchange(false)) {
+            return;
+        }
+        window->reached.store(true);
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (!window->submitted.load() && std::chrono::steady_clock::now() < give_up) {
+            std::this_thread::yield();
+        }
+    });
+    weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 0}};
+    while (!w.reached.load()) {
+        std::this_thread::yield();
+    }
+    auto t = weft::spawn(pool, [] { return 7; });  // lands in the window: checked, not yet asleep
+    w.submitted.store(true);
+    REQUIRE(t.wait_for(10s));  // a lost wake-up would leave it queued with the worker asleep
+    CHECK(t.get() == 7);
+}
+
+TEST_CASE("ping-pong hog: a task from outside starts while two tasks bounce on one worker's LIFO slot",
+          "[thread_pool][fairness]") {
+    for (std::size_t workers : {1U, 2U}) {
+        weft::thread_pool pool{weft::pool_options{.threads = workers}};
+        std::atomic<bool> stop{false};
+        std::atomic<long> bounces{0};
+        struct bouncer {
+            weft::thread_pool* pool;
+            std::atomic<bool>* stop;
+            std::atomic<long>* bounces;
+            void operator()() const {
+                bounces->fetch_add(1, std::memory_order_relaxed);
+                if (!stop->load(std::memory_order_relaxed)) {
+                    (void)weft::spawn(*pool, *this);  // the next hop: our slot, run next
+                }
+            }
+        };
+        (void)weft::spawn(pool, bouncer{&pool, &stop, &bounces});
+        (void)weft::spawn(pool, bouncer{&pool, &stop, &bounces});
+        while (bounces.load() < 10'000) {
+            std::this_thread::yield();
+        }
+        auto outsider = weft::spawn(pool, [] { return 1; });
+        const bool started = outsider.wait_for(10s);
+        const long at_start = bounces.load();
+        stop.store(true);
+        REQUIRE(started);  // the injection queue is looked at every 61 picks
+        CHECK(at_start >= 10'000);
+    }
+}
+
+TEST_CASE("a worker that blocks inside weft::blocking is compensated: a 1-worker pool still runs work",
+          "[thread_pool][blocking]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 1}};
+    weft::promise<void> release;
+    auto released = release.get_task();
+    auto blocker = weft::spawn(pool, [&] {
+        // Blocks the only worker until a task queued after it runs: needs the spare thread.
+        return weft::blocking([&] { return released.wait_for(30s); });
+    });
+    auto other = weft::spawn(pool, [&] { release.set_value(); });
+    REQUIRE(blocker.get());
+    other.get();
+    CHECK(pool.stats().spares_started == 1);
+    CHECK(pool.stats().workers.size() == 2);
+
+    // The spare retires, and a second region reuses it instead of starting another thread.
+    weft::promise<void> release2;
+    auto released2 = release2.get_task();
+    auto blocker2 = weft::spawn(pool, [&] { return weft::blocking([&] { return released2.wait_for(30s); }); });
+    auto other2 = weft::spawn(pool, [&] { release2.set_value(); });
+    REQUIRE(blocker2.get());
+    other2.get();
+    CHECK(pool.stats().spares_started == 1);
+}
+
+TEST_CASE("without spare threads a blocking region is not compensated", "[thread_pool][blocking]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 0}};
+    std::atomic<bool> other_ran{false};
+    auto blocker = weft::spawn(pool, [&] {
+        return weft::blocking([&] {
+            std::this_thread::sleep_for(50ms);  // nobody else can run meanwhile: there is no thread
+            return other_ran.load();
+        });
+    });
+    auto other = weft::spawn(pool, [&] { other_ran.store(true); });
+    CHECK_FALSE(blocker.get());
+    other.get();
+    CHECK(other_ran.load());
+    CHECK(pool.stats().spares_started == 0);
+}
+
+TEST_CASE("weft::blocking outside a pool just calls the function and passes exceptions on",
+          "[thread_pool][blocking]") {
+    CHECK(weft::blocking([] { return 5; }) == 5);
+    CHECK_THROWS_AS(weft::blocking([]() -> int { throw std::runtime_error("x"); }), std::runtime_error);
+}
+
+TEST_CASE("local_task fork-join computes fib on 1 and 2 workers and from outside the pool", "[local_task]") {
+    for (std::size_t workers : {1U, 2U}) {
+        weft::thread_pool pool{weft::pool_options{.threads = workers}};
+        auto t = weft::spawn(pool, [&pool] { return fib_local(pool, 20); });
+        CHECK(t.get() == 6765);
+        CHECK(fib_local(pool, 15) == 610);  // the root joins from outside (blocks, no helping)
+    }
+}
+
+TEST_CASE("local_task rethrows its exception from get() and reports it when nobody asked", "[local_task]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    auto t = weft::spawn(pool, [&pool] {
+        weft::local_task child{pool, []() -> int { throw std::logic_error("child"); }};
+        return child.get();
+    });
+    CHECK_THROWS_AS(t.get(), std::logic_error);
+
+    std::atomic<int> reported{0};
+    static std::atomic<int>* sink = nullptr;
+    sink = &reported;
+    auto previous = weft::set_unobserved_exception_handler([](std::exception_ptr) noexcept { sink->fetch_add(1); });
+    weft::spawn(pool, [&pool] { weft::local_task child{pool, [] { throw std::logic_error("dropped"); }}; }).get();
+    weft::set_unobserved_exception_handler(previous);
+    CHECK(reported.load() == 1);
+}
+
+TEST_CASE("a local_task's destructor joins it, and void children work", "[local_task]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    std::atomic<int> ran{0};
+    weft::spawn(pool, [&] {
+        for (int i = 0; i < 100; ++i) {
+            weft::local_task child{pool, [&] { ran.fetch_add(1); }};
+        }  // each destructor waits for its child
+        CHECK(ran.load() == 100);
+    }).get();
+    CHECK(ran.load() == 100);
+}
+
+TEST_CASE("a local_task on a pool that stopped accepting work throws shutdown_error", "[local_task]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    pool.shutdown();
+    std::atomic<bool> ran{false};
+    CHECK_THROWS_AS((weft::local_task{pool, [&] { ran.store(true); }}), weft::shutdown_error);
+    CHECK_FALSE(ran.load());
+}
+
+TEST_CASE("pinned workers run on the CPU they were given", "[thread_pool]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 2, .cpus = {0}}};
+    auto cpu = weft::spawn(pool, [] {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        ::sched_getaffinity(0, sizeof set, &set);
+        return CPU_COUNT(&set) == 1 && CPU_ISSET(0, &set);
+    });
+    CHECK(cpu.get());
+}
+
+TEST_CASE("steals and injected batches are counted per worker", "[thread_pool]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    std::atomic<int> ran{0};
+    std::vector<weft::task<void>> tasks;
+    for (int i = 0; i < 1000; ++i) {
+        tasks.push_back(weft::spawn(pool, [&] { ran.fetch_add(1); }));
+    }
+    for (auto& t : tasks) {
+        t.get();
+    }
+    // One worker fans out 2000 children from inside; the other can only get them by stealing.
+    weft::spawn(pool, [&] {
+        std::vector<weft::task<void>> children;
+        for (int i = 0; i < 2000; ++i) {
+            children.push_back(weft::spawn(pool, [&] {
+                std::atomic<int> spin{0};
+                while (spin.fetch_add(1, std::memory_order_relaxed) < 200) {
+                }
+                ran.fetch_add(1);
+            }));
+        }
+        for (auto& c : children) {
+            c.get();
+        }
+    }).get();
+    const auto total = pool.stats().total();
+    CHECK(ran.load() == 3000);
+    CHECK(total.injected + total.slot_hits + total.steals > 0);
+    CHECK(total.injected >= 1000);
+    CHECK(total.tasks_run >= 3001);
 }
