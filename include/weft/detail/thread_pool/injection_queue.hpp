@@ -7,8 +7,14 @@
 // `tail_` and one store. The queue is intrusive (it links work_item::next), so a submission
 // allocates nothing. It is Vyukov's intrusive MPSC queue with a stub node (our own code).
 //
-// Emptiness: the queue is empty exactly when `tail_` is the stub, so `empty_hint()` is one load,
-// and a parking worker's re-check (idle protocol, pool_core §4) sees a producer's exchange.
+// Emptiness: the queue is empty exactly when both `head_` and `tail_` are the stub. `tail_`
+// alone is not enough: when the consumer re-links the stub behind the last item it takes, a
+// producer may have slipped an item in between, which then sits *before* the stub (found by the
+// random-shutdown stress test: a drained pool left 16 items behind). `head_` is written only by
+// the consumer; a reader that races a consumer may see "empty" while that consumer is active,
+// which is harmless: an active consumer looks at the queue again before it can park, and the
+// quiescence check (pool_core §7) requires every worker to be parked. A parking worker's
+// re-check (idle protocol, pool_core §4) sees a producer's exchange on `tail_`.
 // A producer that has exchanged `tail_` but not yet linked its item makes the queue look
 // non-empty while the consumer cannot take the item yet ("busy"). Workers then keep looking
 // (spinning with yields) until the producer links it; the producer's wake-up follows its link.
@@ -26,7 +32,10 @@ namespace weft::detail {
 
 class injection_queue {
 public:
-    injection_queue() noexcept : stub_(&stub_invoke), head_(&stub_) { tail_.store(&stub_, relaxed); }
+    injection_queue() noexcept : stub_(&stub_invoke) {
+        tail_.store(&stub_, relaxed);  // order: relaxed — before any other thread sees the queue
+        head_.store(&stub_, relaxed);
+    }
 
     injection_queue(const injection_queue&) = delete;
     injection_queue& operator=(const injection_queue&) = delete;
@@ -36,7 +45,8 @@ public:
 
     /// True when the queue may hold items (exact when quiet).
     bool empty_hint() const noexcept {
-        return tail_.load(acquire) == &stub_;  // order: acquire — pairs with push's exchange
+        // order: acquire ×2 — tail_ pairs with push's exchange; head_ with the consumer's release
+        return tail_.load(acquire) == &stub_ && head_.load(acquire) == &stub_;
     }
 
     /// Takes up to `max` items into `out` if no other thread is consuming; returns how many.
@@ -84,18 +94,18 @@ private:
 
     /// Consumer only (under consumer_lock_).
     work_item* pop_one() noexcept {
-        work_item* h = head_;
+        work_item* h = head_.load(relaxed);  // order: relaxed — only the consumer writes it
         work_item* next = next_of(h);
         if (h == &stub_) {
             if (next == nullptr) {
                 return nullptr;
             }
-            head_ = next;
+            set_head(next);
             h = next;
             next = next_of(next);
         }
         if (next != nullptr) {
-            head_ = next;
+            set_head(next);
             return h;
         }
         if (tail_.load(acquire) != h) {  // order: acquire — a producer is between its two steps
@@ -104,10 +114,14 @@ private:
         link(&stub_);  // h is the last item: put the stub behind it, so h can be unlinked
         next = next_of(h);
         if (next != nullptr) {
-            head_ = next;
+            set_head(next);
             return h;
         }
         return nullptr;  // another producer got in between; its item is taken on a later call
+    }
+
+    void set_head(work_item* h) noexcept {
+        head_.store(h, release);  // order: release — pairs with empty_hint()'s acquire
     }
 
     struct stub_item : work_item {
@@ -118,7 +132,7 @@ private:
     alignas(WEFT_CACHE_LINE) atomic<work_item*> tail_{nullptr};  // producers exchange it
     alignas(WEFT_CACHE_LINE) atomic<bool> consumer_lock_{false};
     stub_item stub_;
-    work_item* head_;  // guarded by consumer_lock_
+    atomic<work_item*> head_{nullptr};  // written by the consumer only (under consumer_lock_)
 };
 
 }  // namespace weft::detail
