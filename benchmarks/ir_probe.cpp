@@ -1,6 +1,8 @@
 // benchmarks/ir_probe.cpp — runs one workload N times on a 1-worker pool so that
 // scripts/callgrind.sh can count instructions per operation: (Ir(2N) - Ir(N)) / N.
 // Usage: weft_ir_probe <chain_spawn|chain_resume_on|chain_then|spawn_get|asio_post> <N>
+//        weft_ir_probe <fib_spawn|fib_local> <n>   (fib(n): F(n+1) - 1 spawned tasks)
+#include "pool_workloads.hpp"
 #include "workloads.hpp"
 
 #include <weft/weft.hpp>
@@ -34,6 +36,14 @@ int main(int argc, char** argv) {
             result = weft_bench::resume_on_loop(pool, n).get();
         } else if (std::strcmp(w, "chain_then") == 0) {
             result = weft_bench::run_then_chain(pool, n);
+        } else if (std::strcmp(w, "fib_spawn") == 0 || std::strcmp(w, "fib_local") == 0) {
+            const bool local = std::strcmp(w, "fib_local") == 0;
+            const int k = static_cast<int>(n);
+            const long v = weft::spawn(pool, [&] {
+                               return local ? weft_bench::fib_local(pool, k) : weft_bench::fib_spawn(pool, k);
+                           }).get();
+            std::printf("%s %ld\n", w, v);
+            return v == weft_bench::fib_serial(k) ? 0 : 1;
         } else if (std::strcmp(w, "spawn_get") == 0) {
             for (long i = 0; i < n; ++i) {
                 result += weft::spawn(pool, [] { return 1L; }).get();

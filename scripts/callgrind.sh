@@ -20,3 +20,10 @@ for w in chain_spawn chain_resume_on chain_then spawn_get asio_post; do
   b=$(ir "$w" $((2 * n))) || continue
   [ -n "$a" ] && [ -n "$b" ] && echo "| $w | $(( (b - a) / n )) |"
 done
+
+# Spawn-join: fib(20) and fib(22) spawn 10,945 and 28,656 tasks; instructions per spawned task.
+for w in fib_spawn fib_local; do
+  a=$(ir "$w" 20) || continue
+  b=$(ir "$w" 22) || continue
+  [ -n "$a" ] && [ -n "$b" ] && echo "| $w (per spawned task) | $(( (b - a) / (28656 - 10945) )) |"
+done

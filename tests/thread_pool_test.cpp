@@ -323,9 +323,9 @@ TEST_CASE("no lost wake-up: work submitted while the worker is between its re-ch
 TEST_CASE("ping-pong hog: a task from outside starts while two tasks bounce on one worker's LIFO slot",
           "[thread_pool][fairness]") {
     for (std::size_t workers : {1U, 2U}) {
-        weft::thread_pool pool{weft::pool_options{.threads = workers}};
-        std::atomic<bool> stop{false};
+        std::atomic<bool> stop{false};  // before the pool: its destructor drains the bouncers
         std::atomic<long> bounces{0};
+        weft::thread_pool pool{weft::pool_options{.threads = workers}};
         struct bouncer {
             weft::thread_pool* pool;
             std::atomic<bool>* stop;
