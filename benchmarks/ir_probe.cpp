@@ -1,6 +1,7 @@
 // benchmarks/ir_probe.cpp — runs one workload N times on a 1-worker pool so that
 // scripts/callgrind.sh can count instructions per operation: (Ir(2N) - Ir(N)) / N.
 // Usage: weft_ir_probe <chain_spawn|chain_resume_on|chain_then|spawn_get|asio_post> <N>
+//        weft_ir_probe fan_out <N>                 (N tasks submitted from main)
 //        weft_ir_probe <fib_spawn|fib_local> <n>   (fib(n): F(n+1) - 1 spawned tasks)
 #include "pool_workloads.hpp"
 #include "workloads.hpp"
@@ -44,6 +45,8 @@ int main(int argc, char** argv) {
                            }).get();
             std::printf("%s %ld\n", w, v);
             return v == weft_bench::fib_serial(k) ? 0 : 1;
+        } else if (std::strcmp(w, "fan_out") == 0) {
+            result = weft_bench::fan_out(pool, n);
         } else if (std::strcmp(w, "spawn_get") == 0) {
             for (long i = 0; i < n; ++i) {
                 result += weft::spawn(pool, [] { return 1L; }).get();

@@ -58,8 +58,8 @@ struct idle_test : rl::test_suite<idle_test<Fault>, 3> {
                 }
                 continue;
             }
-            if (!spinning) {
-                spinning = idle->try_start_spinning(1);
+            if (!spinning) {  // a quiet or refused spin ends here too: the model does not spin
+                spinning = idle->try_start_spinning(1) == idle_type::spin_start::announced;
             }
             spinning = idle->park(
                 self, spinning,

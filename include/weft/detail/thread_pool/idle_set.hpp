@@ -27,7 +27,9 @@
 // If the producer's is first, P2's re-check sees the work published in S1.
 // Spinner hand-off (tokio's searcher rule): producers skip the wake-up while anyone spins, so a
 // spinner that finds work and was the last one wakes a sleeper (stop_spinning): the work the
-// producers did not wake anyone for may be more than one spinner can take.
+// producers did not wake anyone for may be more than one spinner can take. A spinner announces
+// itself only while someone sleeps (try_start_spinning): with no sleeper there is no wake-up
+// to spare, and not announcing keeps state_ read-mostly while workers keep pace with producers.
 // A woken participant becomes a spinner at once (the waker moves the count), so a burst of
 // submissions wakes one thread, not all of them (no thundering herd).
 // Parker word: 0 armed, 1 notified, 2 asleep in the futex. Any thread may notify a parker (an
@@ -72,16 +74,28 @@ public:
         }
     }
 
-    /// Becomes a spinner unless `limit` participants already spin.
-    bool try_start_spinning(std::uint32_t limit) noexcept {
+    enum class spin_start {
+        refused,    ///< `limit` participants already spin: park instead
+        quiet,      ///< nobody sleeps: spin without announcing it (no write to state_)
+        announced,  ///< counted as a spinner: producers skip wake-ups meanwhile
+    };
+
+    /// Before a participant spins. Announcing exists only to spare sleepers a wake-up, so while
+    /// nobody sleeps a spinner stays quiet, and a worker that keeps pace with a producer does
+    /// not bounce state_'s cache line on every item. A quiet spinner that a sleeper appears
+    /// behind costs at most one unneeded wake-up; it never loses one (its own park re-checks).
+    spin_start try_start_spinning(std::uint32_t limit) noexcept {
         std::uint64_t s = state_.load(P::relaxed);  // order: relaxed — the CAS below decides
+        if (sleepers(s) == 0) {
+            return spin_start::quiet;
+        }
         while (spinners(s) < limit) {
             // order: seq_cst — joins the total order the protocol reasons about
             if (state_.compare_exchange_weak(s, s + 1, P::seq_cst, P::relaxed)) {
-                return true;
+                return spin_start::announced;
             }
         }
-        return false;
+        return spin_start::refused;
     }
 
     /// A spinner found work (or stops looking for another reason).

@@ -427,10 +427,13 @@ public:
                     continue;
                 }
             }
+            bool may_spin = w.spinning;
             if (!w.spinning) {
-                w.spinning = idle_.try_start_spinning(spin_limit);
+                const auto start = idle_.try_start_spinning(spin_limit);
+                w.spinning = start == idle_set<>::spin_start::announced;
+                may_spin = start != idle_set<>::spin_start::refused;
             }
-            if (w.spinning && spin_until([&] { return has_work_hint(w) || done(); })) {
+            if (may_spin && spin_until([&] { return has_work_hint(w) || done(); })) {
                 if (done()) {
                     break;
                 }
