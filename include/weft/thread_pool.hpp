@@ -8,6 +8,7 @@
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <system_error>
@@ -36,6 +37,9 @@ struct pool_access {
 ///                cancel mode from anyone); work items never throw.
 class thread_pool {
 public:
+    /// The most spare threads pool_options::max_blocking_threads can ask for.
+    static constexpr std::size_t max_spare_threads = 1024;
+
     thread_pool() : thread_pool(pool_options{}) {}
 
     explicit thread_pool(pool_options options) {
@@ -46,8 +50,9 @@ public:
                 n = 1;
             }
         }
-        const std::size_t spares =
-            options.max_blocking_threads == static_cast<std::size_t>(-1) ? n : options.max_blocking_threads;
+        const std::size_t spares = options.max_blocking_threads == static_cast<std::size_t>(-1)
+                                       ? n
+                                       : std::min(options.max_blocking_threads, max_spare_threads);
         core_ = std::make_shared<detail::pool_core>(n, spares, std::make_shared<const pool_options>(std::move(options)));
         core_->set_self_handle(any_scheduler(*this));
         threads_.reserve(n);
@@ -56,6 +61,7 @@ public:
                 threads_.emplace_back([core = core_, i] { core->thread_main(i); });
             }
         } catch (...) {
+            core_->threads_started(threads_.size());  // quiescence counts the threads that exist
             shutdown(shutdown_mode::cancel);
             throw;
         }

@@ -150,8 +150,8 @@ struct pool_options {
     std::string name = "weft";          ///< thread name prefix (name-<index>, cut to 15 bytes)
     std::function<void(std::size_t)> on_thread_start{};  ///< runs on each thread before any work
     std::function<void(std::size_t)> on_thread_stop{};   ///< runs on each thread as it exits
-    /// Threads the pool may add while workers are inside weft::blocking (§8). SIZE_MAX: as
-    /// many as `threads`.
+    /// Threads the pool may add while workers are inside weft::blocking (§8). SIZE_MAX (the
+    /// default): as many as `threads`; otherwise at most thread_pool::max_spare_threads.
     std::size_t max_blocking_threads = static_cast<std::size_t>(-1);
     /// CPU affinity: thread i runs on CPU cpus[i % cpus.size()]; empty: not pinned.
     std::vector<int> cpus{};
@@ -565,6 +565,14 @@ public:
     }
 
     idle_set<>& idle() noexcept { return idle_; }
+
+    /// Construction failed after `n` worker threads started: only they count from now on.
+    void threads_started(std::size_t n) {
+        idle_.locked([&] {
+            active_ = n;
+            active_hint_.store(n, relaxed);  // order: relaxed — a hint (notify_local)
+        });
+    }
 
 private:
     static constexpr std::uint64_t closing_bit = 1;
