@@ -213,15 +213,19 @@ public:
     explicit operator bool() const noexcept { return node_ != nullptr; }
 
     void unregister() noexcept {
-        if (node_ != nullptr) {
-            state_->unlink_and_free(node_);
-            state_->release_ref();
-            node_ = nullptr;
-            state_ = nullptr;
+        if (node_ != nullptr) {  // the common case (nothing registered) stays inline and cheap
+            unregister_registered();
         }
     }
 
 private:
+    [[gnu::noinline]] void unregister_registered() noexcept {
+        state_->unlink_and_free(node_);
+        state_->release_ref();
+        node_ = nullptr;
+        state_ = nullptr;
+    }
+
     friend class cancellation_token;
     cancellation_registration(detail::cancel_state* s, detail::cancel_callback_node* n) noexcept
         : state_(s), node_(n) {}
