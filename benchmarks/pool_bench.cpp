@@ -11,7 +11,9 @@
 // oneTBB's worker count is set with global_control(max_allowed_parallelism = T); at T=1 it has
 // no worker and main runs everything (as in performance.md). A blocking join would deadlock the
 // plain pool, so it runs only the workloads it can (fan-out, ping-pong).
-// Every result is checked, so a broken run cannot look fast.
+// Every result is checked, so a broken run cannot look fast. WEFT_BENCH_THREADS="1,2,4,8,16"
+// runs other worker counts (default 1 and 2). ping_pong always uses two 1-thread executors
+// (the same one when threads = 1).
 #include "pool_workloads.hpp"
 
 #include <weft/weft.hpp>
@@ -21,6 +23,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <future>
@@ -295,13 +298,38 @@ void BM_ping_pong_tbb_arena(benchmark::State& st) {
 
 }  // namespace
 
-#define WEFT_POOL_BENCH(fn, workload, impl)                                                          \
-    benchmark::RegisterBenchmark("BM_" workload "/" impl, fn)                                        \
-        ->ArgName("threads")                                                                         \
-        ->Arg(1)                                                                                     \
-        ->Arg(2)                                                                                     \
-        ->UseRealTime()                                                                              \
-        ->Unit(benchmark::kMillisecond)
+/// Worker counts to run: WEFT_BENCH_THREADS="1,2,4,8,16" on a bigger machine; default 1 and 2.
+std::vector<long> thread_counts() {
+    std::vector<long> counts;
+    if (const char* env = std::getenv("WEFT_BENCH_THREADS")) {
+        const char* p = env;
+        while (*p != '\0') {
+            char* end = nullptr;
+            const long v = std::strtol(p, &end, 10);
+            if (end == p) {
+                break;
+            }
+            if (v > 0) {
+                counts.push_back(v);
+            }
+            p = *end == ',' ? end + 1 : end;
+        }
+    }
+    if (counts.empty()) {
+        counts = {1, 2};
+    }
+    return counts;
+}
+
+benchmark::internal::Benchmark* with_threads(benchmark::internal::Benchmark* b) {
+    b->ArgName("threads");
+    for (long t : thread_counts()) {
+        b->Arg(t);
+    }
+    return b->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+#define WEFT_POOL_BENCH(fn, workload, impl) with_threads(benchmark::RegisterBenchmark("BM_" workload "/" impl, fn))
 
 int main(int argc, char** argv) {
     WEFT_POOL_BENCH(BM_fib_weft_spawn, "fib30", "weft_spawn");

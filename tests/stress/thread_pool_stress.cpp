@@ -183,3 +183,54 @@ TEST_CASE("pool ledger: every task of every workload runs exactly once, on 2 and
     run_ledger(2, total);
     run_ledger(8, total);
 }
+
+TEST_CASE("foreign wake-ups (spurious ones, from the protocol's view) lose no task and no sleeper",
+          "[stress]") {
+    // Bursts of external submissions with idle gaps, so workers keep parking, while another
+    // thread wakes random workers directly and through the idle set. Debug builds also check
+    // I5 (sleeper count == sleeper list) on every transition.
+    constexpr std::size_t bursts = 300;
+    constexpr std::size_t per_burst = 1000;
+    ledger l(bursts * per_burst);
+    l.remaining.store(bursts * per_burst);
+    weft::thread_pool pool{weft::pool_options{.threads = 4}};
+    auto& idle = weft::detail::pool_access::core(pool).idle();
+    std::atomic<bool> stop{false};
+    std::thread waker([&] {
+        std::size_t i = 0;
+        while (!stop.load(std::memory_order_relaxed)) {
+            idle.notify(i++ % 4);
+            if (i % 7 == 0) {
+                idle.wake_one();
+            }
+            std::this_thread::yield();
+        }
+    });
+    for (std::size_t b = 0; b < bursts; ++b) {
+        for (std::size_t k = 0; k < per_burst; ++k) {
+            const std::size_t id = b * per_burst + k;
+            (void)weft::spawn(pool, [&l, id] { l.hit(id); });
+        }
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (l.remaining.load() > (bursts - b - 1) * per_burst && std::chrono::steady_clock::now() < give_up) {
+            std::this_thread::yield();  // the burst drains
+        }
+        const auto gap = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+        while (idle.sleepers_now() == 0 && std::chrono::steady_clock::now() < gap) {
+            std::this_thread::yield();  // ... and a worker parks before the next one
+        }
+    }
+    const bool finished = l.wait_all();
+    stop.store(true);
+    waker.join();
+    pool.shutdown();
+    REQUIRE(finished);
+    for (auto& h : l.hits) {
+        REQUIRE(h.load() == 1);
+    }
+    CHECK(idle.sleepers_now() == 0);
+    const auto s = pool.stats().total();
+    std::printf("foreign wake-ups: %zu tasks, parks %llu, wake-ups %llu\n", bursts * per_burst,
+                static_cast<unsigned long long>(s.parks), static_cast<unsigned long long>(s.wakeups));
+    CHECK(s.parks >= bursts);  // the workers really did sleep between bursts
+}
