@@ -486,3 +486,23 @@ TEST_CASE("steals and injected batches are counted per worker", "[thread_pool]")
     CHECK(total.injected >= 1000);
     CHECK(total.tasks_run >= 3001);
 }
+
+TEST_CASE("shutdown from a spare thread's task while a worker is inside a blocking region", "[thread_pool][blocking]") {
+    std::atomic<int> ran{0};
+    weft::promise<void> release;
+    auto released = release.get_task();
+    weft::task<bool> blocker;
+    weft::task<void> stopper;
+    {
+        weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 1}};
+        blocker = weft::spawn(pool, [&] { return weft::blocking([&] { return released.wait_for(30s); }); });
+        stopper = weft::spawn(pool, [&] {  // runs on the spare: the only worker is blocked
+            pool.shutdown();               // from the pool's own thread: detaches, never joins
+            ran.fetch_add(1);
+            release.set_value();
+        });
+        REQUIRE(stopper.wait_for(30s));
+        REQUIRE(blocker.get());
+    }  // the destructor: threads already detached; it must neither hang nor terminate
+    CHECK(ran.load() == 1);
+}

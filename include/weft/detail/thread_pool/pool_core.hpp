@@ -240,6 +240,20 @@ public:
         active_hint_.store(workers, relaxed);  // order: relaxed — before any thread starts
     }
 
+    pool_core(const pool_core&) = delete;
+    pool_core& operator=(const pool_core&) = delete;
+
+    /// A spare started while a pool thread's own shutdown() was detaching the others (a blocking
+    /// region that began just before) is detached here; every pool thread holds a reference to
+    /// the core, so this runs only once they have all finished.
+    ~pool_core() {
+        for (auto& t : spare_threads_) {
+            if (t.joinable()) {
+                t.detach();
+            }
+        }
+    }
+
     std::size_t size() const noexcept { return workers_; }
     const pool_options& options() const noexcept { return *options_; }
 
