@@ -173,7 +173,7 @@ struct alignas(WEFT_CACHE_LINE) worker_data final : wait_helper {
     // --- owner thread only -------------------------------------------------------------------
     alignas(WEFT_CACHE_LINE) work_item* slot = nullptr;
     unsigned slot_streak = 0;
-    unsigned picks = 0;
+    unsigned picks_to_injector = 61;  // fairness_interval
     unsigned help_depth = 0;
     unsigned blocking_depth = 0;
     bool spinning = false;
@@ -315,7 +315,8 @@ public:
     }
 
     work_item* find_work(worker_data& w) {
-        if ((++w.picks % fairness_interval) == 0) {
+        if (--w.picks_to_injector == 0) {  // every fairness_interval picks (a countdown: no division)
+            w.picks_to_injector = fairness_interval;
             if (work_item* item = take_from_injector(w)) {
                 return item;
             }
