@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -505,4 +506,48 @@ TEST_CASE("shutdown from a spare thread's task while a worker is inside a blocki
         REQUIRE(blocker.get());
     }  // the destructor: threads already detached; it must neither hang nor terminate
     CHECK(ran.load() == 1);
+}
+
+TEST_CASE("shutdown while the only worker sits between its re-check and its sleep completes, 20 times each way",
+          "[thread_pool][hook]") {
+    for (int round = 0; round < 20; ++round) {
+        for (auto mode : {weft::shutdown_mode::drain, weft::shutdown_mode::cancel}) {
+            park_window w;
+            window = &w;
+            scoped_hook hook([](const char* name) {
+                if (std::strcmp(name, "park.after_check") != 0 || !window->armed.exchange(false)) {
+                    return;
+                }
+                window->reached.store(true);
+                const auto give_up = std::chrono::steady_clock::now() + 10s;
+                while (!window->submitted.load() && std::chrono::steady_clock::now() < give_up) {
+                    std::this_thread::yield();
+                }
+            });
+            weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 0}};
+            while (!w.reached.load()) {
+                std::this_thread::yield();
+            }
+            auto queued = weft::spawn(pool, [] { return 1; });  // queued inside the window
+            std::atomic<bool> closing{false};
+            auto closer = std::async(std::launch::async, [&] {
+                closing.store(true);
+                pool.shutdown(mode);  // closes while the worker is still inside the window
+            });
+            while (!closing.load()) {
+                std::this_thread::yield();
+            }
+            for (int i = 0; i < 100; ++i) {
+                std::this_thread::yield();  // let close() begin; either order must end well
+            }
+            w.submitted.store(true);
+            REQUIRE(closer.wait_for(10s) == std::future_status::ready);  // no hang
+            REQUIRE(queued.is_ready());
+            if (mode == weft::shutdown_mode::drain) {
+                CHECK(queued.get() == 1);  // drain runs what was accepted
+            } else {
+                CHECK((queued.is_canceled() || queued.is_succeeded()));
+            }
+        }
+    }
 }
