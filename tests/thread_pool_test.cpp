@@ -19,6 +19,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -361,9 +362,14 @@ TEST_CASE("a worker that blocks inside weft::blocking is compensated: a 1-worker
         // Blocks the only worker until a task queued after it runs: needs the spare thread.
         return weft::blocking([&] { return released.wait_for(30s); });
     });
-    auto other = weft::spawn(pool, [&] { release.set_value(); });
+    auto other = weft::spawn(pool, [&] {
+        char name[16] = {};
+        ::pthread_getname_np(::pthread_self(), name, sizeof name);
+        release.set_value();
+        return std::string(name);  // the spare: named after the workers
+    });
     REQUIRE(blocker.get());
-    other.get();
+    CHECK(other.get() == "weft-1");
     CHECK(pool.stats().spares_started == 1);
     CHECK(pool.stats().workers.size() == 2);
 
@@ -454,6 +460,9 @@ TEST_CASE("pinned workers run on the CPU they were given", "[thread_pool]") {
         return CPU_COUNT(&set) == 1 && CPU_ISSET(0, &set);
     });
     CHECK(cpu.get());
+
+    weft::thread_pool unpinned{weft::pool_options{.threads = 1, .cpus = {-1}}};  // invalid: not pinned
+    CHECK(weft::spawn(unpinned, [] { return 3; }).get() == 3);
 }
 
 TEST_CASE("steals and injected batches are counted per worker", "[thread_pool]") {
