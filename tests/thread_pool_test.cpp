@@ -356,11 +356,11 @@ TEST_CASE("ping-pong hog: a task from outside starts while two tasks bounce on o
 TEST_CASE("a worker that blocks inside weft::blocking is compensated: a 1-worker pool still runs work",
           "[thread_pool][blocking]") {
     weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 1}};
-    weft::promise<void> release;
-    auto released = release.get_task();
+    std::promise<void> release;  // a std::future wait blocks for real (a weft wait would help)
+    auto released = release.get_future();
     auto blocker = weft::spawn(pool, [&] {
         // Blocks the only worker until a task queued after it runs: needs the spare thread.
-        return weft::blocking([&] { return released.wait_for(30s); });
+        return weft::blocking([&] { return released.wait_for(30s) == std::future_status::ready; });
     });
     auto other = weft::spawn(pool, [&] {
         char name[16] = {};
@@ -374,9 +374,11 @@ TEST_CASE("a worker that blocks inside weft::blocking is compensated: a 1-worker
     CHECK(pool.stats().workers.size() == 2);
 
     // The spare retires, and a second region reuses it instead of starting another thread.
-    weft::promise<void> release2;
-    auto released2 = release2.get_task();
-    auto blocker2 = weft::spawn(pool, [&] { return weft::blocking([&] { return released2.wait_for(30s); }); });
+    std::promise<void> release2;
+    auto released2 = release2.get_future();
+    auto blocker2 = weft::spawn(pool, [&] {
+        return weft::blocking([&] { return released2.wait_for(30s) == std::future_status::ready; });
+    });
     auto other2 = weft::spawn(pool, [&] { release2.set_value(); });
     REQUIRE(blocker2.get());
     other2.get();
@@ -499,13 +501,15 @@ TEST_CASE("steals and injected batches are counted per worker", "[thread_pool]")
 
 TEST_CASE("shutdown from a spare thread's task while a worker is inside a blocking region", "[thread_pool][blocking]") {
     std::atomic<int> ran{0};
-    weft::promise<void> release;
-    auto released = release.get_task();
+    std::promise<void> release;  // a real block: a weft wait would help and run the stopper itself
+    auto released = release.get_future();
     weft::task<bool> blocker;
     weft::task<void> stopper;
     {
         weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 1}};
-        blocker = weft::spawn(pool, [&] { return weft::blocking([&] { return released.wait_for(30s); }); });
+        blocker = weft::spawn(pool, [&] {
+            return weft::blocking([&] { return released.wait_for(30s) == std::future_status::ready; });
+        });
         stopper = weft::spawn(pool, [&] {  // runs on the spare: the only worker is blocked
             pool.shutdown();               // from the pool's own thread: detaches, never joins
             ran.fetch_add(1);
