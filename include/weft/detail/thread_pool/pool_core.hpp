@@ -71,9 +71,11 @@
 //    (the resize bug); tokio's multi-thread scheduler (searching workers, LIFO slot cap);
 //    Go's runtime (spinning Ms, global run-queue check every 61 ticks).
 //
-// §11 Tests. I1: tests/stress/thread_pool_stress.cpp (exactly-once ledger) and the random
-//    shutdowns; I2/I5: tests/model/idle_model.cpp (Relacy) and the "park.after_check" hook test
-//    in tests/thread_pool_test.cpp; the deque: tests/model/deque_model.cpp and
+// §11 Tests. I1: tests/stress/thread_pool_stress.cpp (exactly-once ledger) and
+//    tests/stress/pool_shutdown_stress.cpp (random shutdowns); I2/I5: tests/model/idle_model.cpp
+//    (Relacy), the "park.after_check" hook tests in tests/thread_pool_test.cpp (a submission and
+//    a shutdown inside the window) and the foreign wake-up stress; I4/§7: the shutdown tests;
+//    §8: the blocking-region tests; the deque: tests/model/deque_model.cpp and
 //    tests/detail/work_stealing_deque_test.cpp; §3 fairness: the ping-pong hog test.
 //
 // Lock order: idle lock before spare_mutex_; no lock is held while work runs.
