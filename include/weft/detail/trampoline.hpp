@@ -75,6 +75,9 @@ inline bool run_inline(work_item* w) noexcept {
 /// blocking wait never waits on work parked on its own stack.
 inline void run_deferred() noexcept {
     trampoline_state& t = trampoline();
+    if (t.deferred.head == nullptr) {
+        return;  // the common case: nothing deferred (every blocking wait passes here)
+    }
     ++t.depth;
     while (work_item* next = t.deferred.pop()) {
         next->run();

@@ -316,8 +316,23 @@ public:
         }
     }
 
+    /// §3's order. The common case (the slot holds the next item) is inline; the rest is not.
     work_item* find_work(worker_data& w) {
-        if (--w.picks_to_injector == 0) {  // every fairness_interval picks (a countdown: no division)
+        if (--w.picks_to_injector != 0) {  // every fairness_interval picks the injector first
+            if (work_item* item = w.slot) {
+                if (++w.slot_streak < slot_streak_cap) {
+                    w.slot = nullptr;
+                    bump(w.slot_hits);
+                    return item;
+                }
+                --w.slot_streak;  // find_work_slow() counts it again
+            }
+        }
+        return find_work_slow(w);
+    }
+
+    [[gnu::noinline]] work_item* find_work_slow(worker_data& w) {
+        if (w.picks_to_injector == 0) {  // a countdown: no division per pick
             w.picks_to_injector = fairness_interval;
             if (work_item* item = take_from_injector(w)) {
                 return item;
