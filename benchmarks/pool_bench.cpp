@@ -8,12 +8,15 @@
 //   fan_out       10^6 tasks from main: weft_spawn, tbb_task_group (main helps in wait()),
 //                 cv_pool (plain mutex/condvar pool)
 //   ping_pong     10^5 round trips between two 1-thread executors: weft, tbb_arena, cv_pool
+//   fan_out_split the fan-out with every worker held while main submits, then released:
+//                 counters submit_ns and drain_ns per task (the two halves timed apart)
 // oneTBB's worker count is set with global_control(max_allowed_parallelism = T); at T=1 it has
 // no worker and main runs everything (as in performance.md). A blocking join would deadlock the
 // plain pool, so it runs only the workloads it can (fan-out, ping-pong).
 // Every result is checked, so a broken run cannot look fast. WEFT_BENCH_THREADS="1,2,4,8,16"
 // runs other worker counts (default 1 and 2). ping_pong always uses two 1-thread executors
 // (the same one when threads = 1).
+#include "bench_support.hpp"
 #include "pool_workloads.hpp"
 
 #include <weft/weft.hpp>
@@ -21,15 +24,14 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <future>
 #include <latch>
 #include <mutex>
-#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -47,48 +49,40 @@ constexpr long fib_tasks = 1'346'268;  // F(31) - 1
 constexpr long fan_out_tasks = 1'000'000;
 constexpr long ping_pong_trips = 100'000;
 
-std::size_t threads(const benchmark::State& st) { return static_cast<std::size_t>(st.range(0)); }
-
-void check(bool ok, const char* what) {
-    if (!ok) {
-        throw std::runtime_error(what);
-    }
-}
+using weft_bench::check;
+std::size_t threads(const benchmark::State& st) { return weft_bench::workers(st); }
 
 // ---- weft ------------------------------------------------------------------------------------
 
-void BM_fib_weft_spawn(benchmark::State& st) {
+/// Runs `root(pool)` as one task on a pool of T workers per iteration and checks its result;
+/// `items` per iteration are the spawned tasks or nodes the figure is divided by.
+template<typename Root>
+void run_root_task(benchmark::State& st, long items, long expected, Root root) {
     weft::thread_pool pool{weft::pool_options{.threads = threads(st)}};
     for (auto _ : st) {
-        check(weft::spawn(pool, [&] { return weft_bench::fib_spawn(pool, fib_n); }).get() == fib_result, "fib");
+        check(weft::spawn(pool, [&] { return root(pool); }).get() == expected, "result");
     }
-    st.SetItemsProcessed(st.iterations() * fib_tasks);
+    st.SetItemsProcessed(st.iterations() * items);
+}
+
+void BM_fib_weft_spawn(benchmark::State& st) {
+    run_root_task(st, fib_tasks, fib_result, [](weft::thread_pool& p) { return weft_bench::fib_spawn(p, fib_n); });
 }
 
 void BM_fib_weft_local(benchmark::State& st) {
-    weft::thread_pool pool{weft::pool_options{.threads = threads(st)}};
-    for (auto _ : st) {
-        check(weft::spawn(pool, [&] { return weft_bench::fib_local(pool, fib_n); }).get() == fib_result, "fib");
-    }
-    st.SetItemsProcessed(st.iterations() * fib_tasks);
+    run_root_task(st, fib_tasks, fib_result, [](weft::thread_pool& p) { return weft_bench::fib_local(p, fib_n); });
 }
 
 void BM_skynet_weft_spawn(benchmark::State& st) {
-    weft::thread_pool pool{weft::pool_options{.threads = threads(st)}};
-    for (auto _ : st) {
-        auto sum = weft::spawn(pool, [&] { return weft_bench::skynet_spawn(pool, 0, weft_bench::skynet_size); });
-        check(sum.get() == weft_bench::skynet_sum, "skynet");
-    }
-    st.SetItemsProcessed(st.iterations() * weft_bench::skynet_nodes);
+    run_root_task(st, weft_bench::skynet_nodes, weft_bench::skynet_sum, [](weft::thread_pool& p) {
+        return weft_bench::skynet_spawn(p, 0, weft_bench::skynet_size);
+    });
 }
 
 void BM_skynet_weft_local(benchmark::State& st) {
-    weft::thread_pool pool{weft::pool_options{.threads = threads(st)}};
-    for (auto _ : st) {
-        auto sum = weft::spawn(pool, [&] { return weft_bench::skynet_local(pool, 0, weft_bench::skynet_size); });
-        check(sum.get() == weft_bench::skynet_sum, "skynet");
-    }
-    st.SetItemsProcessed(st.iterations() * weft_bench::skynet_nodes);
+    run_root_task(st, weft_bench::skynet_nodes, weft_bench::skynet_sum, [](weft::thread_pool& p) {
+        return weft_bench::skynet_local(p, 0, weft_bench::skynet_size);
+    });
 }
 
 void BM_fan_out_weft_spawn(benchmark::State& st) {
@@ -107,6 +101,47 @@ void BM_ping_pong_weft(benchmark::State& st) {
         check(weft_bench::ping_pong(a, other, ping_pong_trips) == 1, "ping-pong");
     }
     st.SetItemsProcessed(st.iterations() * ping_pong_trips);
+}
+
+/// The fan-out's two halves timed apart: every worker is held (blocked in a std::future wait,
+/// which does not help) while main submits the tasks, then released to drain the backlog.
+/// Counters: submit_ns and drain_ns per task. The figure per item covers the whole iteration.
+void BM_fan_out_split_weft_spawn(benchmark::State& st) {
+    weft::thread_pool pool{weft::pool_options{.threads = threads(st)}};
+    double submit_ns = 0;
+    double drain_ns = 0;
+    for (auto _ : st) {
+        std::promise<void> go;
+        std::shared_future<void> released = go.get_future().share();
+        std::latch held(static_cast<std::ptrdiff_t>(threads(st)));
+        for (std::size_t i = 0; i < threads(st); ++i) {
+            (void)weft::spawn(pool, [&] {
+                held.count_down();
+                released.wait();
+            });
+        }
+        held.wait();
+        std::atomic<long> count{0};
+        std::latch done(fan_out_tasks);
+        const auto t0 = std::chrono::steady_clock::now();
+        for (long i = 0; i < fan_out_tasks; ++i) {
+            (void)weft::spawn(pool, [&] {
+                count.fetch_add(1, std::memory_order_relaxed);
+                done.count_down();
+            });
+        }
+        const auto t1 = std::chrono::steady_clock::now();
+        go.set_value();
+        done.wait();
+        const auto t2 = std::chrono::steady_clock::now();
+        check(count.load() == fan_out_tasks, "fan-out split");
+        submit_ns += std::chrono::duration<double, std::nano>(t1 - t0).count();
+        drain_ns += std::chrono::duration<double, std::nano>(t2 - t1).count();
+    }
+    const auto tasks = static_cast<double>(st.iterations() * fan_out_tasks);
+    st.counters["submit_ns"] = submit_ns / tasks;
+    st.counters["drain_ns"] = drain_ns / tasks;
+    st.SetItemsProcessed(st.iterations() * fan_out_tasks);
 }
 
 // ---- a plain mutex/condvar pool (the peers' "simple pool") ----------------------------------
@@ -298,38 +333,7 @@ void BM_ping_pong_tbb_arena(benchmark::State& st) {
 
 }  // namespace
 
-/// Worker counts to run: WEFT_BENCH_THREADS="1,2,4,8,16" on a bigger machine; default 1 and 2.
-std::vector<long> thread_counts() {
-    std::vector<long> counts;
-    if (const char* env = std::getenv("WEFT_BENCH_THREADS")) {
-        const char* p = env;
-        while (*p != '\0') {
-            char* end = nullptr;
-            const long v = std::strtol(p, &end, 10);
-            if (end == p) {
-                break;
-            }
-            if (v > 0) {
-                counts.push_back(v);
-            }
-            p = *end == ',' ? end + 1 : end;
-        }
-    }
-    if (counts.empty()) {
-        counts = {1, 2};
-    }
-    return counts;
-}
-
-benchmark::internal::Benchmark* with_threads(benchmark::internal::Benchmark* b) {
-    b->ArgName("threads");
-    for (long t : thread_counts()) {
-        b->Arg(t);
-    }
-    return b->UseRealTime()->Unit(benchmark::kMillisecond);
-}
-
-#define WEFT_POOL_BENCH(fn, workload, impl) with_threads(benchmark::RegisterBenchmark("BM_" workload "/" impl, fn))
+#define WEFT_POOL_BENCH(fn, workload, impl) weft_bench::register_over_threads("BM_" workload "/" impl, fn)
 
 int main(int argc, char** argv) {
     WEFT_POOL_BENCH(BM_fib_weft_spawn, "fib30", "weft_spawn");
@@ -338,6 +342,7 @@ int main(int argc, char** argv) {
     WEFT_POOL_BENCH(BM_skynet_weft_local, "skynet", "weft_local");
     WEFT_POOL_BENCH(BM_fan_out_weft_spawn, "fan_out", "weft_spawn");
     WEFT_POOL_BENCH(BM_fan_out_cv_pool, "fan_out", "cv_pool");
+    WEFT_POOL_BENCH(BM_fan_out_split_weft_spawn, "fan_out_split", "weft_spawn");
     WEFT_POOL_BENCH(BM_ping_pong_weft, "ping_pong", "weft");
     WEFT_POOL_BENCH(BM_ping_pong_cv_pool, "ping_pong", "cv_pool");
 #if WEFT_BENCH_HAVE_TBB

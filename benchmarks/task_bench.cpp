@@ -8,6 +8,7 @@
 //   pingpong          two OS threads hand a token back and forth through fresh promises
 //
 // Every result is checked (counts, sums) so a broken run cannot look fast.
+#include "bench_support.hpp"
 #include "workloads.hpp"
 
 #include <weft/weft.hpp>
@@ -18,7 +19,6 @@
 #include <cstdint>
 #include <future>
 #include <memory>
-#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -32,13 +32,8 @@ constexpr long chain_links = 1'000'000;
 constexpr int fanin_tasks = 100'000;
 constexpr std::size_t pingpong_trips = 20'000;
 
-std::size_t workers(const benchmark::State& st) { return static_cast<std::size_t>(st.range(0)); }
-
-void check(bool ok, const char* what) {
-    if (!ok) {
-        throw std::runtime_error(what);
-    }
-}
+using weft_bench::check;
+using weft_bench::workers;
 
 // ---- chain_dynamic and chain_then (workloads.hpp) -------------------------------------------
 
@@ -167,15 +162,8 @@ void BM_pingpong(benchmark::State& st) {
 
 }  // namespace
 
-// Names: BM_<workload>/<implementation>/threads:<T>/real_time. Every configuration runs in this
-// one process, interleaved by --benchmark_repetitions.
-#define WEFT_BENCH(fn, workload, impl)                                                               \
-    benchmark::RegisterBenchmark("BM_" workload "/" impl, fn)                                        \
-        ->ArgName("threads")                                                                         \
-        ->Arg(1)                                                                                     \
-        ->Arg(2)                                                                                     \
-        ->UseRealTime()                                                                              \
-        ->Unit(benchmark::kMillisecond)
+// Names: BM_<workload>/<implementation>/threads:<T>/real_time, all in this one process.
+#define WEFT_BENCH(fn, workload, impl) weft_bench::register_over_threads("BM_" workload "/" impl, fn)
 
 int main(int argc, char** argv) {
     WEFT_BENCH(BM_chain_dynamic_weft_spawn, "chain_dynamic", "weft_spawn");

@@ -286,6 +286,25 @@ struct park_window {
 };
 park_window* window = nullptr;
 
+/// The hook: only the worker's first park stops, right after its re-check found nothing, until
+/// the test says `submitted` (10 s at most, so a broken protocol fails instead of hanging).
+void hold_in_park_window(const char* name) {
+    if (std::strcmp(name, "park.after_check") != 0 || !window->armed.exchange(false)) {
+        return;
+    }
+    window->reached.store(true);
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (!window->submitted.load() && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::yield();
+    }
+}
+
+void wait_until_held(const park_window& w) {
+    while (!w.reached.load()) {
+        std::this_thread::yield();
+    }
+}
+
 long long fib_local(weft::thread_pool& pool, int n) {
     if (n < 2) {
         return n;
@@ -301,21 +320,9 @@ TEST_CASE("no lost wake-up: work submitted while the worker is between its re-ch
           "[thread_pool][hook]") {
     park_window w;
     window = &w;
-    scoped_hook hook([](const char* name) {
-        // Only the first park of the worker stops here, right after its re-check found nothing.
-        if (std::strcmp(name, "park.after_check") != 0 || !window->armed.exchange(false)) {
-            return;
-        }
-        window->reached.store(true);
-        const auto give_up = std::chrono::steady_clock::now() + 10s;
-        while (!window->submitted.load() && std::chrono::steady_clock::now() < give_up) {
-            std::this_thread::yield();
-        }
-    });
+    scoped_hook hook(&hold_in_park_window);
     weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 0}};
-    while (!w.reached.load()) {
-        std::this_thread::yield();
-    }
+    wait_until_held(w);
     auto t = weft::spawn(pool, [] { return 7; });  // lands in the window: checked, not yet asleep
     w.submitted.store(true);
     REQUIRE(t.wait_for(10s));  // a lost wake-up would leave it queued with the worker asleep
@@ -527,20 +534,9 @@ TEST_CASE("shutdown while the only worker sits between its re-check and its slee
         for (auto mode : {weft::shutdown_mode::drain, weft::shutdown_mode::cancel}) {
             park_window w;
             window = &w;
-            scoped_hook hook([](const char* name) {
-                if (std::strcmp(name, "park.after_check") != 0 || !window->armed.exchange(false)) {
-                    return;
-                }
-                window->reached.store(true);
-                const auto give_up = std::chrono::steady_clock::now() + 10s;
-                while (!window->submitted.load() && std::chrono::steady_clock::now() < give_up) {
-                    std::this_thread::yield();
-                }
-            });
+            scoped_hook hook(&hold_in_park_window);
             weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 0}};
-            while (!w.reached.load()) {
-                std::this_thread::yield();
-            }
+            wait_until_held(w);
             auto queued = weft::spawn(pool, [] { return 1; });  // queued inside the window
             std::atomic<bool> closing{false};
             auto closer = std::async(std::launch::async, [&] {

@@ -73,13 +73,5 @@ struct deque_test : rl::test_suite<deque_test<Fault>, 3> {
 }  // namespace
 
 int main(int argc, char** argv) {
-    using weft::detail::planted_fault;
-    const bool plant = argc > 1 && std::strcmp(argv[1], "plant") == 0;
-    const unsigned long iterations = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 200000;
-    if (plant) {
-        const bool passed = weft::model::run_model<deque_test<planted_fault::deque_push_into_stale_ring>>(iterations);
-        std::printf(passed ? "planted resize bug NOT caught\n" : "planted resize bug caught\n");
-        return passed ? 1 : 0;
-    }
-    return weft::model::run_model<deque_test<planted_fault::none>>(iterations) ? 0 : 1;
+    return weft::model::model_main<deque_test, weft::detail::planted_fault::deque_push_into_stale_ring>(argc, argv, "resize bug");
 }

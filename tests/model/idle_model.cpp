@@ -92,13 +92,5 @@ struct idle_test : rl::test_suite<idle_test<Fault>, 3> {
 }  // namespace
 
 int main(int argc, char** argv) {
-    using weft::detail::planted_fault;
-    const bool plant = argc > 1 && std::strcmp(argv[1], "plant") == 0;
-    const unsigned long iterations = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 200000;
-    if (plant) {
-        const bool passed = weft::model::run_model<idle_test<planted_fault::idle_check_before_register>>(iterations);
-        std::printf(passed ? "planted lost wake-up NOT caught\n" : "planted lost wake-up caught\n");
-        return passed ? 1 : 0;
-    }
-    return weft::model::run_model<idle_test<planted_fault::none>>(iterations) ? 0 : 1;
+    return weft::model::model_main<idle_test, weft::detail::planted_fault::idle_check_before_register>(argc, argv, "lost wake-up");
 }

@@ -104,4 +104,19 @@ bool run_model(unsigned long iterations) {
     return rl::simulate<Test>(params);
 }
 
+/// Every model's main. `model [run|plant] [iterations]` (default 200,000). `run`: the real code
+/// must pass (exit 0). `plant`: the version with `bug` planted must be caught — exit 0 means
+/// caught, so ctest fails if a model ever stops catching its bug.
+template<template<detail::planted_fault> class Test, detail::planted_fault Planted>
+int model_main(int argc, char** argv, const char* bug) {
+    const bool plant = argc > 1 && std::strcmp(argv[1], "plant") == 0;
+    const unsigned long iterations = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 200000;
+    if (plant) {
+        const bool passed = run_model<Test<Planted>>(iterations);
+        std::printf("planted %s %s\n", bug, passed ? "NOT caught" : "caught");
+        return passed ? 1 : 0;
+    }
+    return run_model<Test<detail::planted_fault::none>>(iterations) ? 0 : 1;
+}
+
 }  // namespace weft::model

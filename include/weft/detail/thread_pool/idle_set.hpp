@@ -221,7 +221,6 @@ public:
     }
 
     std::uint32_t sleepers_now() const noexcept { return sleepers(state_.load(P::relaxed)); }  // order: relaxed — stats
-    std::uint32_t spinners_now() const noexcept { return spinners(state_.load(P::relaxed)); }  // order: relaxed — stats
 
 private:
     static constexpr std::uint8_t not_listed = 0, listed_idle = 1, listed_waiting = 2;

@@ -70,14 +70,6 @@ public:
         return n;
     }
 
-    /// Everything, for shutdown when no producer can run any more (single thread).
-    template<typename F>
-    void drain(F&& each) noexcept {
-        while (work_item* w = pop_one()) {
-            each(w);
-        }
-    }
-
 private:
     static work_item* next_of(work_item* w) noexcept {
         // order: acquire — pairs with link()'s release store: the item's contents are visible

@@ -5,8 +5,8 @@
 // §1 Summary. N workers, each with a Chase–Lev deque and a one-item LIFO slot. Work submitted
 //    on a worker stays on that worker (slot, then deque), where idle workers steal it; work from
 //    any other thread goes to one wait-free injection queue. A worker with nothing to do spins
-//    briefly (at most half the workers spin at once), then parks; the wake-up protocol is in
-//    idle_set.hpp. A worker that must block inside a task (weft::blocking) has its place taken
+//    briefly (while any worker sleeps, at most half of them), then parks; the wake-up protocol
+//    is in idle_set.hpp. A worker that must block inside a task (weft::blocking) has its place taken
 //    by a spare thread, up to a bound.
 //
 // §2 Terms.
@@ -257,7 +257,6 @@ public:
     }
 
     std::size_t size() const noexcept { return workers_; }
-    const pool_options& options() const noexcept { return *options_; }
 
     bool runs_on_this_thread() const noexcept {
         worker_data* w = current_worker();
@@ -493,7 +492,7 @@ public:
         if (admission_.load(acquire) != closing_bit) {
             return false;
         }
-        if (idle_.idle_sleepers_locked() != active_ || has_work_hint(w)) {
+        if (idle_.idle_sleepers_locked() != active_locked() || has_work_hint(w)) {
             return false;
         }
         done_.store(true, release);  // order: release — pairs with done()
@@ -601,13 +600,19 @@ public:
     /// Construction failed after `n` worker threads started: only they count from now on.
     void threads_started(std::size_t n) {
         idle_.locked([&] {
-            active_ = n;
-            active_hint_.store(n, relaxed);  // order: relaxed — a hint (notify_local)
+            workers_running_ = n;
+            publish_active_locked();
         });
     }
 
 private:
     static constexpr std::uint64_t closing_bit = 1;
+
+    /// Under the idle lock: the participants that count for quiescence (I4).
+    std::size_t active_locked() const noexcept { return workers_running_ + spares_active_; }
+    void publish_active_locked() noexcept {
+        active_hint_.store(active_locked(), relaxed);  // order: relaxed — a hint (notify_local)
+    }
 
     void leave_admission() noexcept {
         // order: acq_rel — release: our push is visible to the quiescence check that reads the
@@ -650,8 +655,7 @@ private:
             }
             spare_running_[index - workers_] = true;
             ++spares_active_;
-            ++active_;
-            active_hint_.store(active_, relaxed);  // order: relaxed — a hint (notify_local)
+            publish_active_locked();
             start = !spare_started_[index - workers_];
             spare_started_[index - workers_] = true;
             if (!start) {
@@ -670,8 +674,7 @@ private:
                 spare_running_[index - workers_] = false;
                 spare_started_[index - workers_] = false;
                 --spares_active_;
-                --active_;
-                active_hint_.store(active_, relaxed);  // order: relaxed — a hint
+                publish_active_locked();
             });
         }
     }
@@ -696,8 +699,7 @@ private:
             }
             spare_running_[w.index - workers_] = false;
             --spares_active_;
-            --active_;
-            active_hint_.store(active_, relaxed);  // order: relaxed — a hint
+            publish_active_locked();
             w.retire_word.store(retire_sleeping, relaxed);  // order: relaxed — under the lock
             retire = true;
         });
@@ -737,7 +739,7 @@ private:
 
     idle_set<> idle_;
     // --- guarded by the idle lock (idle_.locked / park's before_sleep) ------------------------
-    std::size_t active_ = workers_;  // participants that count for quiescence
+    std::size_t workers_running_ = workers_;  // all of them, unless construction failed part-way
     std::size_t spares_active_ = 0;
     std::vector<bool> spare_running_ = std::vector<bool>(capacity_ - workers_);
     std::vector<bool> spare_started_ = std::vector<bool>(capacity_ - workers_);
