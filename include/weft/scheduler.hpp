@@ -9,6 +9,7 @@
 #include <weft/work_item.hpp>
 
 #include <concepts>
+#include <cstdint>
 #include <type_traits>
 
 namespace weft {
@@ -116,6 +117,26 @@ WEFT_TLS_ACCESSOR inline any_scheduler& current_scheduler_slot() noexcept {
 /// handle on a thread no scheduler owns. Continuations attached here come back to it
 /// (placement rule 3, the SynchronizationContext rule).
 inline any_scheduler current_scheduler() noexcept { return detail::current_scheduler_slot(); }
+
+/// What a scheduler of weft's own (strand, run_loop, limited_scheduler, the concurrent/exclusive
+/// pair, dedicated_thread) has done with the work items it was given. Exact once it is quiet.
+/// `scheduled` counts every accepted item (hops into this scheduler); each accepted item is,
+/// in the end, counted once in `ran` or once in `discarded` (completed as canceled).
+struct scheduler_stats {
+    std::uint64_t scheduled = 0;
+    std::uint64_t ran = 0;
+    std::uint64_t discarded = 0;
+};
+
+namespace detail {
+
+/// True when the scheduler object at `self` is current on this thread (it is running one of
+/// its items here): the runs_on_this_thread() of schedulers that run items on borrowed threads.
+inline bool is_current_scheduler(const void* self) noexcept {
+    return current_scheduler_slot().identity() == self;
+}
+
+}  // namespace detail
 
 /// Sets current_scheduler() for this thread for its lifetime, restoring the previous value.
 /// Schedulers use it around the work they run; user-written schedulers should too.

@@ -5,13 +5,18 @@
 
 #include <weft/blocking.hpp>
 #include <weft/cancellation.hpp>
+#include <weft/concurrent_exclusive.hpp>
+#include <weft/dedicated_thread.hpp>
 #include <weft/errors.hpp>
+#include <weft/limited_scheduler.hpp>
 #include <weft/local_task.hpp>
 #include <weft/placement.hpp>
 #include <weft/promise.hpp>
 #include <weft/resume_on.hpp>
+#include <weft/run_loop.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/spawn.hpp>
+#include <weft/strand.hpp>
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
 #include <weft/unobserved.hpp>

@@ -36,6 +36,18 @@ public:
         running_on_ = {};
         return n;
     }
+    /// Runs the oldest queued item, if any, on the calling thread; false if none was queued.
+    bool run_one() {
+        weft::work_item* w = pop();
+        if (w == nullptr) {
+            return false;
+        }
+        weft::scheduler_scope scope(weft::any_scheduler(*this));
+        running_on_ = std::this_thread::get_id();
+        w->run();
+        running_on_ = {};
+        return true;
+    }
     std::size_t discard_all() {
         std::size_t n = 0;
         while (weft::work_item* w = pop()) {

@@ -88,6 +88,7 @@
 #include <weft/detail/thread_pool/idle_set.hpp>
 #include <weft/detail/thread_pool/injection_queue.hpp>
 #include <weft/detail/thread_pool/work_stealing_deque.hpp>
+#include <weft/detail/thread_name.hpp>
 #include <weft/errors.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>
@@ -200,14 +201,6 @@ WEFT_TLS_ACCESSOR inline worker_data*& current_worker() noexcept {
     static thread_local worker_data* w = nullptr;
     WEFT_TLS_OPAQUE();
     return w;
-}
-
-inline void set_thread_name(const std::string& prefix, std::size_t index) noexcept {
-    std::string name = prefix + "-" + std::to_string(index);
-    if (name.size() > 15) {
-        name.resize(15);
-    }
-    ::pthread_setname_np(::pthread_self(), name.c_str());
 }
 
 inline void pin_thread(const std::vector<int>& cpus, std::size_t index) noexcept {

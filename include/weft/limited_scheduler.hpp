@@ -1,0 +1,71 @@
+// weft/limited_scheduler.hpp — at most N items at once over a base scheduler (.NET's
+// LimitedConcurrencyLevelTaskScheduler; MaxDegreeOfParallelism for a group of tasks).
+// Design note: weft/detail/gate.hpp (the engine shared with concurrent_exclusive_pair).
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/gate.hpp>
+#include <weft/scheduler.hpp>
+#include <weft/task.hpp>
+#include <weft/work_item.hpp>
+
+#include <cstddef>
+#include <stdexcept>
+#include <type_traits>
+
+namespace weft {
+
+/// Runs the items given to it on `base`, never more than `max_concurrency` at once, starting
+/// them in the order they were scheduled. It parks no thread of its own. Continuations attached
+/// inside its items come back to it (placement rule 3). With max_concurrency == 1 it is serial
+/// and FIFO, like a strand (which is lock-free and faster for that case).
+///
+/// Thread safety: schedule(), complete(), stats() from any thread; the object is not movable.
+/// Lifetime:      the base must outlive the work; the scheduler must outlive every schedule()
+///                call on it and every continuation captured on it. Destroying it never
+///                blocks: running items finish, queued ones are discarded (tasks canceled).
+/// Blocking:      never.
+/// Exceptions:    the constructor throws std::invalid_argument for max_concurrency == 0 or an
+///                empty base; schedule() throws shutdown_error after complete(). When the
+///                base refuses work (it shut down), the items are discarded: tasks canceled.
+class limited_scheduler {
+public:
+    limited_scheduler(any_scheduler base, std::size_t max_concurrency) : gate_(make(base, max_concurrency)) {
+        gate_->set_side_identity(detail::gate_side::concurrent, any_scheduler(*this));
+    }
+    template<typename S>
+        requires(scheduler<S> && !std::is_same_v<std::remove_cv_t<S>, any_scheduler>)
+    limited_scheduler(S& base, std::size_t max_concurrency) : limited_scheduler(any_scheduler(base), max_concurrency) {}
+
+    limited_scheduler(const limited_scheduler&) = delete;
+    limited_scheduler& operator=(const limited_scheduler&) = delete;
+    ~limited_scheduler() { gate_->close(); }
+
+    /// See the `scheduler` concept.
+    void schedule(work_item* w) { gate_->schedule(w, detail::gate_side::concurrent); }
+    /// True while one of this scheduler's items runs on the calling thread.
+    bool runs_on_this_thread() const noexcept { return detail::is_current_scheduler(this); }
+
+    /// Stops accepting work (schedule() throws shutdown_error); queued work still runs.
+    void complete() noexcept { gate_->complete(); }
+    /// Completes once complete() was called and nothing is queued or running.
+    task<void> completion() const { return gate_->completion(); }
+
+    std::size_t max_concurrency() const noexcept { return gate_->max_concurrency(); }
+    scheduler_stats stats() const { return gate_->stats(); }
+
+private:
+    static detail::gate* make(any_scheduler base, std::size_t max_concurrency) {
+        if (!base) {
+            throw std::invalid_argument("weft: limited_scheduler over an empty any_scheduler");
+        }
+        if (max_concurrency == 0) {
+            throw std::invalid_argument("weft: limited_scheduler with max_concurrency 0");
+        }
+        return new detail::gate(base, max_concurrency);
+    }
+
+    detail::gate* gate_;
+};
+
+}  // namespace weft

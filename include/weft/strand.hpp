@@ -1,0 +1,266 @@
+// weft/strand.hpp — serial, FIFO execution over any scheduler, with no thread of its own
+// (asio::strand; the exclusive half of .NET's ConcurrentExclusiveSchedulerPair).
+//
+// Design note
+// ===========
+// A strand is a queue and a counter in front of a base scheduler.
+//
+// schedule(w):  (1) pending_ += 1   (2) push w on the queue   (3) if pending_ was 0 before (1),
+//               this producer *starts the drain*: it hands the strand's drain item to the base.
+// drain:        on whatever thread the base gives it, takes items from the queue in order and
+//               runs them, then subtracts how many it took from pending_. When that brings
+//               pending_ to 0 the drain ends; the next producer to see 0 starts a new one.
+//
+// Invariant S1: a drain exists (queued on the base, or running) exactly while pending_ > 0.
+//   The producer that moves pending_ 0 -> 1 creates it; only the drain moves pending_ back to
+//   0, and then it ends. So there is never more than one drain: never two items at once.
+// Invariant S2: pending_ >= the number of items in the queue. A producer counts before it
+//   pushes, so the drain never takes an item that is not counted yet (pushing first would let
+//   the drain subtract an uncounted item, wrap pending_ and lose the next start).
+// FIFO: one queue (the pool's wait-free MPSC injection queue), one consumer; the queue keeps
+//   each producer's order, and the drain runs items in queue order.
+// The busy window: between (1) and (2) a producer has counted an item the drain cannot see
+//   yet. The drain spins briefly (with yields) for it, then reschedules itself on the base
+//   instead of holding the thread while a preempted producer sleeps.
+// Fairness: a drain runs at most `drain_budget` items per visit, then reschedules itself, so
+//   a busy strand shares the base's threads with other work.
+// Refusal: if the base refuses the drain (shut down), the producer that started it owns the
+//   queue: it takes its own item back out (it is the first: pending_ was 0) and throws the
+//   base's error; items that other producers pushed meanwhile are discarded (canceled). If the
+//   base accepts the drain and later discards it, the drain discards every item.
+// Lifetime: the strand object owns one reference to the core; a drain in flight owns another.
+//   Destroying the strand marks the core closed: items not yet started are discarded (their
+//   tasks complete canceled) by the drain in flight; an item already running finishes.
+// Orders: see the `// order:` comments; pending_'s RMWs are acq_rel so that a new drainer sees
+//   everything the previous one did (the queue's head) and the drain sees the pushed items.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/atomic.hpp>
+#include <weft/detail/down_cast.hpp>
+#include <weft/detail/spin.hpp>
+#include <weft/detail/thread_pool/injection_queue.hpp>
+#include <weft/scheduler.hpp>
+#include <weft/work_item.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <stdexcept>
+#include <type_traits>
+
+namespace weft {
+
+namespace detail {
+
+class strand_core final : public work_item {
+public:
+    /// Items one visit of the drain runs before it gives the base's thread back.
+    static constexpr std::size_t drain_budget = 64;
+    /// Items taken from the queue at once.
+    static constexpr std::size_t batch = 16;
+    /// How long the drain waits for a counted item to be pushed before it reschedules.
+    static constexpr std::chrono::microseconds busy_wait{5};
+
+    explicit strand_core(any_scheduler base) noexcept : work_item(&invoke), base_(base) {}
+
+    void set_self(any_scheduler self) noexcept { self_ = self; }
+
+    void schedule(work_item* w) {
+        // order: acq_rel — acquire: a producer that becomes the drainer sees what the last drain
+        //        did (it ended with a release on pending_); release: orders the count before the
+        //        push (S2), so a drain that sees the item also sees it counted
+        const std::uint64_t before = pending_.fetch_add(1, acq_rel);
+        // order: relaxed — a total; on pending_'s cache line, which this thread now owns
+        scheduled_.fetch_add(1, relaxed);
+        queue_.push(w);
+        if (before != 0) {
+            return;  // a drain exists (S1) and will reach w
+        }
+        add_ref();
+        try {
+            base_.schedule(this);
+        } catch (...) {
+            release_ref();
+            refuse(w);
+            throw;
+        }
+    }
+
+    scheduler_stats stats() const noexcept {
+        scheduler_stats s;
+        s.ran = ran_.load(relaxed);  // order: relaxed ×3 — totals, exact once the strand is quiet
+        s.discarded = discarded_.load(relaxed);
+        s.scheduled = scheduled_.load(relaxed);
+        return s;
+    }
+
+    void close() noexcept {
+        closed_.store(true, release);  // order: release — pairs with the drain's acquire load
+        release_ref();
+    }
+
+    void add_ref() noexcept {
+        refs_.fetch_add(1, relaxed);  // order: relaxed — the caller holds a reference
+    }
+    void release_ref() noexcept {
+        // order: acq_rel — the last owner deletes the core and sees every other owner's writes
+        if (refs_.fetch_sub(1, acq_rel) == 1) {
+            delete this;
+        }
+    }
+
+private:
+    ~strand_core() = default;
+
+    /// The drain item: run by the base (run == true) or discarded by it (run == false).
+    static void invoke(work_item* self_item, bool run) noexcept {
+        auto* self = detail::down_cast<strand_core>(self_item);
+        if (!run) {
+            self->discard_all(nullptr);
+            self->release_ref();
+            return;
+        }
+        if (self->drain()) {
+            self->release_ref();  // the drain ended (pending_ reached 0)
+        }
+    }
+
+    /// One visit. Returns true when the drain ended, false when it rescheduled itself.
+    bool drain() noexcept {
+        scheduler_scope scope(self_);
+        work_item* items[batch];
+        std::size_t visited = 0;
+        for (;;) {
+            std::size_t n = 0;
+            // n == 0 with pending_ > 0: counted but not pushed yet (the busy window). Wait
+            // briefly for the producer, then give the thread back rather than hold it.
+            if (!spin_until([&] { return (n = queue_.try_pop_batch(items, batch)) != 0; }, busy_wait)) {
+                return reschedule();
+            }
+            for (std::size_t i = 0; i < n; ++i) {
+                // order: acquire — pairs with close()'s release; an item not started when the
+                //        strand was destroyed is discarded
+                if (closed_.load(acquire)) {
+                    count(discarded_, 1);
+                    items[i]->discard();
+                } else {
+                    count(ran_, 1);  // before it runs: a waiter on its task sees it counted
+                    items[i]->run();
+                }
+            }
+            // order: acq_rel — release: our work (and the queue's head) is visible to the next
+            //        drainer; acquire: see schedule()
+            if (pending_.fetch_sub(n, acq_rel) == n) {
+                return true;
+            }
+            visited += n;
+            if (visited >= drain_budget) {
+                return reschedule();
+            }
+        }
+    }
+
+    /// Gives the thread back to the base, keeping the drain role (and its reference).
+    bool reschedule() noexcept {
+        try {
+            base_.schedule(this);
+        } catch (...) {
+            discard_all(nullptr);  // the base shut down: nothing queued here can run any more
+            return true;
+        }
+        return false;
+    }
+
+    /// As the drain owner: discards every counted item (except `keep`, which is taken out and
+    /// left to its producer) until pending_ reaches 0, which ends the drain.
+    void discard_all(work_item* keep) noexcept {
+        work_item* items[batch];
+        for (;;) {
+            std::size_t n = 0;
+            if (!spin_until([&] { return (n = queue_.try_pop_batch(items, batch)) != 0; }, busy_wait)) {
+                continue;  // the busy window: a counted item is about to be pushed
+            }
+            for (std::size_t i = 0; i < n; ++i) {
+                if (items[i] != keep) {
+                    count(discarded_, 1);
+                    items[i]->discard();
+                }
+            }
+            // order: acq_rel — as in drain()
+            if (pending_.fetch_sub(n, acq_rel) == n) {
+                return;
+            }
+        }
+    }
+
+    /// The producer that started the drain was refused by the base: it owns the queue.
+    void refuse(work_item* own) noexcept {
+        scheduled_.fetch_sub(1, relaxed);  // order: relaxed — a total; `own` was not accepted
+        discard_all(own);
+    }
+
+    static void count(atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
+        // order: relaxed — one writer at a time (the drain owner; S1 hands the role over with
+        //        acq_rel on pending_); readers only take totals
+        counter.store(counter.load(relaxed) + n, relaxed);
+    }
+
+    any_scheduler base_;
+    any_scheduler self_;  // the strand object: current_scheduler() while an item runs
+    injection_queue queue_;
+    alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> pending_{0};  // S1, S2
+    atomic<std::uint64_t> scheduled_{0};  // accepted items (a refused one is taken back off)
+    alignas(WEFT_CACHE_LINE) atomic<std::uint32_t> refs_{1};    // the strand + a drain in flight
+    atomic<bool> closed_{false};
+    atomic<std::uint64_t> ran_{0};        // written by the drain owner only
+    atomic<std::uint64_t> discarded_{0};  // written by the drain owner only
+};
+
+}  // namespace detail
+
+/// Runs the items given to it one at a time, in the order they were scheduled, on the threads
+/// of a base scheduler; it parks no thread of its own (asio::strand). Continuations attached
+/// inside a strand item come back to the strand (placement rule 3).
+///
+/// Thread safety: schedule() from any thread, concurrently; the object itself is not movable.
+/// Lifetime:      the base must outlive the strand's work. The strand must outlive every
+///                schedule() call on it and every continuation captured on it. Destroying it
+///                never blocks: an item already running finishes; items not started yet are
+///                discarded (their tasks complete canceled) on the base's thread.
+/// Blocking:      never; a strand item that blocks waiting for an item queued behind it on the
+///                same strand deadlocks, as on any serial scheduler.
+/// Exceptions:    schedule() rethrows the base's refusal (shutdown_error) without taking the item.
+class strand {
+public:
+    /// A strand over `base` (any scheduler: a thread_pool, a run_loop, another strand...).
+    explicit strand(any_scheduler base) : core_(new detail::strand_core(base)) {
+        if (!base) {
+            core_->close();
+            throw std::invalid_argument("weft: strand over an empty any_scheduler");
+        }
+        core_->set_self(any_scheduler(*this));
+    }
+    template<typename S>
+        requires(scheduler<S> && !std::is_same_v<std::remove_cv_t<S>, any_scheduler> &&
+                 !std::is_same_v<std::remove_cv_t<S>, strand>)
+    explicit strand(S& base) : strand(any_scheduler(base)) {}
+
+    strand(const strand&) = delete;
+    strand& operator=(const strand&) = delete;
+    ~strand() { core_->close(); }
+
+    /// See the `scheduler` concept.
+    void schedule(work_item* w) { core_->schedule(w); }
+
+    /// True while one of this strand's items runs on the calling thread.
+    bool runs_on_this_thread() const noexcept { return detail::is_current_scheduler(this); }
+
+    scheduler_stats stats() const noexcept { return core_->stats(); }
+
+private:
+    detail::strand_core* core_;
+};
+
+}  // namespace weft
