@@ -1,6 +1,6 @@
 // benchmarks/ir_probe.cpp — runs one workload N times on a 1-worker pool so that
 // scripts/callgrind.sh can count instructions per operation: (Ir(2N) - Ir(N)) / N.
-// Usage: weft_ir_probe <chain_spawn|chain_resume_on|chain_then|spawn_get|asio_post> <N>
+// Usage: weft_ir_probe <chain_spawn|chain_resume_on|strand_resume_on|chain_then|spawn_get|asio_post> <N>
 //        weft_ir_probe fan_out <N>                 (N tasks submitted from main)
 //        weft_ir_probe <fib_spawn|fib_local> <n>   (fib(n): F(n+1) - 1 spawned tasks)
 #include "pool_workloads.hpp"
@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
             result = weft_bench::run_spawn_chain(pool, n);
         } else if (std::strcmp(w, "chain_resume_on") == 0) {
             result = weft_bench::resume_on_loop(pool, n).get();
+        } else if (std::strcmp(w, "strand_resume_on") == 0) {
+            weft::strand s{pool};
+            result = weft_bench::resume_on_loop(s, n).get();
         } else if (std::strcmp(w, "chain_then") == 0) {
             result = weft_bench::run_then_chain(pool, n);
         } else if (std::strcmp(w, "fib_spawn") == 0 || std::strcmp(w, "fib_local") == 0) {

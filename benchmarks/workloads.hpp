@@ -38,10 +38,11 @@ inline long run_spawn_chain(weft::thread_pool& pool, long links) {
 }
 
 /// A dynamic chain without allocation: one coroutine hops back onto the pool `n` times.
-inline weft::task<long> resume_on_loop(weft::thread_pool& pool, long n) {
+template<typename Scheduler>
+weft::task<long> resume_on_loop(Scheduler& sched, long n) {
     long hops = 0;
     for (long i = 0; i < n; ++i) {
-        co_await weft::resume_on(pool);
+        co_await weft::resume_on(sched);
         ++hops;
     }
     co_return hops;

@@ -1,7 +1,13 @@
 // Tests for weft/scheduler.hpp: the concept, inline_scheduler, any_scheduler, current_scheduler.
 #include <weft/scheduler.hpp>
 
+#include <weft/concurrent_exclusive.hpp>
+#include <weft/dedicated_thread.hpp>
+#include <weft/limited_scheduler.hpp>
+#include <weft/promise.hpp>
 #include <weft/resume_on.hpp>
+#include <weft/run_loop.hpp>
+#include <weft/strand.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
@@ -11,6 +17,7 @@
 #include "support/thread_tag.hpp"
 
 #include <atomic>
+#include <memory>
 #include <thread>
 
 namespace {
@@ -121,4 +128,86 @@ TEST_CASE("inline work nested a million deep runs in bounded stack", "[scheduler
     chain_item item;
     weft::inline_scheduler{}.schedule(&item);
     CHECK(item.ran == 1'000'000);
+}
+
+namespace {
+std::atomic<int> captured_hops_seen{0};
+std::atomic<const void*> captured_target{nullptr};
+void watch_captured(const weft::placement_event& e) noexcept {
+    if (e.rule == weft::placement_rule::captured && !e.ran_inline && e.scheduler == captured_target.load()) {
+        captured_hops_seen.fetch_add(1);
+    }
+}
+
+/// Spawns on `s` an item that attaches a continuation to pool work; the continuation must come
+/// back to `s` (rule 3), counted as a captured hop naming `s`.
+template<typename S, typename Drive>
+bool comes_back_counted(S& s, weft::thread_pool& pool, Drive&& drive) {
+    captured_target = &s;
+    captured_hops_seen = 0;
+    const auto before = weft::placement_stats_snapshot();
+    auto t = weft::spawn(s, [&] {
+        // attached before the pool completes it, so the continuation is dispatched from a worker
+        auto p = std::make_shared<weft::promise<int>>();
+        auto cont = p->get_task().then([&](int) { return s.runs_on_this_thread(); });
+        (void)weft::spawn(pool, [p] { p->set_value(1); });
+        return cont;
+    });
+    drive(t);
+    const bool back = t.get();
+    const auto after = weft::placement_stats_snapshot();
+    return back && captured_hops_seen.load() == 1 && after.captured_hop - before.captured_hop >= 1;
+}
+}  // namespace
+
+TEST_CASE("every built-in scheduler keeps its continuations, and the counters see it", "[scheduler][placement]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    auto previous = weft::set_placement_observer(&watch_captured);
+    auto nothing = [](auto&) {};
+    {
+        weft::strand s{pool};
+        CHECK(comes_back_counted(s, pool, nothing));
+    }
+    {
+        weft::limited_scheduler lim{pool, 2};
+        CHECK(comes_back_counted(lim, pool, nothing));
+    }
+    {
+        weft::concurrent_exclusive_pair pair{pool, 2};
+        CHECK(comes_back_counted(pair.concurrent(), pool, nothing));
+        CHECK(comes_back_counted(pair.exclusive(), pool, nothing));
+    }
+    {
+        weft::dedicated_thread dt;
+        CHECK(comes_back_counted(dt, pool, nothing));
+    }
+    {
+        weft::run_loop loop;
+        CHECK(comes_back_counted(loop, pool, [&](auto& t) {
+            while (!t.is_ready()) {
+                loop.run_one();
+            }
+        }));
+    }
+    weft::set_placement_observer(previous);
+}
+
+TEST_CASE("driving a run_loop inside a pool task restores the worker's scheduler and helper", "[scheduler]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    weft::run_loop loop;
+    auto t = weft::spawn(pool, [&] {
+        (void)weft::spawn(loop, [] {});
+        const bool inside_was_loop = [&] {
+            bool seen = false;
+            (void)weft::spawn(loop, [&] { seen = weft::current_scheduler() == weft::any_scheduler(loop); });
+            loop.poll();
+            return seen;
+        }();
+        // back on the worker: the pool is current again, and a blocking get still helps (a
+        // 1-worker pool would deadlock here if the loop's wait helper had leaked)
+        const bool pool_again = weft::current_scheduler() == weft::any_scheduler(pool);
+        const int nested = weft::spawn(pool, [] { return 5; }).get();
+        return inside_was_loop && pool_again && nested == 5;
+    });
+    CHECK(t.get());
 }

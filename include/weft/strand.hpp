@@ -17,7 +17,8 @@
 // Invariant S2: pending_ >= the number of items in the queue. A producer counts before it
 //   pushes, so the drain never takes an item that is not counted yet (pushing first would let
 //   the drain subtract an uncounted item, wrap pending_ and lose the next start).
-// FIFO: one queue (the pool's wait-free MPSC injection queue), one consumer; the queue keeps
+// FIFO: one queue (the pool's wait-free MPSC injection queue), one consumer (the drain, so no
+//   consumer lock); the queue keeps
 //   each producer's order, and the drain runs items in queue order.
 // The busy window: between (1) and (2) a producer has counted an item the drain cannot see
 //   yet. The drain spins briefly (with yields) for it, then reschedules itself on the base
@@ -136,7 +137,7 @@ private:
             std::size_t n = 0;
             // n == 0 with pending_ > 0: counted but not pushed yet (the busy window). Wait
             // briefly for the producer, then give the thread back rather than hold it.
-            if (!spin_until([&] { return (n = queue_.try_pop_batch(items, batch)) != 0; }, busy_wait)) {
+            if (!spin_until([&] { return (n = queue_.pop_batch_exclusive(items, batch)) != 0; }, busy_wait)) {
                 return reschedule();
             }
             for (std::size_t i = 0; i < n; ++i) {
@@ -179,7 +180,7 @@ private:
         work_item* items[batch];
         for (;;) {
             std::size_t n = 0;
-            if (!spin_until([&] { return (n = queue_.try_pop_batch(items, batch)) != 0; }, busy_wait)) {
+            if (!spin_until([&] { return (n = queue_.pop_batch_exclusive(items, batch)) != 0; }, busy_wait)) {
                 continue;  // the busy window: a counted item is about to be pushed
             }
             for (std::size_t i = 0; i < n; ++i) {

@@ -58,6 +58,15 @@ public:
         if (consumer_lock_.exchange(true, acquire)) {
             return 0;
         }
+        const std::size_t n = pop_batch_exclusive(out, max);
+        consumer_lock_.store(false, release);  // order: release — pairs with the acquire above
+        return n;
+    }
+
+    /// Takes up to `max` items into `out`, for a caller that is the only consumer by
+    /// construction (a strand's drain: one at a time, each ordered after the previous one by
+    /// the strand's own acq_rel counter), so without the consumer lock.
+    std::size_t pop_batch_exclusive(work_item** out, std::size_t max) noexcept {
         std::size_t n = 0;
         while (n < max) {
             work_item* w = pop_one();
@@ -66,7 +75,6 @@ public:
             }
             out[n++] = w;
         }
-        consumer_lock_.store(false, release);  // order: release — pairs with the acquire above
         return n;
     }
 
@@ -84,7 +92,7 @@ private:
         atomic_ref<work_item*>(prev->next).store(w, release);  // order: release — see next_of
     }
 
-    /// Consumer only (under consumer_lock_).
+    /// Consumer only (under consumer_lock_, or the only consumer by construction).
     work_item* pop_one() noexcept {
         work_item* h = head_.load(relaxed);  // order: relaxed — only the consumer writes it
         work_item* next = next_of(h);
