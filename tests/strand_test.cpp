@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <latch>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -154,6 +155,23 @@ TEST_CASE("a strand destroyed with work queued completes that work canceled", "[
     for (auto& t : tasks) {
         CHECK(t.is_canceled());
     }
+}
+
+TEST_CASE("continuations captured on a destroyed strand still complete, canceled, without touching it", "[strand]") {
+    weft_test::manual_scheduler base;
+    auto s = std::make_unique<weft::strand>(base);  // on the heap: ASan sees any later use
+    weft::task<int> queued;
+    weft::task<int> captured;
+    auto attach = weft::spawn(*s, [&] {
+        captured = queued.then([](int x) { return x; });  // captured on the strand
+        s.reset();  // the strand is destroyed from inside its own item
+    });
+    queued = weft::spawn(*s, [] { return 1; });  // behind `attach`, in the same drain
+    CHECK(base.run_all() == 1);  // the drain runs `attach`, then discards `queued`
+    CHECK(attach.is_succeeded());
+    CHECK(queued.is_canceled());
+    captured.wait();  // completed (canceled) on the drain's thread, not sent to the dead strand
+    CHECK(captured.is_canceled());
 }
 
 TEST_CASE("a strand destroyed while an item runs lets it finish and cancels the rest", "[strand]") {

@@ -232,7 +232,9 @@ private:
         // order: acquire — pairs with waiter_node::notify's release; wake_parked() locks the
         //        mutex after setting `done`, so the check under the lock cannot miss it
         while (done.load(detail::acquire) == 0 && queue_.head == nullptr) {
-            if (wake_.wait_until(lock, deadline) == std::cv_status::timeout) {
+            if (deadline == std::chrono::steady_clock::time_point::max()) {
+                wake_.wait(lock);  // no conversion of an infinite deadline
+            } else if (wake_.wait_until(lock, deadline) == std::cv_status::timeout) {
                 break;
             }
         }

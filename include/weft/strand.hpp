@@ -118,19 +118,25 @@ private:
     /// The drain item: run by the base (run == true) or discarded by it (run == false).
     static void invoke(work_item* self_item, bool run) noexcept {
         auto* self = detail::down_cast<strand_core>(self_item);
-        if (!run) {
-            self->discard_all(nullptr);
-            self->release_ref();
-            return;
+        bool ended = true;
+        {
+            // The strand is current while its items run — and while they are discarded, so a
+            // continuation captured on the strand that a discard completes runs here, inline,
+            // instead of being sent to a strand that may be gone.
+            scheduler_scope scope(self->self_);
+            if (run) {
+                ended = self->drain();
+            } else {
+                self->discard_all(nullptr);
+            }
         }
-        if (self->drain()) {
+        if (ended) {
             self->release_ref();  // the drain ended (pending_ reached 0)
         }
     }
 
     /// One visit. Returns true when the drain ended, false when it rescheduled itself.
     bool drain() noexcept {
-        scheduler_scope scope(self_);
         work_item* items[batch];
         std::size_t visited = 0;
         for (;;) {
