@@ -612,6 +612,9 @@ inline void dispatch_continuation(work_item* w,
         w->run();
         return;
     }
+    // `target` may live inside the item (a continuation's fields): once schedule() returns, the
+    // item may already have run on another thread and freed it, so nothing of it is read after.
+    const void* identity = target->identity();
     try {
         target->schedule(w);
     } catch (...) {
@@ -619,7 +622,7 @@ inline void dispatch_continuation(work_item* w,
         w->discard();
         return;
     }
-    record_placement(rule, false, target->identity());
+    record_placement(rule, false, identity);
 }
 
 }  // namespace detail
