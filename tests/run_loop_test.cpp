@@ -123,6 +123,28 @@ TEST_CASE("run_loop: an explicit scheduler overrides the capture", "[run_loop]")
     CHECK(t.get());
 }
 
+TEST_CASE("run_loop: co_await resume_on(pool) leaves the loop, and the capture follows", "[run_loop]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    weft::run_loop loop;
+    const long loop_thread = weft_test::this_thread_tag();
+    auto coro = [&]() -> weft::task<bool> {
+        const bool on_loop = weft_test::this_thread_tag() == loop_thread;
+        co_await weft::resume_on(pool);  // the explicit override: rule 1
+        const bool on_pool = pool.runs_on_this_thread();
+        weft::promise<int> p;
+        auto later = p.get_task();
+        std::thread setter([&p] { p.set_value(1); });
+        co_await later;  // captured now: the pool, not the loop
+        setter.join();
+        co_return on_loop && on_pool && pool.runs_on_this_thread() &&
+            weft::current_scheduler() == weft::any_scheduler(pool);
+    };
+    auto t = weft::spawn(loop, coro);
+    CHECK(loop.run_one());  // starts the coroutine; it leaves the loop at its first co_await
+    CHECK(t.get());
+    CHECK(loop.poll() == 0);  // nothing came back to the loop
+}
+
 TEST_CASE("run_loop: run inside run on the same loop fails clearly", "[run_loop]") {
     weft::run_loop loop;
     auto nested = weft::spawn(loop, [&] {

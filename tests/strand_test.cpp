@@ -59,6 +59,19 @@ TEST_CASE("inside a strand item current_scheduler() is the strand", "[strand]") 
     CHECK(weft::spawn(pool, [&] { return weft::current_scheduler() == weft::any_scheduler(pool); }).get());
 }
 
+TEST_CASE("a scope opened inside a strand item does not leak into the next item", "[strand]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    weft::strand s{pool};
+    weft_test::manual_scheduler other;
+    auto a = weft::spawn(s, [&] {
+        weft::scheduler_scope scope{weft::any_scheduler(other)};
+        return weft::current_scheduler() == weft::any_scheduler(other);
+    });
+    auto b = weft::spawn(s, [&] { return weft::current_scheduler() == weft::any_scheduler(s); });
+    CHECK(a.get());
+    CHECK(b.get());
+}
+
 TEST_CASE("continuations attached in a strand item come back to the strand (then and co_await)", "[strand]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     weft::strand s{pool};
