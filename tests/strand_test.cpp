@@ -72,6 +72,20 @@ TEST_CASE("a scope opened inside a strand item does not leak into the next item"
     CHECK(b.get());
 }
 
+TEST_CASE("a pool task that a blocked strand item helps run sees the pool, not the strand", "[strand]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    weft::strand s{pool};
+    auto t = weft::spawn(s, [&] {
+        // the only worker blocks here inside the strand's drain, and helps: it runs `inner`
+        auto inner = weft::spawn(pool, [&] {
+            return weft::current_scheduler() == weft::any_scheduler(pool) && !s.runs_on_this_thread();
+        });
+        const bool helped_saw_pool = inner.get();
+        return helped_saw_pool && s.runs_on_this_thread();  // and the strand is current again
+    });
+    CHECK(t.get());
+}
+
 TEST_CASE("continuations attached in a strand item come back to the strand (then and co_await)", "[strand]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     weft::strand s{pool};

@@ -222,6 +222,9 @@ private:
         if (w == nullptr) {
             return false;
         }
+        // The helped item is the loop's: the loop is current while it runs, whatever the
+        // waiting item had made current.
+        scheduler_scope scope(identity_handle_ ? identity_handle_ : any_scheduler(*this));
         run_item(w);
         return true;
     }

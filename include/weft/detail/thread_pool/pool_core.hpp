@@ -179,6 +179,7 @@ struct alignas(WEFT_CACHE_LINE) worker_data final : wait_helper {
     unsigned picks_to_injector = 61;  // fairness_interval
     unsigned help_depth = 0;
     unsigned blocking_depth = 0;
+    any_scheduler* current_slot = nullptr;  // this thread's current_scheduler() (set in thread_main)
     bool spinning = false;
     std::minstd_rand rng;
     // --- written by the owner (relaxed, single writer), read by stats() ----------------------
@@ -188,6 +189,7 @@ struct alignas(WEFT_CACHE_LINE) worker_data final : wait_helper {
     atomic<std::uint32_t> retire_word{0};
 
     bool help_one() noexcept override;
+    void run_item_as_pool(work_item* item) noexcept;
     void park_until(const atomic<std::uint32_t>& done, std::chrono::steady_clock::time_point deadline) noexcept override;
     void wake_parked() noexcept override;
 };
@@ -554,6 +556,7 @@ public:
     }
 
     void set_self_handle(any_scheduler h) noexcept { self_handle_ = h; }
+    const any_scheduler& self_handle() const noexcept { return self_handle_; }
 
     /// The body of every pool thread (a worker or a spare).
     void thread_main(std::size_t index) {
@@ -562,6 +565,7 @@ public:
         pin_thread(options_->cpus, index);
         current_worker() = &w;
         current_wait_helper() = &w;
+        w.current_slot = &current_scheduler_slot();
         scheduler_scope scope(self_handle_);
         run_hook(options_->on_thread_start, index);
         worker_loop(w);
@@ -752,9 +756,21 @@ inline bool worker_data::help_one() noexcept {
         return false;
     }
     ++help_depth;
-    core->run_item(*this, item);
+    if (current_slot->identity() == core->self_handle().identity()) {
+        core->run_item(*this, item);
+    } else {
+        run_item_as_pool(item);
+    }
     --help_depth;
     return true;
+}
+
+/// Helping from inside work of another scheduler that runs on this worker (a strand's drain, a
+/// limited scheduler's runner): the helped item is the pool's, and must see the pool as
+/// current — not the strand, whose item is only blocked, not finished. Off the fast path.
+[[gnu::noinline]] inline void worker_data::run_item_as_pool(work_item* item) noexcept {
+    scheduler_scope scope(core->self_handle());
+    core->run_item(*this, item);
 }
 
 inline void worker_data::park_until(const atomic<std::uint32_t>& done,
