@@ -211,13 +211,28 @@ TEST_CASE("limited_scheduler destroyed with work queued completes that work canc
 }
 
 TEST_CASE("a gate whose base refuses or discards the work cancels it, never hangs", "[limited]") {
-    SECTION("refused at schedule") {
+    SECTION("refused at schedule: thrown back, nothing taken") {
         weft_test::manual_scheduler base;
         base.close();
         weft::limited_scheduler lim{base, 2};
-        auto t = weft::spawn(lim, [] { return 1; });
-        CHECK(t.is_canceled());
-        CHECK(lim.stats().discarded == 1);
+        CHECK_THROWS_AS(weft::spawn(lim, [] { return 1; }), weft::shutdown_error);
+        CHECK(lim.stats().scheduled == 0);
+        weft::thread_pool pool{weft::pool_options{.threads = 1}};
+        pool.shutdown();
+        weft::concurrent_exclusive_pair pair{pool, 1};
+        CHECK_THROWS_AS(weft::spawn(pair.exclusive(), [] {}), weft::shutdown_error);
+        CHECK_THROWS_AS(weft::spawn(pair.concurrent(), [] {}), weft::shutdown_error);
+    }
+    SECTION("queued behind a running item when the base shuts down: canceled") {
+        weft_test::manual_scheduler base;
+        weft::limited_scheduler lim{base, 1};
+        auto a = weft::spawn(lim, [] { return 1; });
+        auto b = weft::spawn(lim, [] { return 2; });  // queued: the limit is 1
+        base.close();
+        base.discard_all();  // a's runner is discarded: a, then b, complete canceled
+        CHECK(a.is_canceled());
+        CHECK(b.is_canceled());
+        CHECK(lim.stats().discarded == 2);
     }
     SECTION("discarded later, with more queued behind") {
         weft_test::manual_scheduler base;

@@ -26,8 +26,9 @@ namespace weft {
 ///                blocks: running items finish, queued ones are discarded (tasks canceled).
 /// Blocking:      never.
 /// Exceptions:    the constructor throws std::invalid_argument for max_concurrency == 0 or an
-///                empty base; schedule() throws shutdown_error after complete(). When the
-///                base refuses work (it shut down), the items are discarded: tasks canceled.
+///                empty base; schedule() throws shutdown_error after complete(), and
+///                rethrows the base's refusal when the item would start at once (nothing taken).
+///                Queued work that the base refuses later is discarded: tasks canceled.
 class limited_scheduler {
 public:
     limited_scheduler(any_scheduler base, std::size_t max_concurrency) : gate_(make(base, max_concurrency)) {

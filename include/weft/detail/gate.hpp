@@ -20,6 +20,9 @@
 // Refusal: the base refusing a runner (shut down) cannot strand queued work: the runner then
 //   runs in discard mode, discarding its item and every item it would have started next (their
 //   tasks complete canceled); the same when the base accepts a runner and later discards it.
+//   One exception: when the refused runner carries the very item being scheduled, that item
+//   is taken back and schedule() rethrows the base's error (the caller keeps the item, as
+//   the `scheduler` concept allows), like the pool and the strand do.
 // Closing: close() (the scheduler's destructor) refuses new work, discards the queued items and
 //   lets running ones finish. complete() refuses new work and lets the queue drain; the
 //   completion task completes when nothing is queued or running.
@@ -37,6 +40,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <mutex>
 #include <new>
 #include <utility>
@@ -67,7 +71,9 @@ public:
             ++scheduled_;
             start = take_startable_locked(nullptr);
         }
-        launch(start);
+        if (std::exception_ptr refused = launch(start, w)) {
+            std::rethrow_exception(refused);  // w was taken back: the caller keeps it
+        }
     }
 
     /// Refuses new work, discards what is queued, lets running items finish. Drops the
@@ -207,13 +213,15 @@ private:
         }
     }
 
-    /// Outside the lock: discards the orphans, schedules each runner on the base (a refused
-    /// runner discards its work at once).
-    void launch(startable& s) noexcept {
+    /// Outside the lock: discards the orphans, schedules each runner on the base. A refused
+    /// runner discards its work at once — except `own` (the item being scheduled by the
+    /// caller), which is taken back; then the base's exception is returned for the caller.
+    std::exception_ptr launch(startable& s, work_item* own = nullptr) noexcept {
         while (work_item* w = s.orphans.pop()) {
             count(discarded_);
             w->discard();
         }
+        std::exception_ptr own_refused;
         runner* list = s.first;
         while (list != nullptr) {
             runner* r = list;
@@ -222,9 +230,32 @@ private:
             try {
                 base_.schedule(r);
             } catch (...) {
-                run_runner(r, false);
+                if (r->item == own && own != nullptr) {
+                    own_refused = std::current_exception();
+                    take_back(r);
+                } else {
+                    run_runner(r, false);
+                }
             }
         }
+        return own_refused;
+    }
+
+    /// The base refused the runner of the item being scheduled: undo its start and its
+    /// acceptance, and let whatever that unblocks go on (or be discarded, if refused too).
+    void take_back(runner* r) noexcept {
+        startable next;
+        {
+            std::lock_guard lock(mutex_);
+            finish_locked(r->side);
+            --scheduled_;
+            r->next_free = free_;
+            free_ = r;
+            next = take_startable_locked(nullptr);
+        }
+        launch(next);
+        complete_if_idle();
+        release_ref();  // the reference taken when the item started; the caller's front holds one
     }
 
     /// A runner's visit: runs (or, refused, discards) its item and the ones it may take next.
