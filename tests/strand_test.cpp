@@ -2,6 +2,8 @@
 // strand, refusal by the base, destruction with work queued.
 #include <weft/strand.hpp>
 
+#include <weft/detail/test_hooks.hpp>
+
 #include <weft/resume_on.hpp>
 #include <weft/run_loop.hpp>
 #include <weft/spawn.hpp>
@@ -15,6 +17,7 @@
 #include <atomic>
 #include <latch>
 #include <memory>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -243,4 +246,61 @@ TEST_CASE("a strand gives its base's thread back after a budget of items", "[str
         ++visits;
     }
     CHECK(visits == 3);
+}
+
+namespace {
+/// Holds the first thread that reaches the strand's busy window until the test releases it.
+struct busy_window {
+    std::atomic<bool> armed{true};
+    std::atomic<bool> reached{false};
+    std::atomic<bool> release{false};
+};
+busy_window* the_window = nullptr;
+void hold_in_busy_window(const char* name) {
+    if (std::string_view(name) != "strand.between_count_and_push" || !the_window->armed.exchange(false)) {
+        return;
+    }
+    the_window->reached.store(true);
+    while (!the_window->release.load()) {
+        std::this_thread::yield();
+    }
+}
+struct scoped_hook {
+    explicit scoped_hook(weft::detail::test_hook_fn fn) { weft::detail::test_hook_slot().store(fn); }
+    ~scoped_hook() { weft::detail::test_hook_slot().store(nullptr); }
+    scoped_hook(const scoped_hook&) = delete;
+    scoped_hook& operator=(const scoped_hook&) = delete;
+};
+}  // namespace
+
+TEST_CASE("a producer held between counting and pushing: the drain waits, gives the thread back, "
+          "and no second drain starts",
+          "[strand][hook]") {
+    busy_window w;
+    the_window = &w;
+    weft_test::manual_scheduler base;
+    weft::strand s{base};
+    int ran_a = 0;
+    int ran_b = 0;
+    auto a = weft::spawn(s, [&] { ++ran_a; });  // before the hook is installed: not held
+    REQUIRE(base.queued() == 1);                 // a's drain
+    scoped_hook hook(&hold_in_busy_window);
+    weft::task<void> b;
+    std::thread producer([&] { b = weft::spawn(s, [&] { ++ran_b; }); });
+    while (!w.reached.load()) {
+        std::this_thread::yield();
+    }
+    // b is counted, not pushed. The drain runs a, waits briefly for b, then reschedules itself.
+    REQUIRE(base.run_one());
+    CHECK(ran_a == 1);
+    CHECK(ran_b == 0);
+    CHECK(base.queued() == 1);  // the same drain, rescheduled: it kept the drain role
+    w.release.store(true);
+    producer.join();
+    CHECK(base.queued() == 1);  // the producer saw a drain in flight: it started none
+    REQUIRE(base.run_one());
+    CHECK(ran_b == 1);
+    CHECK(base.queued() == 0);  // the drain ended with the count at 0
+    CHECK(a.is_succeeded());
+    CHECK(b.is_succeeded());
 }

@@ -1,6 +1,6 @@
 // weft/dedicated_thread.hpp — threads of their own for long-running work
 // (.NET TaskCreationOptions.LongRunning): dedicated_thread, and the long_running scheduler.
-// Design note: docs/decisions/0005-schedulers.md §"Long-running work".
+// Design note: docs/decisions/0005-schedulers.md (decision 8, long-running work).
 // SPDX-License-Identifier: MIT
 #pragma once
 

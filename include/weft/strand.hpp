@@ -32,6 +32,11 @@
 // Lifetime: the strand object owns one reference to the core; a drain in flight owns another.
 //   Destroying the strand marks the core closed: items not yet started are discarded (their
 //   tasks complete canceled) by the drain in flight; an item already running finishes.
+// Tests: tests/strand_test.cpp (the busy window entered on purpose through the test hook
+//   "strand.between_count_and_push"; with push-before-count planted, that test fails: the drain
+//   runs the uncounted item early and never ends), tests/stress/strand_stress.cpp (8 threads x
+//   100,000 items, per-producer FIFO and no overlap under TSan), and
+//   tests/stress/scheduler_shutdown_stress.cpp (the base shut down at random points).
 // Orders: see the `// order:` comments; pending_'s RMWs are acq_rel so that a new drainer sees
 //   everything the previous one did (the queue's head) and the drain sees the pushed items.
 // SPDX-License-Identifier: MIT
@@ -40,6 +45,7 @@
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/down_cast.hpp>
 #include <weft/detail/spin.hpp>
+#include <weft/detail/test_hooks.hpp>
 #include <weft/detail/thread_pool/injection_queue.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>
@@ -75,6 +81,7 @@ public:
         const std::uint64_t before = pending_.fetch_add(1, acq_rel);
         // order: relaxed — a total; on pending_'s cache line, which this thread now owns
         scheduled_.fetch_add(1, relaxed);
+        test_hook("strand.between_count_and_push");  // the busy window (tests only)
         queue_.push(w);
         if (before != 0) {
             return;  // a drain exists (S1) and will reach w
