@@ -139,6 +139,7 @@ TEST_CASE("deep inline chains are counted as deferred, refused hops as refused",
     CHECK(d.completing_inline == 1000);
     CHECK(d.deferred > 0);
     CHECK(d.refused == 1);
+    CHECK(d.named_hop == 1);  // decided (and counted) before the scheduler refused it
 }
 
 namespace {

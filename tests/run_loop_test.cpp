@@ -12,6 +12,8 @@
 #include "support/thread_tag.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -226,4 +228,17 @@ TEST_CASE("run_loop: a foreign thread's post wakes a sleeping run promptly, many
     loop.run();
     poster.join();
     CHECK(seen == rounds);
+}
+
+TEST_CASE("run_loop: a timed wait that gave up on the loop thread does not touch the loop later", "[run_loop]") {
+    weft::promise<int> p;
+    auto never_yet = p.get_task();
+    {
+        auto loop = std::make_unique<weft::run_loop>();  // on the heap: ASan sees a later use
+        auto waited = weft::spawn(*loop, [&] { return never_yet.wait_for(std::chrono::milliseconds(1)); });
+        CHECK(loop->poll() == 1);
+        CHECK_FALSE(waited.get());  // gave up; its waiter node stays in never_yet's list
+    }
+    p.set_value(1);  // completes never_yet: the abandoned node must not call into the dead loop
+    CHECK(never_yet.get() == 1);
 }

@@ -156,6 +156,11 @@ bool comes_back_counted(S& s, weft::thread_pool& pool, Drive&& drive) {
     drive(t);
     const bool back = t.get();
     const auto after = weft::placement_stats_snapshot();
+    INFO("back " << back << ", hops seen " << captured_hops_seen.load() << ", counted "
+                 << after.captured_hop - before.captured_hop);
+    CHECK(back);
+    CHECK(captured_hops_seen.load() == 1);
+    CHECK(after.captured_hop - before.captured_hop >= 1);
     return back && captured_hops_seen.load() == 1 && after.captured_hop - before.captured_hop >= 1;
 }
 }  // namespace

@@ -31,7 +31,9 @@ struct placement_event {
 /// Totals over every thread of the process since start (or since reset_placement_stats()).
 /// inline + hop per rule; `deferred` counts inline runs that the recursion guard queued on
 /// the thread instead of nesting; `refused` counts hops the target scheduler refused
-/// (shut down): those continuations completed as canceled.
+/// (shut down): those continuations completed as canceled. A hop is counted (and reported to
+/// the observer) when it is decided, before the target runs it; a refused one is counted
+/// both as a hop and as refused.
 struct placement_stats {
     std::uint64_t named_inline = 0;
     std::uint64_t named_hop = 0;

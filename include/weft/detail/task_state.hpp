@@ -82,9 +82,15 @@ WEFT_TLS_ACCESSOR inline wait_helper*& current_wait_helper() noexcept {
 
 /// A blocked waiter, linked into the task's continuation list.
 /// flag_: 0 waiting (awake), 1 done, 2 waiting and asleep in futex.
+/// helper_: the waiting thread's wait helper (a pool worker, a run loop), which notify() wakes.
+/// The helper may be destroyed as soon as its waiter returns, so whoever takes helper_ (an
+/// exchange) owns the right to call it: notify() takes it and, once done with it, sets
+/// notifier_done_; a waiter that finds helper_ already taken waits for notifier_done_ before it
+/// returns. A timed waiter that gives up takes helper_ itself, and notify() then leaves it alone.
 struct waiter_node : continuation {
     atomic<std::uint32_t> flag_{0};
-    wait_helper* helper_ = nullptr;
+    atomic<wait_helper*> helper_{nullptr};
+    atomic<std::uint32_t> notifier_done_{0};
     bool on_heap_ = false;           // timed waits: the waiter may abandon the node
     atomic<std::uint32_t> refs_{2};  // on_heap_ only: the waiter and the continuation list
 
@@ -92,19 +98,40 @@ struct waiter_node : continuation {
 
     waiter_node() noexcept { on_complete = &notify; }
 
+    void set_helper(wait_helper* h) noexcept {
+        helper_.store(h, relaxed);  // order: relaxed — published by attach()'s release CAS
+    }
+
+    /// The waiter, before it returns: if notify() took the helper, wait until it is done with
+    /// it (a short, bounded section: a futex wake and the helper's wake-up call).
+    void release_helper() noexcept {
+        // order: acq_rel — pairs with notify()'s exchange: exactly one of us gets the helper
+        if (helper_.exchange(nullptr, acq_rel) != nullptr) {
+            return;  // notify() never took it and never will
+        }
+        // order: acquire — pairs with notify()'s release store after its last use of the helper;
+        //        spin_until yields after a moment, in case the notifier shares our CPU
+        while (!spin_until([this] { return notifier_done_.load(acquire) != 0; })) {
+        }
+    }
+
     static void notify(continuation* c) noexcept {
         auto* self = detail::down_cast<waiter_node>(c);
-        wait_helper* helper = self->helper_;
         const bool on_heap = self->on_heap_;
+        // order: acq_rel — see release_helper()
+        wait_helper* helper = self->helper_.exchange(nullptr, acq_rel);
         // order: acq_rel — release: the waiter that sees `done` sees the task's result (it was
         //        published before this node ran); acquire: we read `asleep` written by the waiter.
-        //        A stack node may be gone after this; below we use only its address (futex).
+        //        Without a helper, a stack node may be gone after this; below we use only its
+        //        address (futex). With one, the waiter waits for notifier_done_.
         const std::uint32_t old = self->flag_.exchange(done, acq_rel);
         if (old == asleep) {
             futex_wake_all(self->flag_);
         }
         if (helper != nullptr) {
             helper->wake_parked();
+            // order: release — our last use of the helper (and of a stack node) is before this
+            self->notifier_done_.store(1, release);
         }
         // order: acq_rel — the last owner deletes and sees the other owner's accesses
         if (on_heap && self->refs_.fetch_sub(1, acq_rel) == 1) {
@@ -377,17 +404,19 @@ inline void state_base::wait() noexcept {
         return;
     }
     waiter_node node;
-    node.helper_ = current_wait_helper();
+    wait_helper* const helper = current_wait_helper();
+    node.set_helper(helper);
     if (!attach(&node)) {
         return;
     }
-    if (wait_helper* helper = node.helper_) {
+    if (helper != nullptr) {
         // A worker of a pool: run its queued work while waiting (no deadlock with 1 worker).
         while (node.flag_.load(acquire) != waiter_node::done) {  // order: acquire — see notify
             if (!helper->help_one()) {
                 helper->park_until(node.flag_, std::chrono::steady_clock::time_point::max());
             }
         }
+        node.release_helper();
         return;
     }
     std::uint32_t expected = waiter_node::awake;
@@ -418,13 +447,13 @@ inline bool state_base::wait_until(std::chrono::steady_clock::time_point deadlin
         }
         return is_ready();
     }
-    node->helper_ = current_wait_helper();
+    wait_helper* const helper = current_wait_helper();
+    node->set_helper(helper);
     node->on_heap_ = true;
     if (!attach(node)) {
         delete node;
         return true;
     }
-    wait_helper* helper = node->helper_;
     for (;;) {
         std::uint32_t f = node->flag_.load(acquire);  // order: acquire — see notify
         if (f == waiter_node::done) {
@@ -447,6 +476,9 @@ inline bool state_base::wait_until(std::chrono::steady_clock::time_point deadlin
         futex_wait_for(node->flag_, waiter_node::asleep, deadline - now);
     }
     const bool ready = is_ready();
+    if (helper != nullptr) {
+        node->release_helper();  // given up or done: the helper is not touched after we return
+    }
     // order: acq_rel — the last owner deletes the node
     if (node->refs_.fetch_sub(1, acq_rel) == 1) {
         delete node;
@@ -612,17 +644,16 @@ inline void dispatch_continuation(work_item* w,
         w->run();
         return;
     }
-    // `target` may live inside the item (a continuation's fields): once schedule() returns, the
-    // item may already have run on another thread and freed it, so nothing of it is read after.
-    const void* identity = target->identity();
+    // Recorded before the hop, as resume_on does: once schedule() returns, the item may already
+    // have run (and freed `target`, which may live inside it) on another thread, and a trace
+    // must show the decision before the work it placed. A refused hop also counts as refused.
+    record_placement(rule, false, target->identity());
     try {
         target->schedule(w);
     } catch (...) {
         count_placement(placement_counter::refused);
         w->discard();
-        return;
     }
-    record_placement(rule, false, identity);
 }
 
 }  // namespace detail
