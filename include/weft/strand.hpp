@@ -76,8 +76,10 @@ public:
 
     void schedule(work_item* w) {
         // order: acq_rel — acquire: a producer that becomes the drainer sees what the last drain
-        //        did (it ended with a release on pending_); release: orders the count before the
-        //        push (S2), so a drain that sees the item also sees it counted
+        //        did (it ended with a release on pending_); release: kept symmetric with the
+        //        drain's RMWs (the same instruction on x86). S2 needs no more: the count is
+        //        sequenced before the push, whose release store the drain acquires before its
+        //        own RMW on pending_, so that RMW comes after this one in pending_'s order.
         const std::uint64_t before = pending_.fetch_add(1, acq_rel);
         // order: relaxed — a total; on pending_'s cache line, which this thread now owns
         scheduled_.fetch_add(1, relaxed);
