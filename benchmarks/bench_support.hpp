@@ -55,4 +55,18 @@ benchmark::internal::Benchmark* register_over_threads(const char* name, Fn fn) {
     return b->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
+/// The body of every benchmark binary's main(), after its registrations.
+inline int run_benchmarks(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+        return 1;
+    }
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
+
 }  // namespace weft_bench
+
+/// Registers `fn` as BM_<workload>/<impl>/threads:<T>/real_time (all in one process).
+#define WEFT_BENCH(fn, workload, impl) weft_bench::register_over_threads("BM_" workload "/" impl, fn)

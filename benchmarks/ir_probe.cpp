@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(w, "asio_post") == 0) {
 #if WEFT_BENCH_HAVE_ASIO
         asio::thread_pool pool(1);
-        result = weft_bench::run_asio_chain(pool, n);
+        result = weft_bench::run_asio_chain(pool.get_executor(), n);
         pool.join();
 #else
         std::fprintf(stderr, "built without Asio\n");

@@ -333,29 +333,22 @@ void BM_ping_pong_tbb_arena(benchmark::State& st) {
 
 }  // namespace
 
-#define WEFT_POOL_BENCH(fn, workload, impl) weft_bench::register_over_threads("BM_" workload "/" impl, fn)
-
+// Names: BM_<workload>/<implementation>/threads:<T>/real_time, all in this one process.
 int main(int argc, char** argv) {
-    WEFT_POOL_BENCH(BM_fib_weft_spawn, "fib30", "weft_spawn");
-    WEFT_POOL_BENCH(BM_fib_weft_local, "fib30", "weft_local");
-    WEFT_POOL_BENCH(BM_skynet_weft_spawn, "skynet", "weft_spawn");
-    WEFT_POOL_BENCH(BM_skynet_weft_local, "skynet", "weft_local");
-    WEFT_POOL_BENCH(BM_fan_out_weft_spawn, "fan_out", "weft_spawn");
-    WEFT_POOL_BENCH(BM_fan_out_cv_pool, "fan_out", "cv_pool");
-    WEFT_POOL_BENCH(BM_fan_out_split_weft_spawn, "fan_out_split", "weft_spawn");
-    WEFT_POOL_BENCH(BM_ping_pong_weft, "ping_pong", "weft");
-    WEFT_POOL_BENCH(BM_ping_pong_cv_pool, "ping_pong", "cv_pool");
+    WEFT_BENCH(BM_fib_weft_spawn, "fib30", "weft_spawn");
+    WEFT_BENCH(BM_fib_weft_local, "fib30", "weft_local");
+    WEFT_BENCH(BM_skynet_weft_spawn, "skynet", "weft_spawn");
+    WEFT_BENCH(BM_skynet_weft_local, "skynet", "weft_local");
+    WEFT_BENCH(BM_fan_out_weft_spawn, "fan_out", "weft_spawn");
+    WEFT_BENCH(BM_fan_out_cv_pool, "fan_out", "cv_pool");
+    WEFT_BENCH(BM_fan_out_split_weft_spawn, "fan_out_split", "weft_spawn");
+    WEFT_BENCH(BM_ping_pong_weft, "ping_pong", "weft");
+    WEFT_BENCH(BM_ping_pong_cv_pool, "ping_pong", "cv_pool");
 #if WEFT_BENCH_HAVE_TBB
-    WEFT_POOL_BENCH(BM_fib_tbb_task_group, "fib30", "tbb_task_group");
-    WEFT_POOL_BENCH(BM_skynet_tbb_task_group, "skynet", "tbb_task_group");
-    WEFT_POOL_BENCH(BM_fan_out_tbb_task_group, "fan_out", "tbb_task_group");
-    WEFT_POOL_BENCH(BM_ping_pong_tbb_arena, "ping_pong", "tbb_arena");
+    WEFT_BENCH(BM_fib_tbb_task_group, "fib30", "tbb_task_group");
+    WEFT_BENCH(BM_skynet_tbb_task_group, "skynet", "tbb_task_group");
+    WEFT_BENCH(BM_fan_out_tbb_task_group, "fan_out", "tbb_task_group");
+    WEFT_BENCH(BM_ping_pong_tbb_arena, "ping_pong", "tbb_arena");
 #endif
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
-        return 1;
-    }
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
+    return weft_bench::run_benchmarks(argc, argv);
 }

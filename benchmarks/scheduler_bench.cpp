@@ -86,34 +86,11 @@ void BM_strand_chain_weft_pool(benchmark::State& st) {
 }
 
 #if WEFT_BENCH_HAVE_ASIO
-template<typename Executor>
-struct asio_hop {
-    Executor ex;
-    long remaining;
-    std::promise<void> done;
-    void operator()() {
-        if (--remaining == 0) {
-            done.set_value();
-            return;
-        }
-        asio::post(ex, [this] { (*this)(); });
-    }
-};
-
-template<typename Executor>
-long run_asio_hops(Executor ex, long links) {
-    asio_hop<Executor> hop{ex, links, {}};
-    auto done = hop.done.get_future();
-    asio::post(ex, [&hop] { hop(); });
-    done.get();
-    return links - hop.remaining;
-}
-
 void BM_strand_chain_asio_strand(benchmark::State& st) {
     asio::thread_pool pool(workers(st));
     auto s = asio::make_strand(pool);
     for (auto _ : st) {
-        check(run_asio_hops(s, chain_links) == chain_links, "asio strand chain");
+        check(weft_bench::run_asio_chain(s, chain_links) == chain_links, "asio strand chain");
     }
     st.SetItemsProcessed(st.iterations() * chain_links);
     pool.join();
@@ -122,7 +99,7 @@ void BM_strand_chain_asio_strand(benchmark::State& st) {
 void BM_strand_chain_asio_pool(benchmark::State& st) {
     asio::thread_pool pool(workers(st));
     for (auto _ : st) {
-        check(run_asio_hops(pool.get_executor(), chain_links) == chain_links, "asio pool chain");
+        check(weft_bench::run_asio_chain(pool.get_executor(), chain_links) == chain_links, "asio pool chain");
     }
     st.SetItemsProcessed(st.iterations() * chain_links);
     pool.join();
@@ -217,7 +194,6 @@ void BM_strand_contended_asio_pool(benchmark::State& st) {
 }  // namespace
 
 // Names: BM_<workload>/<implementation>/threads:<T>/real_time, all in this one process.
-#define WEFT_BENCH(fn, workload, impl) weft_bench::register_over_threads("BM_" workload "/" impl, fn)
 
 int main(int argc, char** argv) {
     WEFT_BENCH(BM_strand_chain_weft_strand, "strand_chain", "weft_strand");
@@ -234,11 +210,5 @@ int main(int argc, char** argv) {
     WEFT_BENCH(BM_strand_contended_asio_strand, "strand_contended", "asio_strand");
     WEFT_BENCH(BM_strand_contended_asio_pool, "strand_contended", "asio_pool");
 #endif
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
-        return 1;
-    }
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
+    return weft_bench::run_benchmarks(argc, argv);
 }

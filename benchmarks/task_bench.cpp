@@ -57,7 +57,7 @@ void BM_chain_dynamic_weft_resume_on(benchmark::State& st) {
 void BM_chain_dynamic_asio_post(benchmark::State& st) {
     asio::thread_pool pool(workers(st));
     for (auto _ : st) {
-        check(weft_bench::run_asio_chain(pool, chain_links) == chain_links, "asio chain");
+        check(weft_bench::run_asio_chain(pool.get_executor(), chain_links) == chain_links, "asio chain");
     }
     st.SetItemsProcessed(st.iterations() * chain_links);
     pool.join();
@@ -163,7 +163,6 @@ void BM_pingpong(benchmark::State& st) {
 }  // namespace
 
 // Names: BM_<workload>/<implementation>/threads:<T>/real_time, all in this one process.
-#define WEFT_BENCH(fn, workload, impl) weft_bench::register_over_threads("BM_" workload "/" impl, fn)
 
 int main(int argc, char** argv) {
     WEFT_BENCH(BM_chain_dynamic_weft_spawn, "chain_dynamic", "weft_spawn");
@@ -179,11 +178,5 @@ int main(int argc, char** argv) {
     WEFT_BENCH(BM_when_all_fanin_weft, "when_all_fanin", "weft");
     WEFT_BENCH(BM_pingpong<weft::promise<int>>, "pingpong", "weft_promise");
     WEFT_BENCH(BM_pingpong<std::promise<int>>, "pingpong", "std_promise");
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
-        return 1;
-    }
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
+    return weft_bench::run_benchmarks(argc, argv);
 }

@@ -58,9 +58,11 @@ inline long run_then_chain(weft::thread_pool& pool, long links) {
 }
 
 #if WEFT_BENCH_HAVE_ASIO
-/// The Asio peer of spawn_chain: each handler posts the next.
+/// The Asio peer of spawn_chain: each handler posts the next, on any executor (a thread
+/// pool's, a strand's).
+template<typename Executor>
 struct asio_chain {
-    asio::thread_pool* pool;
+    Executor ex;
     long remaining;
     std::promise<void> done;
     void operator()() {
@@ -68,14 +70,15 @@ struct asio_chain {
             done.set_value();
             return;
         }
-        asio::post(*pool, [this] { (*this)(); });
+        asio::post(ex, [this] { (*this)(); });
     }
 };
 
-inline long run_asio_chain(asio::thread_pool& pool, long links) {
-    asio_chain c{&pool, links, {}};
+template<typename Executor>
+long run_asio_chain(Executor ex, long links) {
+    asio_chain<Executor> c{ex, links, {}};
     auto done = c.done.get_future();
-    asio::post(pool, [&c] { c(); });
+    asio::post(ex, [&c] { c(); });
     done.get();
     return links - c.remaining;
 }

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -100,6 +101,21 @@ TEST_CASE("dedicated_thread's destructor runs the queued work, and what it queue
     for (auto& t : tasks) {
         CHECK(t.is_succeeded());
     }
+}
+
+TEST_CASE("dedicated_thread destroyed from its own thread detaches and finishes its queue", "[dedicated]") {
+    auto dt = std::make_unique<weft::dedicated_thread>();
+    std::atomic<int> ran{0};
+    auto self_destroy = weft::spawn(*dt, [&] {
+        (void)weft::spawn(*dt, [&] { ran.fetch_add(1); });  // queued behind this item
+        dt.reset();  // cannot join itself: detaches; the queued item still runs
+        ran.fetch_add(1);
+    });
+    self_destroy.get();
+    while (ran.load() != 2) {  // the detached thread runs the queued item, then ends
+        std::this_thread::yield();
+    }
+    CHECK(dt == nullptr);
 }
 
 TEST_CASE("long_running: each item on a new thread, with no current scheduler", "[dedicated]") {

@@ -2,8 +2,6 @@
 // strand, refusal by the base, destruction with work queued.
 #include <weft/strand.hpp>
 
-#include <weft/detail/test_hooks.hpp>
-
 #include <weft/resume_on.hpp>
 #include <weft/run_loop.hpp>
 #include <weft/spawn.hpp>
@@ -13,6 +11,7 @@
 
 #include "catch.hpp"
 #include "support/manual_scheduler.hpp"
+#include "support/test_hook.hpp"
 
 #include <atomic>
 #include <latch>
@@ -265,12 +264,6 @@ void hold_in_busy_window(const char* name) {
         std::this_thread::yield();
     }
 }
-struct scoped_hook {
-    explicit scoped_hook(weft::detail::test_hook_fn fn) { weft::detail::test_hook_slot().store(fn); }
-    ~scoped_hook() { weft::detail::test_hook_slot().store(nullptr); }
-    scoped_hook(const scoped_hook&) = delete;
-    scoped_hook& operator=(const scoped_hook&) = delete;
-};
 }  // namespace
 
 TEST_CASE("a producer held between counting and pushing: the drain waits, gives the thread back, "
@@ -284,7 +277,7 @@ TEST_CASE("a producer held between counting and pushing: the drain waits, gives 
     int ran_b = 0;
     auto a = weft::spawn(s, [&] { ++ran_a; });  // before the hook is installed: not held
     REQUIRE(base.queued() == 1);                 // a's drain
-    scoped_hook hook(&hold_in_busy_window);
+    weft_test::scoped_hook hook(&hold_in_busy_window);
     weft::task<void> b;
     std::thread producer([&] { b = weft::spawn(s, [&] { ++ran_b; }); });
     while (!w.reached.load()) {

@@ -10,6 +10,7 @@
 
 #include "catch.hpp"
 #include "support/counted.hpp"
+#include "support/test_hook.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -271,14 +272,6 @@ TEST_CASE("a 1-worker pool helps through 300 nested waits", "[thread_pool]") {
 
 namespace {
 
-/// Installs a test hook for the life of the object (detail/test_hooks.hpp).
-struct scoped_hook {
-    explicit scoped_hook(weft::detail::test_hook_fn fn) { weft::detail::test_hook_slot().store(fn); }
-    ~scoped_hook() { weft::detail::test_hook_slot().store(nullptr); }
-    scoped_hook(const scoped_hook&) = delete;
-    scoped_hook& operator=(const scoped_hook&) = delete;
-};
-
 struct park_window {
     std::atomic<bool> armed{true};
     std::atomic<bool> reached{false};
@@ -320,7 +313,7 @@ TEST_CASE("no lost wake-up: work submitted while the worker is between its re-ch
           "[thread_pool][hook]") {
     park_window w;
     window = &w;
-    scoped_hook hook(&hold_in_park_window);
+    weft_test::scoped_hook hook(&hold_in_park_window);
     weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 0}};
     wait_until_held(w);
     auto t = weft::spawn(pool, [] { return 7; });  // lands in the window: checked, not yet asleep
@@ -534,7 +527,7 @@ TEST_CASE("shutdown while the only worker sits between its re-check and its slee
         for (auto mode : {weft::shutdown_mode::drain, weft::shutdown_mode::cancel}) {
             park_window w;
             window = &w;
-            scoped_hook hook(&hold_in_park_window);
+            weft_test::scoped_hook hook(&hold_in_park_window);
             weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 0}};
             wait_until_held(w);
             auto queued = weft::spawn(pool, [] { return 1; });  // queued inside the window

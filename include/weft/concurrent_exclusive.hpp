@@ -10,7 +10,6 @@
 #include <weft/work_item.hpp>
 
 #include <cstddef>
-#include <stdexcept>
 #include <thread>
 #include <type_traits>
 
@@ -52,7 +51,7 @@ public:
 
     /// max_concurrency: the most concurrent items at once (default: the hardware's threads).
     explicit concurrent_exclusive_pair(any_scheduler base, std::size_t max_concurrency = default_concurrency())
-        : gate_(make(base, max_concurrency)) {
+        : gate_(detail::gate::create(base, max_concurrency, "concurrent_exclusive_pair")) {
         gate_->set_side_identity(detail::gate_side::concurrent, any_scheduler(concurrent_));
         gate_->set_side_identity(detail::gate_side::exclusive, any_scheduler(exclusive_));
     }
@@ -85,16 +84,6 @@ public:
     }
 
 private:
-    static detail::gate* make(any_scheduler base, std::size_t max_concurrency) {
-        if (!base) {
-            throw std::invalid_argument("weft: concurrent_exclusive_pair over an empty any_scheduler");
-        }
-        if (max_concurrency == 0) {
-            throw std::invalid_argument("weft: concurrent_exclusive_pair with max_concurrency 0");
-        }
-        return new detail::gate(base, max_concurrency);
-    }
-
     detail::gate* gate_;
     side concurrent_{*this, detail::gate_side::concurrent};
     side exclusive_{*this, detail::gate_side::exclusive};

@@ -10,7 +10,6 @@
 #include <weft/work_item.hpp>
 
 #include <cstddef>
-#include <stdexcept>
 #include <type_traits>
 
 namespace weft {
@@ -31,7 +30,8 @@ namespace weft {
 ///                Queued work that the base refuses later is discarded: tasks canceled.
 class limited_scheduler {
 public:
-    limited_scheduler(any_scheduler base, std::size_t max_concurrency) : gate_(make(base, max_concurrency)) {
+    limited_scheduler(any_scheduler base, std::size_t max_concurrency)
+        : gate_(detail::gate::create(base, max_concurrency, "limited_scheduler")) {
         gate_->set_side_identity(detail::gate_side::concurrent, any_scheduler(*this));
     }
     template<typename S>
@@ -56,16 +56,6 @@ public:
     scheduler_stats stats() const { return gate_->stats(); }
 
 private:
-    static detail::gate* make(any_scheduler base, std::size_t max_concurrency) {
-        if (!base) {
-            throw std::invalid_argument("weft: limited_scheduler over an empty any_scheduler");
-        }
-        if (max_concurrency == 0) {
-            throw std::invalid_argument("weft: limited_scheduler with max_concurrency 0");
-        }
-        return new detail::gate(base, max_concurrency);
-    }
-
     detail::gate* gate_;
 };
 

@@ -44,6 +44,7 @@
 
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/down_cast.hpp>
+#include <weft/detail/ref_count.hpp>
 #include <weft/detail/spin.hpp>
 #include <weft/detail/test_hooks.hpp>
 #include <weft/detail/thread_pool/injection_queue.hpp>
@@ -61,7 +62,8 @@ namespace weft {
 
 namespace detail {
 
-class strand_core final : public work_item {
+/// References: the strand object owns one, a drain in flight (queued or running) another.
+class strand_core final : public work_item, public ref_counted<strand_core> {
 public:
     /// Items one visit of the drain runs before it gives the base's thread back.
     static constexpr std::size_t drain_budget = 64;
@@ -111,17 +113,8 @@ public:
         release_ref();
     }
 
-    void add_ref() noexcept {
-        refs_.fetch_add(1, relaxed);  // order: relaxed — the caller holds a reference
-    }
-    void release_ref() noexcept {
-        // order: acq_rel — the last owner deletes the core and sees every other owner's writes
-        if (refs_.fetch_sub(1, acq_rel) == 1) {
-            delete this;
-        }
-    }
-
 private:
+    friend class ref_counted<strand_core>;
     ~strand_core() = default;
 
     /// The drain item: run by the base (run == true) or discarded by it (run == false).
@@ -228,8 +221,7 @@ private:
     injection_queue queue_;
     alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> pending_{0};  // S1, S2
     atomic<std::uint64_t> scheduled_{0};  // accepted items (a refused one is taken back off)
-    alignas(WEFT_CACHE_LINE) atomic<std::uint32_t> refs_{1};    // the strand + a drain in flight
-    atomic<bool> closed_{false};
+    alignas(WEFT_CACHE_LINE) atomic<bool> closed_{false};
     atomic<std::uint64_t> ran_{0};        // written by the drain owner only
     atomic<std::uint64_t> discarded_{0};  // written by the drain owner only
 };

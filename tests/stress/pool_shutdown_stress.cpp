@@ -14,24 +14,17 @@
 
 #include "catch.hpp"
 #include "support/counted.hpp"
+#include "support/env.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
 
 namespace {
-
-long env_or(const char* name, long fallback) {
-    if (const char* s = std::getenv(name)) {
-        return std::atol(s);
-    }
-    return fallback;
-}
 
 struct run_state {
     weft_test::lifetime_counts closures;
@@ -83,8 +76,8 @@ void submit_some(weft::thread_pool& pool, run_state& st, int n, unsigned seed) {
 
 TEST_CASE("random-point shutdowns: no hang, no leak, every closure destroyed once, every task ready",
           "[stress]") {
-    const long runs = env_or("WEFT_SHUTDOWN_RUNS", 1000);
-    const auto seed = static_cast<unsigned>(env_or("WEFT_SEED", static_cast<long>(std::random_device{}() % 100000)));
+    const long runs = weft_test::env_or("WEFT_SHUTDOWN_RUNS", 1000);
+    const auto seed = static_cast<unsigned>(weft_test::env_or("WEFT_SEED", static_cast<long>(std::random_device{}() % 100000)));
     std::printf("random shutdowns: %ld runs, WEFT_SEED=%u\n", runs, seed);
     std::minstd_rand rng(seed);
     int counts[4] = {0, 0, 0, 0};

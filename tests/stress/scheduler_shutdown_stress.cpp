@@ -16,11 +16,11 @@
 
 #include "catch.hpp"
 #include "support/counted.hpp"
+#include "support/env.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -28,13 +28,6 @@
 #include <vector>
 
 namespace {
-
-long env_or(const char* name, long fallback) {
-    if (const char* s = std::getenv(name)) {
-        return std::atol(s);
-    }
-    return fallback;
-}
 
 struct run_state {
     weft_test::lifetime_counts closures;
@@ -108,8 +101,8 @@ void produce(targets& to, run_state& st, int n, unsigned seed) {
 }  // namespace
 
 TEST_CASE("strand, limited and pair over a pool shut down at a random point: nothing hangs or leaks", "[stress][scheduler]") {
-    const long runs = env_or("WEFT_SCHED_SHUTDOWN_RUNS", 1000);
-    const auto seed = static_cast<unsigned>(env_or("WEFT_SEED", static_cast<long>(std::random_device{}())));
+    const long runs = weft_test::env_or("WEFT_SCHED_SHUTDOWN_RUNS", 1000);
+    const auto seed = static_cast<unsigned>(weft_test::env_or("WEFT_SEED", static_cast<long>(std::random_device{}())));
     std::printf("scheduler_shutdown_stress: WEFT_SEED=%u, %ld runs\n", seed, runs);
     std::minstd_rand rng(seed);
     long canceled = 0;

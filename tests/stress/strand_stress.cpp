@@ -11,9 +11,9 @@
 #include <weft/when_all.hpp>
 
 #include "catch.hpp"
+#include "support/env.hpp"
 
 #include <atomic>
-#include <cstdlib>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -21,10 +21,7 @@
 namespace {
 
 std::size_t items_per_producer() {
-    if (const char* env = std::getenv("WEFT_STRAND_ITEMS")) {
-        return static_cast<std::size_t>(std::strtoull(env, nullptr, 10));
-    }
-    return 100'000;
+    return static_cast<std::size_t>(weft_test::env_or("WEFT_STRAND_ITEMS", 100'000));
 }
 
 /// What the strand's items share; every field but `done` is touched only inside strand items.

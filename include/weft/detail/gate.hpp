@@ -32,6 +32,7 @@
 
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/down_cast.hpp>
+#include <weft/detail/ref_count.hpp>
 #include <weft/detail/trampoline.hpp>
 #include <weft/errors.hpp>
 #include <weft/promise.hpp>
@@ -43,18 +44,32 @@
 #include <exception>
 #include <mutex>
 #include <new>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace weft::detail {
 
 enum class gate_side : std::uint8_t { concurrent = 0, exclusive = 1 };
 
-class gate {
+/// References: the front object owns one, each started item (on its runner) another.
+class gate : public ref_counted<gate> {
 public:
     /// Items one runner visit runs before it gives the base's thread back.
     static constexpr unsigned runner_budget = 16;
 
-    gate(any_scheduler base, std::size_t max_concurrency) : base_(base), max_concurrency_(max_concurrency) {}
+    /// A new gate, holding one reference (the caller's front object's). Throws
+    /// std::invalid_argument, naming `owner`, for an empty base or a zero limit.
+    static gate* create(any_scheduler base, std::size_t max_concurrency, const char* owner) {
+        if (!base) {
+            throw std::invalid_argument(std::string("weft: ") + owner + " over an empty any_scheduler");
+        }
+        if (max_concurrency == 0) {
+            throw std::invalid_argument(std::string("weft: ") + owner + " with max_concurrency 0");
+        }
+        return new gate(base, max_concurrency);
+    }
+
     gate(const gate&) = delete;
     gate& operator=(const gate&) = delete;
 
@@ -113,17 +128,11 @@ public:
     }
     std::size_t max_concurrency() const noexcept { return max_concurrency_; }
 
-    void add_ref() noexcept {
-        refs_.fetch_add(1, relaxed);  // order: relaxed — the caller holds a reference
-    }
-    void release_ref() noexcept {
-        // order: acq_rel — the last owner deletes the gate and sees every other owner's writes
-        if (refs_.fetch_sub(1, acq_rel) == 1) {
-            delete this;
-        }
-    }
-
 private:
+    friend class ref_counted<gate>;
+
+    gate(any_scheduler base, std::size_t max_concurrency) : base_(base), max_concurrency_(max_concurrency) {}
+
     struct runner final : work_item {
         explicit runner(gate* g) noexcept : work_item(&invoke), owner(g) {}
         gate* owner;
@@ -319,7 +328,6 @@ private:
     any_scheduler base_;
     const std::size_t max_concurrency_;
     any_scheduler sides_[2];  // current_scheduler() while an item of each side runs
-    atomic<std::uint32_t> refs_{1};  // the front object + one per started item
     promise<void> completion_;
     task<void> completion_task_ = completion_.get_task();
 
