@@ -7,7 +7,11 @@
 #include <weft/cancellation.hpp>
 #include <weft/concurrent_exclusive.hpp>
 #include <weft/dedicated_thread.hpp>
+#include <weft/endpoint.hpp>
 #include <weft/errors.hpp>
+#include <weft/file.hpp>
+#include <weft/io_context.hpp>
+#include <weft/io_error.hpp>
 #include <weft/limited_scheduler.hpp>
 #include <weft/local_task.hpp>
 #include <weft/placement.hpp>
@@ -18,7 +22,10 @@
 #include <weft/spawn.hpp>
 #include <weft/strand.hpp>
 #include <weft/task.hpp>
+#include <weft/tcp.hpp>
 #include <weft/thread_pool.hpp>
+#include <weft/timer.hpp>
+#include <weft/udp.hpp>
 #include <weft/unobserved.hpp>
 #include <weft/when_all.hpp>
 #include <weft/when_any.hpp>

@@ -78,7 +78,8 @@ private:
 template<typename T, bool MoveOut>
 class task_awaiter : public continuation, public work_item {
 public:
-    explicit task_awaiter(task_state<T>* s) noexcept : work_item(&resume), state_(s) {}
+    explicit task_awaiter(task_state<T>* s, any_scheduler named = {}) noexcept
+        : work_item(&resume), state_(s), named_(named) {}
 
     bool await_ready() const noexcept { return state_->is_ready(); }
 
@@ -108,7 +109,7 @@ public:
 private:
     static void on_done(continuation* c) noexcept {
         auto* self = detail::down_cast<task_awaiter>(c);
-        dispatch_continuation(self, any_scheduler{}, self->state_->source_policy(), self->captured_, false);
+        dispatch_continuation(self, self->named_, self->state_->source_policy(), self->captured_, false);
     }
     static void resume(work_item* w, bool run) noexcept {
         auto* self = detail::down_cast<task_awaiter>(w);
@@ -117,6 +118,7 @@ private:
     }
 
     task_state<T>* state_;
+    any_scheduler named_;  // continue_on(s, t): rule 1 for this co_await
     std::coroutine_handle<> handle_;
     any_scheduler captured_;
     bool discarded_ = false;
@@ -134,6 +136,21 @@ auto task<T>::operator co_await() const& {
 template<typename T>
 auto task<T>::operator co_await() && {
     return detail::task_awaiter<T, true>(&checked());
+}
+
+/// `co_await continue_on(s, t)`: awaits `t` and resumes on `s` (placement rule 1 for this one
+/// co_await: it overrides the policy of t's source, e.g. an io_context's inline_on_io).
+/// continue_on(inline_scheduler{}, t) resumes on the completing thread (.NET
+/// ExecuteSynchronously). The value is moved out when `t` is an rvalue.
+template<typename S, typename T>
+    requires scheduler<std::remove_cvref_t<S>>
+auto continue_on(S&& s, const task<T>& t) {
+    return detail::task_awaiter<T, false>(detail::task_access::checked_state(t), any_scheduler(std::forward<S>(s)));
+}
+template<typename S, typename T>
+    requires scheduler<std::remove_cvref_t<S>>
+auto continue_on(S&& s, task<T>&& t) {
+    return detail::task_awaiter<T, true>(detail::task_access::checked_state(t), any_scheduler(std::forward<S>(s)));
 }
 
 }  // namespace weft

@@ -1,0 +1,319 @@
+// weft/detail/io/epoll.hpp — the epoll backend (readiness, emulating completions).
+// Design note: the reactor note is in weft/detail/io/uring.hpp; its §5 table lists how this
+// backend differs. In short:
+//  E1  A socket is registered once, edge-triggered, for IN|OUT|RDHUP, with data.ptr = its
+//      descriptor (never the fd number). Each direction keeps a FIFO of waiting ops.
+//  E2  An op first tries its syscall at once (the speculative attempt Asio also makes); only
+//      EAGAIN queues it. Because the registration is permanent and edge-triggered, readiness
+//      that arrives after the EAGAIN produces an event: nothing is missed.
+//  E3  An event runs its direction's queue head-first until EAGAIN (FIFO per direction).
+//  E4  close(): queued ops end with ECANCELED, EPOLL_CTL_DEL, then close(2). The backend's own
+//      reference keeps the descriptor alive until the current batch of events is done, so an
+//      event for a closed descriptor is seen as closed and dropped, never delivered to a new
+//      socket that reused the fd number.
+//  E5  Regular files cannot be polled (EPERM): file ops run on the blocking pool; the fd is
+//      closed only when no pool thread still uses it.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/io/backend.hpp>
+#include <weft/detail/io/reactor.hpp>
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <system_error>
+#include <vector>
+
+namespace weft::detail::io {
+
+class epoll_backend final : public backend {
+public:
+    epoll_backend() {
+        epfd_ = sys().epoll_create1(EPOLL_CLOEXEC);
+        if (epfd_ < 0) {
+            throw std::system_error(errno, std::system_category(), "weft: epoll_create1");
+        }
+        wakefd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (wakefd_ < 0) {
+            const int err = errno;
+            ::close(epfd_);
+            throw std::system_error(err, std::system_category(), "weft: eventfd");
+        }
+        epoll_event ev{};
+        ev.events = EPOLLIN;  // level-triggered: a missed read re-reports
+        ev.data.ptr = &wakefd_;
+        if (sys().epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev) != 0) {
+            const int err = errno;
+            ::close(wakefd_);
+            ::close(epfd_);
+            throw std::system_error(err, std::system_category(), "weft: epoll_ctl(eventfd)");
+        }
+    }
+    ~epoll_backend() override {
+        release_zombies();
+        ::close(wakefd_);
+        ::close(epfd_);
+    }
+
+    void attach(reactor* r) noexcept { reactor_ = r; }
+    const char* name() const noexcept override { return "epoll"; }
+    bool wants_nonblocking_sockets() const noexcept override { return true; }
+
+    void begin(io_op* op) override {
+        switch (op->kind) {
+        case op_kind::read_at:
+        case op_kind::write_at:
+        case op_kind::open_at:
+            to_pool(op);
+            return;
+        default:
+            break;
+        }
+        descriptor* d = op->desc;
+        op_fifo& q = reads(op->kind) ? d->read_q : d->write_q;
+        if (q.empty()) {  // E2: FIFO per direction, so only an op at the head may try at once
+            std::int64_t res = 0;
+            while ((res = perform(op)) != -EAGAIN) {
+                if (reactor::settle(op, res)) {
+                    reactor_->finish_or_defer(op);
+                    return;
+                }
+            }
+        }
+        if (!d->registered && !register_fd(d)) {
+            op->result = -errno_;
+            reactor_->finish_or_defer(op);
+            return;
+        }
+        op->phase = op_phase::waiting;
+        q.push(op);
+    }
+
+    void cancel(io_op* op) noexcept override {
+        if (op->phase == op_phase::waiting) {
+            descriptor* d = op->desc;
+            if (d->read_q.remove(op) || d->write_q.remove(op)) {
+                op->result = -ECANCELED;
+                reactor_->finish(op);
+            }
+        } else if (op->phase == op_phase::blocking && reactor_->blocking().try_remove(op)) {
+            --op->desc->blocking_ops;
+            op->result = -ECANCELED;
+            reactor_->finish(op);
+        }
+        // a pool thread is running it: it ends with its own result
+    }
+
+    void close(descriptor* d) noexcept override {
+        flush(d->read_q);
+        flush(d->write_q);
+        if (d->registered) {
+            sys().epoll_ctl(epfd_, EPOLL_CTL_DEL, d->fd, nullptr);
+            d->registered = false;
+            zombies_.push_back(d);  // E4: keeps the backend's reference until after the batch
+        }
+        if (d->blocking_ops == 0) {
+            sys().close(d->fd);
+            d->fd = -1;
+        }  // else the last pool op to come back closes it (E5)
+    }
+
+    void poll(std::int64_t timeout_ns) override {
+        release_zombies();
+        int timeout_ms = -1;
+        if (timeout_ns >= 0) {
+            const std::int64_t ms = (timeout_ns + 999'999) / 1'000'000;  // never wake early
+            timeout_ms = ms > 1'000'000 ? 1'000'000 : static_cast<int>(ms);
+        }
+        const int n = sys().epoll_wait(epfd_, events_, max_events, timeout_ms);
+        if (n < 0) {
+            return;  // EINTR (or a spurious failure): the loop simply comes round again
+        }
+        for (int i = 0; i < n; ++i) {
+            const std::uint32_t ev = events_[i].events;
+            if (events_[i].data.ptr == &wakefd_) {
+                std::uint64_t value = 0;
+                [[maybe_unused]] const ssize_t r = ::read(wakefd_, &value, sizeof value);
+                continue;
+            }
+            auto* d = static_cast<descriptor*>(events_[i].data.ptr);
+            if (d->closed) {
+                continue;  // E4
+            }
+            if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) {
+                run_queue(d, d->read_q);
+            }
+            if (!d->closed && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
+                run_queue(d, d->write_q);
+            }
+        }
+    }
+
+    void wake() noexcept override {
+        const std::uint64_t one = 1;
+        // EAGAIN: the counter is saturated, so a wake-up is pending anyway (coalesced)
+        [[maybe_unused]] const ssize_t r = sys().eventfd_write(wakefd_, &one, sizeof one);
+    }
+
+    /// Runs on a blocking-pool thread.
+    static void run_blocking(io_op* op) noexcept {
+        std::int64_t res = 0;
+        do {
+            switch (op->kind) {
+            case op_kind::read_at:
+                res = sys().pread(op->fd, op->cursor(), op->remaining(), static_cast<off_t>(op->offset + op->done));
+                break;
+            case op_kind::write_at:
+                res = sys().pwrite(op->fd, op->cursor(), op->remaining(), static_cast<off_t>(op->offset + op->done));
+                break;
+            default:
+                res = sys().openat(AT_FDCWD, op->path.c_str(), op->open_flags | O_CLOEXEC, op->open_mode);
+                break;
+            }
+            if (res < 0) {
+                res = -errno;
+            }
+        } while (res == -EINTR);
+        op->result = res;
+        op->owner->push_completion(op);  // back to the reactor, which finishes it (phase blocking)
+    }
+
+private:
+    static constexpr int max_events = 128;
+
+    static bool reads(op_kind k) noexcept {
+        return k == op_kind::recv || k == op_kind::recv_from || k == op_kind::accept;
+    }
+
+    void to_pool(io_op* op) {
+        op->phase = op_phase::blocking;
+        if (op->desc != nullptr) {
+            ++op->desc->blocking_ops;
+            op->fd = op->desc->fd;
+        }
+        reactor_->blocking().submit(op, &run_blocking);
+    }
+
+    bool register_fd(descriptor* d) noexcept {
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;  // E1
+        ev.data.ptr = d;
+        if (sys().epoll_ctl(epfd_, EPOLL_CTL_ADD, d->fd, &ev) != 0) {
+            errno_ = errno;
+            return false;
+        }
+        d->registered = true;
+        d->add_ref();  // the backend's reference (E4)
+        return true;
+    }
+
+    void run_queue(descriptor* d, op_fifo& q) noexcept {
+        while (io_op* op = q.head) {
+            const std::int64_t res = perform(op);
+            if (res == -EAGAIN) {
+                return;
+            }
+            if (!reactor::settle(op, res)) {
+                continue;  // an exact op with more to do: try again at once
+            }
+            q.pop();
+            reactor_->finish(op);
+            if (d->closed) {
+                return;  // a continuation closed it: the queues were flushed
+            }
+        }
+    }
+
+    void flush(op_fifo& q) noexcept {
+        while (io_op* op = q.pop()) {
+            op->closed = true;
+            op->result = -ECANCELED;
+            reactor_->finish(op);
+        }
+    }
+
+    void release_zombies() noexcept {
+        for (descriptor* d : zombies_) {
+            d->release_ref();
+        }
+        zombies_.clear();
+    }
+
+    /// One attempt of op's syscall: bytes (or 0/new fd) or -errno; -EAGAIN: wait for readiness.
+    static std::int64_t perform(io_op* op) noexcept {
+        const int fd = op->desc->fd;
+        for (;;) {
+            std::int64_t res = 0;
+            switch (op->kind) {
+            case op_kind::recv:
+                res = sys().recv(fd, op->cursor(), op->remaining(), 0);
+                break;
+            case op_kind::send:
+                res = sys().send(fd, op->cursor(), op->remaining(), MSG_NOSIGNAL);
+                break;
+            case op_kind::recv_from:
+                op->iov = {op->buf, op->remaining()};
+                op->msg = {};
+                op->msg.msg_name = op->peer.data();
+                op->msg.msg_namelen = sizeof(sockaddr_storage);
+                op->msg.msg_iov = &op->iov;
+                op->msg.msg_iovlen = 1;
+                res = sys().recvmsg(fd, &op->msg, 0);
+                op->peer_len = op->msg.msg_namelen;
+                break;
+            case op_kind::send_to:
+                op->iov = {op->buf, op->remaining()};
+                op->msg = {};
+                op->msg.msg_name = op->peer.data();
+                op->msg.msg_namelen = op->peer_len;
+                op->msg.msg_iov = &op->iov;
+                op->msg.msg_iovlen = 1;
+                res = sys().sendmsg(fd, &op->msg, MSG_NOSIGNAL);
+                break;
+            case op_kind::accept:
+                op->peer_len = sizeof(sockaddr_storage);
+                res = sys().accept4(fd, op->peer.data(), &op->peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                break;
+            case op_kind::connect:
+                if (op->offset == 0) {  // first attempt: start the handshake
+                    op->offset = 1;
+                    res = sys().connect(fd, op->peer.data(), op->peer_len);
+                    if (res < 0 && errno == EINPROGRESS) {
+                        return -EAGAIN;
+                    }
+                } else {
+                    int err = 0;
+                    socklen_t len = sizeof err;
+                    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+                        err = errno;
+                    }
+                    return err == 0 ? 0 : -err;
+                }
+                break;
+            default:
+                return -EINVAL;
+            }
+            if (res >= 0) {
+                return res;
+            }
+            const int err = errno;
+            if (err == EINTR) {
+                continue;  // invisible (reliability §1 G32)
+            }
+            return err == EWOULDBLOCK ? -EAGAIN : -err;
+        }
+    }
+
+    reactor* reactor_ = nullptr;
+    int epfd_ = -1;
+    int wakefd_ = -1;
+    int errno_ = 0;
+    epoll_event events_[max_events];
+    std::vector<descriptor*> zombies_;
+};
+
+}  // namespace weft::detail::io

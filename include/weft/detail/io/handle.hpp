@@ -1,0 +1,132 @@
+// weft/detail/io/handle.hpp — what tcp_socket, tcp_listener, udp_socket and file share: a
+// descriptor on one reactor, a reference to the io_context's core, close(), op starts.
+// Design note: docs/decisions/0006-io-reactor.md §"Handles".
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/io_context.hpp>
+#include <weft/promise.hpp>
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <span>
+#include <system_error>
+#include <utility>
+
+namespace weft::detail::io {
+
+/// Any contiguous range of bytes-like elements (std::array<std::byte, N>, std::vector<char>,
+/// std::string, std::span...), seen as bytes.
+template<typename B>
+concept byte_range = requires(B& b) { std::as_bytes(std::span(b)); };
+
+template<byte_range B>
+std::span<std::byte> writable_bytes(B& b) {
+    return std::as_writable_bytes(std::span(b));
+}
+template<byte_range B>
+std::span<const std::byte> readable_bytes(const B& b) {
+    return std::as_bytes(std::span(b));
+}
+
+/// Move-only owner of one descriptor. Destroying or closing it ends every operation in flight
+/// on it (they fail with std::system_error(ECANCELED)) and closes the fd on its I/O thread.
+class io_handle {
+public:
+    io_handle() noexcept = default;
+    io_handle(io_handle&& o) noexcept : core_(std::move(o.core_)), desc_(std::exchange(o.desc_, nullptr)) {}
+    io_handle& operator=(io_handle&& o) noexcept {
+        if (this != &o) {
+            close();
+            core_ = std::move(o.core_);
+            desc_ = std::exchange(o.desc_, nullptr);
+        }
+        return *this;
+    }
+    io_handle(const io_handle&) = delete;
+    io_handle& operator=(const io_handle&) = delete;
+    ~io_handle() { close(); }
+
+    bool is_open() const noexcept { return desc_ != nullptr; }
+    /// The fd (valid while open). For setsockopt and the like; do not close it yourself.
+    int native_handle() const noexcept { return desc_ != nullptr ? desc_->fd : -1; }
+
+    /// Ends every operation in flight on it with an error and closes the fd. Idempotent.
+    void close() noexcept {
+        if (descriptor* d = std::exchange(desc_, nullptr)) {
+            d->owner->request_close(d);
+        }
+    }
+
+protected:
+    /// Takes ownership of `fd` (closes it if the descriptor cannot be made).
+    io_handle(io_core& core, int fd) : core_(&core) {
+        try {
+            desc_ = new descriptor(fd, &core.next());
+        } catch (...) {
+            sys().close(fd);
+            throw;
+        }
+    }
+
+    /// Drops the handle's reference without closing (an op in flight owns the descriptor).
+    void forget_descriptor() noexcept {
+        if (descriptor* d = std::exchange(desc_, nullptr)) {
+            d->release_ref();
+        }
+    }
+
+    descriptor& checked() const {
+        if (desc_ == nullptr) {
+            throw std::system_error(EBADF, std::system_category(), "weft: the handle is closed");
+        }
+        return *desc_;
+    }
+    io_core& core() const noexcept { return *core_.get(); }
+
+    /// Creates an op on this handle's descriptor, lets `fill` set it up, starts it.
+    template<typename R, typename Convert, typename Fill>
+    task<R> start_op(op_kind kind, const op_options& opts, Fill&& fill) {
+        descriptor& d = checked();
+        auto [t, op] = make_op<R, Convert>(*core_.get(), kind, opts);
+        d.add_ref();
+        op->desc = &d;
+        fill(*op);
+        d.owner->start(op);
+        return std::move(t);
+    }
+
+    template<typename Buf>
+    task<std::size_t> start_transfer(op_kind kind, Buf bytes, bool exact, const op_options& opts,
+                                     std::uint64_t offset = 0) {
+        return start_op<std::size_t, byte_count>(kind, opts, [&](io_op& op) {
+            op.buf = const_cast<std::byte*>(bytes.data());
+            op.len = bytes.size();
+            op.exact = exact;
+            op.offset = offset;
+        });
+    }
+
+    /// Makes a socket of the kind the backend wants (O_NONBLOCK for epoll).
+    static int make_socket(io_core& core, int family, int type) {
+        const int flags = SOCK_CLOEXEC | (core.nonblocking_sockets() ? SOCK_NONBLOCK : 0);
+        const int fd = ::socket(family, type | flags, 0);
+        if (fd < 0) {
+            throw std::system_error(errno, std::system_category(), "weft: socket");
+        }
+        return fd;
+    }
+
+    core_ref core_;
+    descriptor* desc_ = nullptr;  // the handle's reference
+};
+
+/// A zero-length transfer completes at once with 0 (a zero-length recv would look like EOF).
+inline task<std::size_t> completed_zero() {
+    promise<std::size_t> p;
+    p.set_value(0);
+    return p.get_task();
+}
+
+}  // namespace weft::detail::io

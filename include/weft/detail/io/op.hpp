@@ -1,0 +1,241 @@
+// weft/detail/io/op.hpp — one I/O operation in flight (io_op) and the per-handle state the
+// reactor keeps for a socket or file (descriptor).
+// Design note: the op lifetime rules are in weft/detail/io/uring.hpp §3; the epoll side in
+// weft/detail/io/epoll.hpp.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/cancellation.hpp>
+#include <weft/detail/atomic.hpp>
+#include <weft/detail/down_cast.hpp>
+#include <weft/detail/io/sys.hpp>
+#include <weft/detail/task_state.hpp>
+#include <weft/endpoint.hpp>
+#include <weft/io_error.hpp>
+#include <weft/scheduler.hpp>
+#include <weft/work_item.hpp>
+
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <system_error>
+
+namespace weft::detail::io {
+
+class reactor;
+struct descriptor;
+class io_op;
+
+using io_clock = std::chrono::steady_clock;
+
+/// Where an op is. Written and read by its reactor's thread only.
+enum class op_phase : std::uint8_t {
+    created,   ///< not yet begun (maybe in the reactor's incoming queue)
+    waiting,   ///< epoll: in a descriptor's wait queue
+    in_kernel, ///< io_uring: an SQE was issued, its CQE has not been seen
+    blocking,  ///< epoll files: in (or running on) the blocking pool
+    timer,     ///< in the reactor's timer heap
+    ready,     ///< result known, in the reactor's ready list, not yet finished
+    done,      ///< finished: the task was completed
+};
+
+/// Intrusive FIFO of ops (reactor thread only).
+struct op_fifo {
+    io_op* head = nullptr;
+    io_op* tail = nullptr;
+    bool empty() const noexcept { return head == nullptr; }
+    inline void push(io_op* op) noexcept;
+    inline io_op* pop() noexcept;
+    inline bool remove(io_op* op) noexcept;
+};
+
+/// The reactor's view of one socket or file. Reference-counted: the handle object owns one
+/// reference, every op in flight on it one, and the epoll backend one while it is registered
+/// (dropped only after the batch of events that may name it).
+struct descriptor {
+    explicit descriptor(int f, reactor* r) noexcept : fd(f), owner(r) {}
+    /// Last reference gone without a close (a failed connect, a handle never made): nothing
+    /// can be in flight on it (ops and the epoll registration hold references), so close here.
+    ~descriptor() {
+        if (!closed && fd >= 0) {
+            sys().close(fd);
+        }
+    }
+    descriptor(const descriptor&) = delete;
+    descriptor& operator=(const descriptor&) = delete;
+
+    void add_ref() noexcept {
+        refs.fetch_add(1, relaxed);  // order: relaxed — the caller holds a reference
+    }
+    void release_ref() noexcept {
+        // order: acq_rel — the last owner deletes it and sees every other owner's writes
+        if (refs.fetch_sub(1, acq_rel) == 1) {
+            delete this;
+        }
+    }
+
+    int fd;
+    reactor* owner;
+    atomic<std::uint32_t> refs{1};
+    // --- reactor thread only ------------------------------------------------------------
+    bool registered = false;  ///< epoll: added to the epoll set
+    bool closed = false;      ///< close() ran: new ops fail with EBADF
+    op_fifo read_q;           ///< epoll: ops waiting for readability, FIFO
+    op_fifo write_q;          ///< epoll: ops waiting for writability, FIFO
+    io_op* kernel_ops = nullptr;  ///< io_uring: ops on this fd in the kernel (close cancels them)
+    unsigned blocking_ops = 0;  ///< epoll files: ops on the blocking pool (close waits for 0)
+};
+
+/// One operation: the part the reactor and the backends see. The task side is op_state<R>.
+/// References: the op_state starts with 2 (the returned task, and "in flight", dropped by
+/// finish()); a cancel request in the reactor's queue holds one more.
+class io_op : public work_item {
+public:
+    explicit io_op(op_kind k) noexcept : work_item(&on_item), kind(k) {}
+    io_op(const io_op&) = delete;
+    io_op& operator=(const io_op&) = delete;
+
+    /// Turns `result` into the task's outcome and drops the in-flight reference.
+    virtual void complete_task() noexcept = 0;
+    virtual void retain() noexcept = 0;
+    virtual void release() noexcept = 0;
+
+    /// Remaining bytes of the current attempt, after the test seam's clamp.
+    std::size_t remaining() const noexcept { return sys().clamp_len(kind, len - done); }
+    std::byte* cursor() const noexcept { return buf + done; }
+
+    op_kind kind;
+    bool exact = false;             ///< read_exact / write_all: resume short I/O until len
+    bool adaptive = false;          ///< its policy is adaptive: the reactor times its completion
+    op_phase phase = op_phase::created;
+    bool canceled_by_token = false; ///< reactor thread: the token asked, report "canceled"
+    bool closed = false;            ///< reactor thread: the descriptor was closed under it
+    bool cancel_sent = false;       ///< io_uring: an async-cancel SQE was issued for it
+    int fd = -1;
+    int open_flags = 0;
+    unsigned open_mode = 0;
+    std::byte* buf = nullptr;
+    std::size_t len = 0;
+    std::size_t done = 0;          ///< bytes transferred so far (exact ops)
+    std::uint64_t offset = 0;
+    std::int64_t result = 0;       ///< bytes (or fd) when >= 0, else -errno
+    endpoint peer;                 ///< send_to / connect target, recv_from / accept source
+    socklen_t peer_len = 0;
+    msghdr msg{};
+    iovec iov{};
+    std::string path;              ///< open_at
+    io_clock::time_point deadline{};  ///< timer
+    std::size_t heap_index = 0;    ///< timer: position in the reactor's heap
+    any_scheduler policy;          ///< the source policy its task carries
+    descriptor* desc = nullptr;    ///< holds a reference, or null (timers, posts)
+    reactor* owner = nullptr;
+    io_op* qnext = nullptr;        ///< op_fifo link (wait queue, ready list, blocking queue)
+    io_op* desc_prev = nullptr;    ///< io_uring: the descriptor's list of ops in the kernel
+    io_op* desc_next = nullptr;
+    io_op* inflight_prev = nullptr;
+    io_op* inflight_next = nullptr;
+    cancellation_token token;
+    cancellation_registration registration;
+
+protected:
+    ~io_op() = default;
+
+private:
+    static inline void on_item(work_item* w, bool run) noexcept;  // defined in reactor.hpp
+};
+
+inline void op_fifo::push(io_op* op) noexcept {
+    op->qnext = nullptr;
+    if (tail == nullptr) {
+        head = tail = op;
+    } else {
+        tail->qnext = op;
+        tail = op;
+    }
+}
+inline io_op* op_fifo::pop() noexcept {
+    io_op* op = head;
+    if (op != nullptr) {
+        head = op->qnext;
+        if (head == nullptr) {
+            tail = nullptr;
+        }
+        op->qnext = nullptr;
+    }
+    return op;
+}
+inline bool op_fifo::remove(io_op* op) noexcept {
+    io_op* prev = nullptr;
+    for (io_op* p = head; p != nullptr; prev = p, p = p->qnext) {
+        if (p == op) {
+            (prev == nullptr ? head : prev->qnext) = p->qnext;
+            if (tail == p) {
+                tail = prev;
+            }
+            p->qnext = nullptr;
+            return true;
+        }
+    }
+    return false;
+}
+
+inline const char* op_name(op_kind k) noexcept {
+    static constexpr const char* names[] = {"weft: read",    "weft: write",   "weft: receive_from",
+                                            "weft: send_to", "weft: accept",  "weft: connect",
+                                            "weft: read_at", "weft: write_at", "weft: open",
+                                            "weft: timer",   "weft: cancel"};
+    return names[static_cast<unsigned>(k)];
+}
+
+/// The task side of an op: a task state completed from `result` by `Convert`.
+/// Convert is a stateless callable `R (io_op&)` that builds the value of a successful op.
+template<typename R, typename Convert>
+class op_state final : public task_state<R>, public io_op {
+public:
+    op_state(op_kind k, any_scheduler policy) noexcept
+        : task_state<R>(&destroy, 2, state_base::st_pending), io_op(k) {
+        this->set_source_policy(policy);
+        io_op::policy = policy;
+    }
+
+    void complete_task() noexcept override {
+        if (result < 0) {
+            const int err = static_cast<int>(-result);
+            if (err == ECANCELED && canceled_by_token && !closed) {
+                this->try_set_canceled();
+            } else {
+                this->try_set_exception(std::make_exception_ptr(
+                    std::system_error(err, std::system_category(), op_name(kind))));
+            }
+        } else if (exact && done < len) {  // a stream that ended before the buffer was full
+            this->try_set_exception(std::make_exception_ptr(
+                std::system_error(make_error_code(io_errc::eof), op_name(kind))));
+        } else {
+            try {
+                if constexpr (std::is_void_v<R>) {
+                    Convert{}(static_cast<io_op&>(*this));
+                    this->try_set_value();
+                } else {
+                    this->try_set_value(Convert{}(static_cast<io_op&>(*this)));
+                }
+            } catch (...) {
+                this->try_set_exception(std::current_exception());
+            }
+        }
+        this->release_ref();
+    }
+    void retain() noexcept override { this->add_ref(); }
+    void release() noexcept override { this->release_ref(); }
+
+private:
+    static void destroy(state_base* s) noexcept {
+        delete detail::down_cast<op_state>(detail::down_cast<task_state<R>>(s));
+    }
+};
+
+}  // namespace weft::detail::io

@@ -1,0 +1,590 @@
+// weft/detail/io/reactor.hpp — one I/O thread's reactor: its incoming queue, timers, ready list
+// and backend, and the loop that drives them.
+// Design note: weft/detail/io/uring.hpp (ownership, op lifetime, shutdown); this file keeps
+// the parts both backends share. In short: only the reactor's own thread touches its backend,
+// timers and lists; other threads hand it work items (posts, op starts, cancel requests, close
+// requests, blocking-pool results) through a wait-free MPSC queue and wake it with an eventfd
+// only when it sleeps (R1 below).
+//
+// R1 (no lost wake-up): a producer pushes, then (StoreLoad) reads `sleeping_`; the reactor
+//     stores `sleeping_ = true`, then (StoreLoad) re-checks the queue before it blocks. One of
+//     them sees the other: the producer writes the eventfd or the reactor does not block.
+// R2 (admission): a push from another thread first adds 2 to `admission_`; shutdown sets bit 0
+//     and waits for the count to drain, so after it no push can land unseen.
+// R3 (exactly once): every op begun reaches finish() once: from the backend, the timer heap,
+//     a cancel, a close, or shutdown; finish() is the only place that completes its task.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/atomic.hpp>
+#include <weft/detail/io/backend.hpp>
+#include <weft/detail/io/blocking_pool.hpp>
+#include <weft/detail/io/op.hpp>
+#include <weft/detail/thread_pool/injection_queue.hpp>
+#include <weft/errors.hpp>
+#include <weft/placement.hpp>
+#include <weft/scheduler.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace weft::detail::io {
+
+/// Per-reactor counters: written by the reactor thread only (relaxed), read by stats().
+struct reactor_counters {
+    atomic<std::uint64_t> loops{0}, ops_begun{0}, ops_finished{0}, immediate{0},
+        deferred{0}, timers_fired{0}, canceled{0}, cont_inline{0}, cont_hop{0},
+        adaptive_hops{0};
+    static void bump(atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+        c.store(c.load(relaxed) + n, relaxed);  // order: relaxed — single writer, a statistic
+    }
+};
+
+class reactor;
+
+WEFT_TLS_ACCESSOR inline reactor*& current_reactor_slot() noexcept {
+    static thread_local reactor* current = nullptr;
+    WEFT_TLS_OPAQUE();
+    return current;
+}
+
+/// A cancel request from another thread (or from a token callback): holds a reference on op.
+struct cancel_request final : work_item {
+    explicit cancel_request(io_op* o) noexcept : work_item(&invoke), op(o) {}
+    static inline void invoke(work_item* w, bool run) noexcept;
+    io_op* op;
+};
+
+/// Closes a descriptor on its reactor (from the handle's owner thread).
+struct close_request final : work_item {
+    explicit close_request(descriptor* d) noexcept : work_item(&invoke), desc(d) {}
+    static inline void invoke(work_item* w, bool run) noexcept;
+    descriptor* desc;  // holds the handle's reference
+};
+
+struct reactor_config {
+    const void* context = nullptr;         ///< the io_context (adaptive schedulers check it)
+    void* core = nullptr;                  ///< its io_core (handles made by an op take a reference)
+    std::int64_t adaptive_budget_ns = 50'000;
+    std::size_t immediate_budget = 64;     ///< ops completed at their start, per loop turn
+};
+
+class reactor {
+public:
+    reactor(std::unique_ptr<backend> b, blocking_pool& pool, reactor_config cfg) noexcept
+        : backend_(std::move(b)), blocking_(pool), cfg_(cfg) {}
+    reactor(const reactor&) = delete;
+    reactor& operator=(const reactor&) = delete;
+
+    backend& io_backend() noexcept { return *backend_; }
+    blocking_pool& blocking() noexcept { return blocking_; }
+    const reactor_counters& counters() const noexcept { return counters_; }
+    const reactor_config& config() const noexcept { return cfg_; }
+    bool on_this_thread() const noexcept { return current_reactor_slot() == this; }
+    std::thread::id thread_id() const noexcept { return thread_id_; }
+
+    // --- any thread -----------------------------------------------------------------------
+
+    /// Queues `w` to run on this reactor's thread. False: shut down, `w` not taken.
+    bool push(work_item* w) noexcept {
+        // order: acquire — pairs with the release in shutdown's fetch_or (R2)
+        if (admission_.fetch_add(2, acquire) & 1u) {
+            admission_.fetch_sub(2, release);  // order: release — shutdown's wait reads it
+            return false;
+        }
+        incoming_.push(w);
+        wake_if_sleeping();
+        admission_.fetch_sub(2, release);  // order: release — the push happens before shutdown's drain
+        return true;
+    }
+    /// A blocking-pool result, or a wake-up that must get through during shutdown: no admission.
+    void push_completion(work_item* w) noexcept {
+        incoming_.push(w);
+        wake_if_sleeping();
+    }
+
+    /// Starts `op` (a fresh op_state with its two references). Throws shutdown_error, after
+    /// completing the op's task as canceled, if the reactor no longer takes work.
+    void start(io_op* op) {
+        op->owner = this;
+        if (on_this_thread()) {
+            if (!stopping_) {
+                begin(op);
+                return;
+            }
+        } else if (push(op)) {
+            return;
+        }
+        op->result = -ECANCELED;
+        op->canceled_by_token = true;
+        descriptor* d = std::exchange(op->desc, nullptr);
+        op->complete_task();  // drops the in-flight reference; the caller's task sees canceled
+        if (d != nullptr) {
+            d->release_ref();
+        }
+        throw shutdown_error("weft: io_context is shut down");
+    }
+
+    /// Asks `op` to end early (token callback, any thread).
+    void request_cancel(io_op* op) noexcept {
+        if (on_this_thread()) {
+            cancel_op(op);
+            return;
+        }
+        op->retain();
+        auto* req = new (std::nothrow) cancel_request(op);
+        if (req == nullptr) {
+            op->release();
+            return;
+        }
+        push_completion(req);  // no admission: shutdown cancels every op anyway, so dropping is harmless
+    }
+
+    /// Closes `d` on the reactor thread; consumes the handle's reference.
+    void request_close(descriptor* d) noexcept {
+        if (on_this_thread()) {
+            close_now(d);
+            return;
+        }
+        auto* req = new (std::nothrow) close_request(d);
+        if (req == nullptr || !push(req)) {
+            delete req;
+            close_after_shutdown(d);
+        }
+    }
+
+    // --- reactor thread ---------------------------------------------------------------------
+
+    void begin(io_op* op) {
+        op->phase = op_phase::created;
+        link_inflight(op);
+        counters_.bump(counters_.ops_begun);
+        if (op->token.is_cancellation_requested()) {
+            op->result = -ECANCELED;
+            op->canceled_by_token = true;
+            finish(op);
+            return;
+        }
+        op->retain();  // the token callback below may finish (and free) it on this thread
+        if (op->kind == op_kind::timer) {
+            add_timer(op);
+        } else if (op->desc != nullptr && op->desc->closed) {
+            op->result = -EBADF;
+            finish_or_defer(op);
+        } else {
+            backend_->begin(op);
+        }
+        if (op->phase != op_phase::done && op->token.can_be_canceled()) {
+            auto reg = op->token.register_callback([op] { op->owner->request_cancel(op); });
+            if (op->phase != op_phase::done) {
+                op->registration = std::move(reg);
+            }
+        }
+        op->release();
+    }
+
+    /// An op whose result is known at its start: finished now while this turn's budget lasts,
+    /// else at the next turn (one flooded socket cannot monopolise the thread).
+    void finish_or_defer(io_op* op) noexcept {
+        if (immediate_left_ > 0) {
+            --immediate_left_;
+            counters_.bump(counters_.immediate);
+            finish(op);
+        } else {
+            counters_.bump(counters_.deferred);
+            op->phase = op_phase::ready;
+            ready_.push(op);
+        }
+    }
+
+    /// Applies one attempt's result; true when the op is complete (result set), false when an
+    /// exact op must be resumed for the rest.
+    static bool settle(io_op* op, std::int64_t res) noexcept {
+        if (res < 0 || !op->exact) {
+            op->result = res < 0 ? res : static_cast<std::int64_t>(op->done) + res;
+            return true;
+        }
+        op->done += static_cast<std::size_t>(res);
+        if (res == 0 || op->done >= op->len) {
+            op->result = static_cast<std::int64_t>(op->done);
+            return true;
+        }
+        return false;
+    }
+
+    /// Completes `op`'s task (R3). May free `op`.
+    void finish(io_op* op) noexcept {
+        op->phase = op_phase::done;
+        unlink_inflight(op);
+        op->registration.unregister();
+        descriptor* d = op->desc;  // released after the task completed (a converter may use it)
+        counters_.bump(counters_.ops_finished);
+        if (op->result == -ECANCELED) {
+            counters_.bump(counters_.canceled);
+        }
+        if (op->adaptive) {
+            const auto t0 = io_clock::now();
+            op->complete_task();
+            const auto dt = std::chrono::duration_cast<std::chrono::nanoseconds>(io_clock::now() - t0).count();
+            adaptive_ewma_ns_ += (dt - adaptive_ewma_ns_) / 8;
+            if (dt > cfg_.adaptive_budget_ns) {
+                adaptive_overrun_ = true;
+            }
+        } else {
+            op->complete_task();
+        }
+        if (d != nullptr) {
+            d->release_ref();
+        }
+    }
+
+    void cancel_op(io_op* op) noexcept {
+        switch (op->phase) {
+        case op_phase::timer:
+            remove_timer(op);
+            op->result = -ECANCELED;
+            op->canceled_by_token = true;
+            finish(op);
+            break;
+        case op_phase::waiting:
+        case op_phase::in_kernel:
+        case op_phase::blocking:
+            op->canceled_by_token = true;
+            backend_->cancel(op);
+            break;
+        default:
+            break;  // created (not begun yet: begin() checks the token), ready or done
+        }
+    }
+
+    void close_now(descriptor* d) noexcept {
+        if (!d->closed) {
+            d->closed = true;
+            backend_->close(d);
+        }
+        d->release_ref();
+    }
+
+    /// Adaptive policy: may a continuation run inline here now? (issue: docs/guide/io.md)
+    bool adaptive_inline_ok() const noexcept {
+        return !adaptive_overrun_ && adaptive_ewma_ns_ <= cfg_.adaptive_budget_ns;
+    }
+    void count_adaptive_hop() noexcept { counters_.bump(counters_.adaptive_hops); }
+
+    /// The thread body. Returns after shutdown() once every op has finished.
+    void run(const any_scheduler& self_as_scheduler) {
+        current_reactor_slot() = this;
+        thread_id_ = std::this_thread::get_id();
+        scheduler_scope scope(self_as_scheduler);
+        auto& block = this_thread_placement_block();
+        auto at = [&](placement_counter c) { return block.counters[static_cast<unsigned>(c)].load(relaxed); };
+        auto inline_now = [&] {
+            return at(placement_counter::source_inline) + at(placement_counter::named_inline) +
+                   at(placement_counter::captured_inline) + at(placement_counter::completing_inline);
+        };
+        auto hops_now = [&] {
+            return at(placement_counter::source_hop) + at(placement_counter::named_hop) + at(placement_counter::captured_hop);
+        };
+        std::uint64_t inline0 = inline_now();
+        std::uint64_t hop0 = hops_now();
+        for (;;) {
+            counters_.bump(counters_.loops);
+            immediate_left_ = cfg_.immediate_budget;
+            adaptive_overrun_ = false;
+            drain_incoming();
+            run_ready();
+            fire_timers();
+            if (stop_requested_.load(acquire)) {  // order: acquire — pairs with shutdown()'s release
+                break;
+            }
+            backend_->poll(next_timeout());
+            sleeping_.store(false, relaxed);  // order: relaxed — only this thread acts on it
+            const std::uint64_t i1 = inline_now(), h1 = hops_now();
+            counters_.bump(counters_.cont_inline, i1 - inline0);
+            counters_.bump(counters_.cont_hop, h1 - hop0);
+            inline0 = i1;
+            hop0 = h1;
+        }
+        drain_for_shutdown();
+        current_reactor_slot() = nullptr;
+    }
+
+    /// Any thread: asks run() to return; it first ends every op (canceled) — see §6 of the note.
+    void shutdown() noexcept {
+        stop_requested_.store(true, release);  // order: release — pairs with run()'s acquire
+        backend_->wake();
+    }
+
+private:
+    friend struct cancel_request;
+
+    void wake_if_sleeping() noexcept {
+        // R1, producer side: the push above, then StoreLoad, then read sleeping_
+        if (store_load_barrier_then_load(sleeping_) && sleeping_.exchange(false, acq_rel)) {
+            // order: acq_rel — one producer wins the right to write the eventfd per sleep
+            counters_wake_.fetch_add(1, relaxed);  // order: relaxed — a statistic
+            backend_->wake();
+        }
+    }
+
+    /// R1, reactor side: publish the intent to sleep, then re-check the queue.
+    std::int64_t next_timeout() noexcept {
+        if (!ready_.empty()) {
+            return 0;
+        }
+        std::int64_t timeout = -1;
+        if (!timers_.empty()) {
+            const auto now = io_clock::now();
+            const auto due = timers_.front()->deadline;
+            if (due <= now) {
+                return 0;
+            }
+            if (due != io_clock::time_point::max()) {
+                timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(due - now).count();
+            }
+        }
+        sleeping_.store(true, relaxed);  // order: relaxed — the barrier below orders it (R1)
+        (void)store_load_barrier_then_load(sleeping_);
+        if (!incoming_.empty_hint() || stop_requested_.load(acquire)) {  // order: acquire — as in run()
+            sleeping_.store(false, relaxed);  // order: relaxed — this thread's own flag
+            return 0;
+        }
+        return timeout;
+    }
+
+    void drain_incoming() {
+        work_item* batch[64];
+        for (;;) {
+            const std::size_t n = incoming_.pop_batch_exclusive(batch, 64);
+            for (std::size_t i = 0; i < n; ++i) {
+                batch[i]->run();
+            }
+            if (n < 64) {
+                return;
+            }
+        }
+    }
+
+    void run_ready() noexcept {
+        op_fifo now = std::exchange(ready_, op_fifo{});
+        while (io_op* op = now.pop()) {
+            finish(op);
+        }
+    }
+
+    // --- timers: a binary min-heap on deadline; heap_index kept in the op ---------------
+    void add_timer(io_op* op) {
+        op->phase = op_phase::timer;
+        op->heap_index = timers_.size();
+        timers_.push_back(op);
+        sift_up(op->heap_index);
+    }
+    void remove_timer(io_op* op) noexcept {
+        const std::size_t i = op->heap_index;
+        io_op* last = timers_.back();
+        timers_.pop_back();
+        if (last != op) {
+            timers_[i] = last;
+            last->heap_index = i;
+            sift_down(i);
+            sift_up(last->heap_index);
+        }
+    }
+    void fire_timers() noexcept {
+        if (timers_.empty()) {
+            return;
+        }
+        const auto now = io_clock::now();
+        // One at a time from the top: a timer canceled by an earlier one's continuation has
+        // left the heap before it could be popped (reliability §1 F30).
+        while (!timers_.empty() && timers_.front()->deadline <= now) {
+            io_op* op = timers_.front();
+            remove_timer(op);
+            op->result = 0;
+            counters_.bump(counters_.timers_fired);
+            finish(op);
+        }
+    }
+    void sift_up(std::size_t i) noexcept {
+        while (i > 0) {
+            const std::size_t parent = (i - 1) / 2;
+            if (!(timers_[i]->deadline < timers_[parent]->deadline)) {
+                break;
+            }
+            swap_timers(i, parent);
+            i = parent;
+        }
+    }
+    void sift_down(std::size_t i) noexcept {
+        for (;;) {
+            std::size_t smallest = i;
+            for (std::size_t c = 2 * i + 1; c <= 2 * i + 2 && c < timers_.size(); ++c) {
+                if (timers_[c]->deadline < timers_[smallest]->deadline) {
+                    smallest = c;
+                }
+            }
+            if (smallest == i) {
+                return;
+            }
+            swap_timers(i, smallest);
+            i = smallest;
+        }
+    }
+    void swap_timers(std::size_t a, std::size_t b) noexcept {
+        std::swap(timers_[a], timers_[b]);
+        timers_[a]->heap_index = a;
+        timers_[b]->heap_index = b;
+    }
+
+    // --- the list of every op begun and not finished (shutdown cancels them all) -----------
+    void link_inflight(io_op* op) noexcept {
+        op->inflight_prev = nullptr;
+        op->inflight_next = inflight_;
+        if (inflight_ != nullptr) {
+            inflight_->inflight_prev = op;
+        }
+        inflight_ = op;
+    }
+    void unlink_inflight(io_op* op) noexcept {
+        (op->inflight_prev != nullptr ? op->inflight_prev->inflight_next : inflight_) = op->inflight_next;
+        if (op->inflight_next != nullptr) {
+            op->inflight_next->inflight_prev = op->inflight_prev;
+        }
+        op->inflight_prev = op->inflight_next = nullptr;
+    }
+
+    void drain_for_shutdown() noexcept {
+        stopping_ = true;
+        // R2: no push from another thread lands after this
+        admission_.fetch_or(1u, acq_rel);  // order: acq_rel — pairs with push()'s acquire/release
+        while (admission_.load(acquire) != 1u) {  // order: acquire — sees the pushers' release
+            std::this_thread::yield();
+        }
+        for (;;) {
+            discard_incoming();
+            run_ready();
+            for (io_op* op = inflight_; op != nullptr;) {
+                io_op* next = op->inflight_next;  // cancel_op may finish (unlink) op
+                if (op->phase == op_phase::timer || !op->canceled_by_token) {
+                    cancel_op(op);
+                }
+                op = next;
+            }
+            if (inflight_ == nullptr && incoming_.empty_hint()) {
+                break;
+            }
+            backend_->poll(inflight_ != nullptr ? 10'000'000 : 0);
+        }
+    }
+    void discard_incoming() noexcept {
+        work_item* batch[64];
+        std::size_t n = 0;
+        while ((n = incoming_.pop_batch_exclusive(batch, 64)) != 0) {
+            for (std::size_t i = 0; i < n; ++i) {
+                batch[i]->discard();
+            }
+        }
+    }
+    void close_after_shutdown(descriptor* d) noexcept {
+        // The reactor is gone or going: no op can be in flight on d (shutdown ended them all).
+        if (!d->closed) {
+            d->closed = true;
+            sys().close(d->fd);
+        }
+        d->release_ref();
+    }
+
+public:
+    /// Discarding an op start at shutdown: its task completes canceled.
+    void discard_op(io_op* op) noexcept {
+        if (op->phase == op_phase::blocking) {  // a blocking-pool result: deliver it
+            finish_blocking(op);
+            return;
+        }
+        link_inflight(op);
+        op->result = -ECANCELED;
+        op->canceled_by_token = true;
+        finish(op);
+    }
+    /// A blocking-pool op came back (its result is set).
+    void finish_blocking(io_op* op) noexcept;
+
+    atomic<std::uint64_t> counters_wake_{0};
+
+private:
+    std::unique_ptr<backend> backend_;
+    blocking_pool& blocking_;
+    reactor_config cfg_;
+    std::thread::id thread_id_{};
+
+    // --- any thread ---------------------------------------------------------------------
+    injection_queue incoming_;
+    atomic<bool> sleeping_{false};
+    atomic<std::uint32_t> admission_{0};   // bit 0: closed; +2 per push in progress (R2)
+    atomic<bool> stop_requested_{false};
+
+    // --- reactor thread only ----------------------------------------------------------------
+    bool stopping_ = false;
+    std::size_t immediate_left_ = 0;
+    bool adaptive_overrun_ = false;
+    std::int64_t adaptive_ewma_ns_ = 0;
+    op_fifo ready_;
+    std::vector<io_op*> timers_;
+    io_op* inflight_ = nullptr;
+    reactor_counters counters_;
+};
+
+inline void io_op::on_item(work_item* w, bool run) noexcept {
+    auto* op = static_cast<io_op*>(w);
+    reactor* r = op->owner;
+    if (op->phase == op_phase::blocking) {
+        r->finish_blocking(op);
+    } else if (run) {
+        try {
+            r->begin(op);
+        } catch (...) {  // begin() only throws before the op is linked (allocation)
+            r->discard_op(op);
+        }
+    } else {
+        r->discard_op(op);
+    }
+}
+
+inline void cancel_request::invoke(work_item* w, bool) noexcept {
+    auto* self = static_cast<cancel_request*>(w);
+    io_op* op = self->op;
+    delete self;
+    op->owner->cancel_op(op);
+    op->release();
+}
+
+inline void close_request::invoke(work_item* w, bool) noexcept {
+    auto* self = static_cast<close_request*>(w);
+    descriptor* d = self->desc;
+    delete self;
+    d->owner->close_now(d);  // at shutdown's final drain too: the backend is still there
+}
+
+inline void reactor::finish_blocking(io_op* op) noexcept {
+    const std::int64_t res = op->result;
+    op->result = 0;
+    if (descriptor* d = op->desc; d != nullptr && --d->blocking_ops == 0 && d->closed && d->fd >= 0) {
+        sys().close(d->fd);  // E5: the close waited for the last pool op on the fd
+        d->fd = -1;
+    }
+    if (!settle(op, res)) {
+        if (op->desc != nullptr && op->desc->closed) {
+            op->closed = true;
+            op->result = -ECANCELED;
+        } else {
+            backend_->begin(op);  // exact op: the rest goes back to the pool
+            return;
+        }
+    }
+    finish(op);
+}
+
+}  // namespace weft::detail::io

@@ -1,0 +1,351 @@
+// weft/detail/io/uring.hpp — the io_uring backend (true completions, through liburing).
+//
+// Design note: the reactor (both backends; shared code in reactor.hpp)
+//
+// 1. Ownership. An io_context owns N I/O threads; each owns one reactor, and each reactor one
+//    backend: here a private io_uring (no SQPOLL). Only that thread touches the SQ and CQ, the
+//    timer heap, the ready list and the descriptors' queues. Other threads hand over work
+//    items (op starts, posts, cancel and close requests, blocking-pool results) through the
+//    reactor's wait-free MPSC queue and wake it through an eventfd, written only when the
+//    reactor announced it sleeps (reactor.hpp R1). Here the eventfd always has a read in
+//    flight, so a wake-up is just another CQE. A socket belongs to one reactor for life
+//    (round robin at creation); an op started on its reactor's thread is issued directly.
+// 2. Ring ordering. liburing's io_uring_get_sqe/io_uring_submit publish the SQ tail with a
+//    release store and read the CQ tail with an acquire load (its barrier.h); with one thread
+//    per ring and no SQPOLL that is all we need: we add no barriers of our own. Completions
+//    are copied out of the CQ in batches of up to 128 and the CQ head is advanced before any
+//    of them is processed, so a continuation that starts new I/O never races the CQ walk.
+// 3. Op lifetime. An op (detail/io/op.hpp) lives in its task's state, reference-counted: the
+//    task holds one reference, "in flight" another, a queued cancel request a third. One SQE
+//    per attempt, user_data = the op's address; the kernel may hold its buffer until the CQE,
+//    so the op is finished (its task completed, the in-flight reference dropped) only at its
+//    terminal CQE — never at a cancel. A cancel is its own SQE (IORING_OP_ASYNC_CANCEL by
+//    user_data) with user_data 0; its CQE (0, -EALREADY, -ENOENT), in whichever order it
+//    arrives relative to the target's, is ignored: the target's CQE alone says how it ended
+//    (-ECANCELED, or the result it reached first). A short read_exact/write_all attempt, or
+//    -EINTR/-EAGAIN, is re-issued for the rest (R3 in reactor.hpp: exactly one finish()).
+//    Fd reuse: the kernel pins the file at submission, and close() first submits every
+//    pending SQE, cancels the fd's ops and only then calls close(2): a new socket that gets
+//    the same fd number can never receive an old op's completion, which names the old op.
+// 4. Back-pressure. SQ full: submit what is queued and retry; if still full, the op waits in
+//    a backlog FIFO issued at the next loop turn. CQ overflow: the ring is created with the
+//    kernel's NODROP behaviour (FEAT_NODROP, 5.5+): overflowed CQEs wait in the kernel; when
+//    io_uring_cq_has_overflow() says so we flush them (io_uring_get_events) and reap again.
+//    -EBUSY/-EAGAIN from submit: reap first, the SQEs stay queued and go with the next submit.
+//    -EINTR/-ETIME from the wait: the loop comes round (EINTR is never seen by a user).
+// 5. Differences from the epoll backend (epoll.hpp):
+//    | concern          | io_uring                              | epoll                                   |
+//    |------------------|---------------------------------------|-----------------------------------------|
+//    | model            | completion: the kernel does the I/O   | readiness: we do the syscall on EAGAIN  |
+//    | first attempt    | an SQE (the kernel may poll inside)   | the syscall at once, queue on EAGAIN    |
+//    | sockets          | blocking fds                          | O_NONBLOCK, registered once, ET         |
+//    | regular files    | true async read/write/openat          | a bounded blocking pool                 |
+//    | cancel in flight | ASYNC_CANCEL SQE, end at target's CQE | unlink from the wait queue, end now     |
+//    | close with ops   | submit, cancel each, close(2)         | end queued ops, EPOLL_CTL_DEL, close(2) |
+//    | stale completion | names the old op (user_data)          | names the old descriptor (data.ptr),    |
+//    |                  |                                       | kept alive until the batch is done      |
+//    | wake-up          | eventfd read always in flight         | eventfd in the epoll set                |
+// 6. Shutdown. io_context's destructor asks each reactor to stop; the reactor then (a) closes
+//    admission (R2) and discards what is still queued (op starts and posts complete canceled),
+//    (b) cancels every op in flight (timers at once; kernel ops by ASYNC_CANCEL; epoll queues at
+//    once; running blocking-pool ops finish with their own result), (c) keeps polling until
+//    the last in-flight op's terminal completion, then (d) returns; the thread is joined and
+//    the ring torn down. A continuation that starts I/O during this gets shutdown_error.
+// 7. Rejected: SQPOLL (burns a core when idle: reliability §1 G37 and the 2% idle rule);
+//    registered/fixed files and provided-buffer rings (worth it later, for throughput, with
+//    their own pitfalls: ENOBUFS ends a multishot); one ring shared by all I/O threads (a lock
+//    per submit); IORING_SETUP_SINGLE_ISSUER/DEFER_TASKRUN (need the ring created on its own
+//    thread; a follow-up for the benchmark issue).
+// 8. Tests: tests/io/*.cpp run on both backends (ctest twice, WEFT_IO_BACKEND=uring|epoll);
+//    tests/io/io_fault_test.cpp drives the fault matrix through detail/io/sys.hpp.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/io/backend.hpp>
+#include <weft/detail/io/reactor.hpp>
+
+#if WEFT_HAS_URING
+
+#include <liburing.h>
+#include <sys/eventfd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <system_error>
+
+namespace weft::detail::io {
+
+class uring_backend final : public backend {
+public:
+    /// Throws std::system_error when no ring can be set up (the caller falls back to epoll).
+    explicit uring_backend(unsigned entries) {
+        io_uring_params params{};
+        params.flags = IORING_SETUP_COOP_TASKRUN;
+        int rc = sys().uring_queue_init_params(entries, &ring_, &params);
+        if (rc == -EINVAL) {  // an older kernel without COOP_TASKRUN
+            params = {};
+            rc = sys().uring_queue_init_params(entries, &ring_, &params);
+        }
+        if (rc < 0) {
+            throw std::system_error(-rc, std::system_category(), "weft: io_uring_queue_init");
+        }
+        wakefd_ = ::eventfd(0, EFD_CLOEXEC);
+        if (wakefd_ < 0) {
+            const int err = errno;
+            ::io_uring_queue_exit(&ring_);
+            throw std::system_error(err, std::system_category(), "weft: eventfd");
+        }
+        arm_wake();
+    }
+    ~uring_backend() override {
+        ::io_uring_queue_exit(&ring_);  // the wake read is canceled by the teardown
+        ::close(wakefd_);
+    }
+
+    void attach(reactor* r) noexcept { reactor_ = r; }
+    const char* name() const noexcept override { return "io_uring"; }
+    bool wants_nonblocking_sockets() const noexcept override { return false; }
+
+    void begin(io_op* op) override {
+        op->phase = op_phase::in_kernel;
+        if (descriptor* d = op->desc; d != nullptr) {  // for close(): the fd's ops in the kernel
+            op->desc_prev = nullptr;
+            op->desc_next = d->kernel_ops;
+            if (d->kernel_ops != nullptr) {
+                d->kernel_ops->desc_prev = op;
+            }
+            d->kernel_ops = op;
+        }
+        issue(op);
+    }
+
+    void cancel(io_op* op) noexcept override {
+        if (op->phase != op_phase::in_kernel || op->cancel_sent) {
+            return;
+        }
+        if (backlog_.remove(op)) {  // never reached the kernel: end it now
+            op->result = -ECANCELED;
+            end(op);
+            return;
+        }
+        io_uring_sqe* sqe = sqe_or_null();
+        if (sqe == nullptr) {
+            return;  // SQ full even after a submit: the op ends by itself, or at shutdown's retry
+        }
+        op->cancel_sent = true;
+        ::io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(op), 0);
+        ::io_uring_sqe_set_data64(sqe, 0);
+    }
+
+    void close(descriptor* d) noexcept override {
+        for (io_op* op = d->kernel_ops; op != nullptr;) {
+            io_op* next = op->desc_next;  // cancel() may end a backlogged op (unlinking it)
+            op->closed = true;
+            cancel(op);
+            op = next;
+        }
+        submit();  // §3: every SQE naming this fd number is in the kernel before close(2)
+        sys().close(d->fd);
+        d->fd = -1;
+    }
+
+    void poll(std::int64_t timeout_ns) override {
+        issue_backlog();
+        if (timeout_ns == 0) {
+            submit();
+        } else {
+            __kernel_timespec ts{};
+            __kernel_timespec* tsp = nullptr;
+            if (timeout_ns > 0) {
+                ts.tv_sec = timeout_ns / 1'000'000'000;
+                ts.tv_nsec = timeout_ns % 1'000'000'000;
+                tsp = &ts;
+            }
+            io_uring_cqe* cqe = nullptr;
+            pending_ = 0;
+            // -EINTR, -ETIME: come round again; -EBUSY/-EAGAIN: reap below, resubmit next turn
+            (void)sys().uring_submit_and_wait_timeout(&ring_, &cqe, 1, tsp, nullptr);
+        }
+        reap();
+    }
+
+    void wake() noexcept override {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const ssize_t r = sys().eventfd_write(wakefd_, &one, sizeof one);
+    }
+
+private:
+    struct completion {
+        std::uint64_t data;
+        int res;
+    };
+    static constexpr unsigned batch = 128;
+
+    io_uring_sqe* sqe_or_null() noexcept {
+        io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
+        if (sqe == nullptr) {
+            submit();
+            sqe = ::io_uring_get_sqe(&ring_);
+        }
+        if (sqe != nullptr) {
+            ++pending_;
+        }
+        return sqe;
+    }
+
+    void submit() noexcept {
+        if (pending_ != 0 || ::io_uring_sq_ready(&ring_) != 0) {
+            const int rc = sys().uring_submit(&ring_);
+            if (rc >= 0) {
+                pending_ = 0;
+            }  // else (-EBUSY, -EAGAIN, -EINTR): the SQEs stay queued for the next submit (§4)
+        }
+    }
+
+    void issue(io_op* op) noexcept {
+        io_uring_sqe* sqe = sqe_or_null();
+        if (sqe == nullptr) {
+            backlog_.push(op);
+            return;
+        }
+        const unsigned max_len = 1u << 30;  // the SQE length is 32-bit: larger requests go short
+        const auto len = static_cast<unsigned>(std::min<std::size_t>(op->remaining(), max_len));
+        const int fd = op->desc != nullptr ? op->desc->fd : -1;
+        switch (op->kind) {
+        case op_kind::recv:
+            ::io_uring_prep_recv(sqe, fd, op->cursor(), len, 0);
+            break;
+        case op_kind::send:
+            ::io_uring_prep_send(sqe, fd, op->cursor(), len, MSG_NOSIGNAL);
+            break;
+        case op_kind::recv_from:
+            op->iov = {op->buf, len};
+            op->msg = {};
+            op->msg.msg_name = op->peer.data();
+            op->msg.msg_namelen = sizeof(sockaddr_storage);
+            op->msg.msg_iov = &op->iov;
+            op->msg.msg_iovlen = 1;
+            ::io_uring_prep_recvmsg(sqe, fd, &op->msg, 0);
+            break;
+        case op_kind::send_to:
+            op->iov = {op->buf, len};
+            op->msg = {};
+            op->msg.msg_name = op->peer.data();
+            op->msg.msg_namelen = op->peer_len;
+            op->msg.msg_iov = &op->iov;
+            op->msg.msg_iovlen = 1;
+            ::io_uring_prep_sendmsg(sqe, fd, &op->msg, MSG_NOSIGNAL);
+            break;
+        case op_kind::accept:
+            op->peer_len = sizeof(sockaddr_storage);
+            ::io_uring_prep_accept(sqe, fd, op->peer.data(), &op->peer_len, SOCK_CLOEXEC);
+            break;
+        case op_kind::connect:
+            ::io_uring_prep_connect(sqe, fd, op->peer.data(), op->peer_len);
+            break;
+        case op_kind::read_at:
+            ::io_uring_prep_read(sqe, fd, op->cursor(), len, op->offset + op->done);
+            break;
+        case op_kind::write_at:
+            ::io_uring_prep_write(sqe, fd, op->cursor(), len, op->offset + op->done);
+            break;
+        case op_kind::open_at:
+            ::io_uring_prep_openat(sqe, AT_FDCWD, op->path.c_str(), op->open_flags | O_CLOEXEC, op->open_mode);
+            break;
+        default:
+            ::io_uring_prep_nop(sqe);
+            break;
+        }
+        ::io_uring_sqe_set_data(sqe, op);
+    }
+
+    void issue_backlog() noexcept {
+        op_fifo waiting = std::exchange(backlog_, op_fifo{});
+        while (io_op* op = waiting.pop()) {
+            issue(op);
+        }
+    }
+
+    void arm_wake() noexcept {
+        io_uring_sqe* sqe = sqe_or_null();
+        if (sqe != nullptr) {
+            ::io_uring_prep_read(sqe, wakefd_, &wake_value_, sizeof wake_value_, 0);
+            ::io_uring_sqe_set_data(sqe, &wake_value_);
+        }
+    }
+
+    void reap() noexcept {
+        completion got[batch];
+        for (;;) {
+            io_uring_cqe* cqes[batch];
+            const unsigned n = ::io_uring_peek_batch_cqe(&ring_, cqes, batch);
+            for (unsigned i = 0; i < n; ++i) {
+                got[i] = {cqes[i]->user_data, cqes[i]->res};
+            }
+            ::io_uring_cq_advance(&ring_, n);  // §2: the CQ is free before any op runs
+            if (sys().reverse_cqe_batches) {
+                std::reverse(got, got + n);
+            }
+            for (unsigned i = 0; i < n; ++i) {
+                handle(got[i]);
+            }
+            if (n == batch) {
+                continue;
+            }
+            if (::io_uring_cq_has_overflow(&ring_)) {  // §4: flush the kernel's backlog
+                (void)::io_uring_get_events(&ring_);
+                continue;
+            }
+            return;
+        }
+    }
+
+    void handle(const completion& c) noexcept {
+        if (c.data == 0) {
+            (void)sys().cqe_result(op_kind::cancel, c.res);  // §3: a cancel's own CQE says nothing
+            return;
+        }
+        if (c.data == reinterpret_cast<std::uint64_t>(&wake_value_)) {
+            arm_wake();
+            return;
+        }
+        auto* op = reinterpret_cast<io_op*>(c.data);
+        const int res = sys().cqe_result(op->kind, c.res);
+        if ((res == -EINTR || res == -EAGAIN) && !op->cancel_sent) {
+            issue(op);  // invisible: try again
+            return;
+        }
+        if (!reactor::settle(op, res)) {
+            if (op->closed || op->cancel_sent) {
+                op->result = -ECANCELED;  // asked to stop: report the cancel, not the partial count
+            } else {
+                issue(op);  // short exact I/O: the rest (§3)
+                return;
+            }
+        }
+        end(op);
+    }
+
+    void end(io_op* op) noexcept {
+        if (descriptor* d = op->desc; d != nullptr) {
+            (op->desc_prev != nullptr ? op->desc_prev->desc_next : d->kernel_ops) = op->desc_next;
+            if (op->desc_next != nullptr) {
+                op->desc_next->desc_prev = op->desc_prev;
+            }
+            op->desc_prev = op->desc_next = nullptr;
+        }
+        reactor_->finish(op);
+    }
+
+    reactor* reactor_ = nullptr;
+    io_uring ring_{};
+    int wakefd_ = -1;
+    std::uint64_t wake_value_ = 0;
+    unsigned pending_ = 0;
+    op_fifo backlog_;
+};
+
+}  // namespace weft::detail::io
+
+#endif  // WEFT_HAS_URING

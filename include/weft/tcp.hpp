@@ -1,0 +1,182 @@
+// weft/tcp.hpp — TCP over the reactor: tcp_listener (bind, accept) and tcp_socket (connect,
+// read_some / write_some, read_exact / write_all), IPv4 and IPv6.
+// Design note: docs/decisions/0006-io-reactor.md; guide: docs/guide/io.md.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/io/handle.hpp>
+#include <weft/endpoint.hpp>
+#include <weft/io_context.hpp>
+
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <span>
+#include <system_error>
+
+namespace weft {
+
+class tcp_listener;
+
+/// A connected TCP stream. Every operation returns a task whose continuations run per the
+/// io_context's policy (or op_options::policy); an op_options::token cancels it in flight
+/// (the task completes canceled). Errors: std::system_error with the errno (ECONNRESET, EPIPE
+/// — never SIGPIPE —, ECANCELED when the socket is closed under it). End of stream: read_some
+/// returns 0; read_exact fails with weft::io_errc::eof.
+///
+/// Thread safety: operations may be started from any thread; at most one read and one write
+///                in flight at a time is the usual pattern (more are queued FIFO per direction).
+/// Lifetime:      buffers must stay valid until the operation's task completes. The socket may
+///                outlive its io_context (operations then throw shutdown_error).
+class tcp_socket : public detail::io::io_handle {
+public:
+    tcp_socket() noexcept = default;
+
+    /// Connects to `to` (IPv4 or IPv6).
+    static task<tcp_socket> connect(io_context& io, const endpoint& to, const op_options& opts = {}) {
+        detail::io::io_core& core = io.core();
+        tcp_socket s(core, make_socket(core, to.family(), SOCK_STREAM));
+        auto t = s.start_op<tcp_socket, adopt_connected>(detail::io::op_kind::connect, opts, [&](detail::io::io_op& op) {
+            op.peer = to;
+            op.peer_len = to.size();
+        });
+        // The op holds the descriptor now; on success the new tcp_socket takes a reference, on
+        // failure the last reference closes the fd (descriptor's destructor).
+        s.forget_descriptor();
+        return t;
+    }
+
+    /// Reads what is available (at least 1 byte), or 0 at end of stream.
+    template<detail::io::byte_range B>
+    task<std::size_t> read_some(B&& buffer, const op_options& opts = {}) {
+        auto bytes = detail::io::writable_bytes(buffer);
+        if (bytes.empty()) {
+            checked();
+            return detail::io::completed_zero();
+        }
+        return start_transfer(detail::io::op_kind::recv, bytes, false, opts);
+    }
+    /// Writes some of `buffer` (at least 1 byte); returns how much.
+    template<detail::io::byte_range B>
+    task<std::size_t> write_some(const B& buffer, const op_options& opts = {}) {
+        auto bytes = detail::io::readable_bytes(buffer);
+        if (bytes.empty()) {
+            checked();
+            return detail::io::completed_zero();
+        }
+        return start_transfer(detail::io::op_kind::send, bytes, false, opts);
+    }
+    /// Fills all of `buffer` (short reads are resumed); fails with io_errc::eof if the stream ends first.
+    template<detail::io::byte_range B>
+    task<std::size_t> read_exact(B&& buffer, const op_options& opts = {}) {
+        auto bytes = detail::io::writable_bytes(buffer);
+        if (bytes.empty()) {
+            checked();
+            return detail::io::completed_zero();
+        }
+        return start_transfer(detail::io::op_kind::recv, bytes, true, opts);
+    }
+    /// Writes all of `buffer` (short writes are resumed).
+    template<detail::io::byte_range B>
+    task<std::size_t> write_all(const B& buffer, const op_options& opts = {}) {
+        auto bytes = detail::io::readable_bytes(buffer);
+        if (bytes.empty()) {
+            checked();
+            return detail::io::completed_zero();
+        }
+        return start_transfer(detail::io::op_kind::send, bytes, true, opts);
+    }
+
+    /// Half-close: no more writes; the peer reads end of stream.
+    void shutdown_send() {
+        if (::shutdown(checked().fd, SHUT_WR) != 0) {
+            throw std::system_error(errno, std::system_category(), "weft: shutdown");
+        }
+    }
+    void set_no_delay(bool on) {
+        const int v = on ? 1 : 0;
+        if (::setsockopt(checked().fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0) {
+            throw std::system_error(errno, std::system_category(), "weft: setsockopt(TCP_NODELAY)");
+        }
+    }
+    endpoint local_endpoint() const { return name_of(checked().fd, &::getsockname); }
+    endpoint remote_endpoint() const { return name_of(checked().fd, &::getpeername); }
+
+private:
+    friend class tcp_listener;
+    tcp_socket(detail::io::io_core& core, int fd) : io_handle(core, fd) {}
+    /// A handle on an existing descriptor (a connect's), taking a new reference to it.
+    tcp_socket(detail::io::io_core& core, detail::io::descriptor* d) noexcept {
+        core_ = detail::io::core_ref(&core);
+        d->add_ref();
+        desc_ = d;
+    }
+
+    struct adopt_connected {
+        tcp_socket operator()(detail::io::io_op& op) const {
+            return tcp_socket(*static_cast<detail::io::io_core*>(op.owner->config().core), op.desc);
+        }
+    };
+
+    static endpoint name_of(int fd, int (*get)(int, sockaddr*, socklen_t*)) {
+        endpoint e;
+        socklen_t len = sizeof(sockaddr_storage);
+        if (get(fd, e.data(), &len) != 0) {
+            throw std::system_error(errno, std::system_category(), "weft: getsockname/getpeername");
+        }
+        return endpoint::from_native(e.data(), len);
+    }
+};
+
+/// A listening TCP socket. accept() completes with a connected tcp_socket (placed on the
+/// io_context's I/O threads round robin).
+class tcp_listener : public detail::io::io_handle {
+public:
+    tcp_listener() noexcept = default;
+
+    /// Binds (SO_REUSEADDR) and listens. Port 0 picks a free port: see local_endpoint().
+    /// Throws std::system_error (EADDRINUSE, EACCES...).
+    static tcp_listener bind(io_context& io, const endpoint& at, int backlog = SOMAXCONN) {
+        detail::io::io_core& core = io.core();
+        tcp_listener l(core, make_socket(core, at.family(), SOCK_STREAM));
+        const int fd = l.native_handle();
+        const int one = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(fd, at.data(), at.size()) != 0) {
+            throw std::system_error(errno, std::system_category(), "weft: bind " + at.to_string());
+        }
+        if (::listen(fd, backlog) != 0) {
+            throw std::system_error(errno, std::system_category(), "weft: listen");
+        }
+        return l;
+    }
+
+    /// The next connection. EMFILE/ENFILE and the like fail this accept only; the listener
+    /// stays usable.
+    task<tcp_socket> accept(const op_options& opts = {}) {
+        return start_op<tcp_socket, adopt_accepted>(detail::io::op_kind::accept, opts, [](detail::io::io_op&) {});
+    }
+
+    endpoint local_endpoint() const {
+        endpoint e;
+        socklen_t len = sizeof(sockaddr_storage);
+        if (::getsockname(checked().fd, e.data(), &len) != 0) {
+            throw std::system_error(errno, std::system_category(), "weft: getsockname");
+        }
+        return endpoint::from_native(e.data(), len);
+    }
+
+private:
+    tcp_listener(detail::io::io_core& core, int fd) : io_handle(core, fd) {}
+
+    struct adopt_accepted {
+        tcp_socket operator()(detail::io::io_op& op) const {
+            auto& core = *static_cast<detail::io::io_core*>(op.owner->config().core);
+            const int fd = static_cast<int>(op.result);
+            return tcp_socket(core, fd);  // epoll's accept4 made it O_NONBLOCK; io_uring's is blocking
+        }
+    };
+};
+
+}  // namespace weft

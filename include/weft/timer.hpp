@@ -1,0 +1,105 @@
+// weft/timer.hpp — timers served by the reactor: delay, delay_until, with_timeout /
+// with_deadline on any task, periodic_timer. steady_clock only.
+// Design note: docs/decisions/0006-io-reactor.md §"Timers"; guide: docs/guide/io.md.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/cancellation.hpp>
+#include <weft/io_context.hpp>
+#include <weft/io_error.hpp>
+#include <weft/task.hpp>
+#include <weft/when_any.hpp>
+
+#include <chrono>
+#include <stdexcept>
+#include <type_traits>
+
+namespace weft {
+
+namespace detail::io {
+/// now + d without overflow: a duration too large to add is "never" (time_point::max()).
+template<typename Rep, typename Period>
+io_clock::time_point saturating_deadline(std::chrono::duration<Rep, Period> d) noexcept {
+    const auto now = io_clock::now();
+    if (d <= std::chrono::duration<Rep, Period>::zero()) {
+        return now;
+    }
+    const auto room = io_clock::time_point::max() - now;
+    if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(room)) {
+        return io_clock::time_point::max();
+    }
+    return now + std::chrono::ceil<io_clock::duration>(d);
+}
+}  // namespace detail::io
+
+/// A task that completes at `deadline` on an I/O thread of `io` (Task.Delay). A deadline in the
+/// past completes promptly; time_point::max() never does (until canceled or io ends).
+/// The token cancels it (the task completes canceled).
+inline task<void> delay_until(io_context& io, std::chrono::steady_clock::time_point deadline, const op_options& opts = {}) {
+    detail::io::io_core& core = io.core();
+    auto [t, op] = detail::io::make_op<void, detail::io::no_value>(core, detail::io::op_kind::timer, opts);
+    op->deadline = deadline;
+    core.here_or_next().start(op);
+    return std::move(t);
+}
+
+/// delay_until(now + d). Zero or negative: completes promptly; duration::max(): never.
+template<typename Rep, typename Period>
+task<void> delay(io_context& io, std::chrono::duration<Rep, Period> d, const op_options& opts = {}) {
+    return delay_until(io, detail::io::saturating_deadline(d), opts);
+}
+
+/// A task with `t`'s outcome if `t` completes by `deadline`, else failed with timeout_error
+/// (.NET Task.WaitAsync). `t` itself is not canceled: pass it a token for that.
+template<typename T>
+task<T> with_deadline(io_context& io, task<T> t, std::chrono::steady_clock::time_point deadline) {
+    cancellation_source stop_timer;
+    task<void> timer = delay_until(io, deadline, {.token = stop_timer.token(), .policy = io_policy::inline_on_io()});
+    auto first = co_await when_any(t, timer);
+    if (first.index == 1 && !t.is_ready()) {
+        throw timeout_error{};
+    }
+    stop_timer.cancel();
+    if constexpr (std::is_void_v<T>) {
+        co_await t;
+    } else if constexpr (std::is_copy_constructible_v<T> || std::is_reference_v<T>) {
+        co_return co_await t;
+    } else {
+        co_return co_await std::move(t);
+    }
+}
+
+template<typename T, typename Rep, typename Period>
+task<T> with_timeout(io_context& io, task<T> t, std::chrono::duration<Rep, Period> timeout) {
+    return with_deadline(io, std::move(t), detail::io::saturating_deadline(timeout));
+}
+
+/// Ticks every `period` on a fixed-rate schedule (start + k·period); next() completes at the
+/// next tick not yet passed (missed ticks are skipped, not bunched).
+class periodic_timer {
+public:
+    template<typename Rep, typename Period>
+    periodic_timer(io_context& io, std::chrono::duration<Rep, Period> period)
+        : io_(&io), period_(std::chrono::ceil<std::chrono::steady_clock::duration>(period)),
+          next_(std::chrono::steady_clock::now()) {
+        if (period_ <= std::chrono::steady_clock::duration::zero()) {
+            throw std::invalid_argument("weft: periodic_timer needs a positive period");
+        }
+    }
+
+    task<void> next(const op_options& opts = {}) {
+        const auto now = std::chrono::steady_clock::now();
+        next_ += period_;
+        if (next_ < now) {  // missed ticks: skip to the first one ahead
+            next_ += ((now - next_) / period_ + 1) * period_;
+        }
+        return delay_until(*io_, next_, opts);
+    }
+
+private:
+    io_context* io_;
+    std::chrono::steady_clock::duration period_;
+    std::chrono::steady_clock::time_point next_;
+};
+
+}  // namespace weft
