@@ -125,7 +125,7 @@ protected:
 /// A zero-length transfer completes at once with 0 (a zero-length recv would look like EOF).
 inline task<std::size_t> completed_zero() {
     promise<std::size_t> p;
-    p.set_value(0);
+    p.set_value(std::size_t{0});
     return p.get_task();
 }
 

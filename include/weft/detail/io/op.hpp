@@ -117,6 +117,7 @@ public:
     bool closed = false;            ///< reactor thread: the descriptor was closed under it
     bool cancel_sent = false;       ///< io_uring: an async-cancel SQE was issued for it
     int fd = -1;
+    int injected = 0;               ///< io_uring tests: the NOP standing in for it fails with this
     int open_flags = 0;
     unsigned open_mode = 0;
     std::byte* buf = nullptr;
@@ -197,10 +198,10 @@ inline const char* op_name(op_kind k) noexcept {
 template<typename R, typename Convert>
 class op_state final : public task_state<R>, public io_op {
 public:
-    op_state(op_kind k, any_scheduler policy) noexcept
+    op_state(op_kind k, any_scheduler source) noexcept
         : task_state<R>(&destroy, 2, state_base::st_pending), io_op(k) {
-        this->set_source_policy(policy);
-        io_op::policy = policy;
+        this->set_source_policy(source);
+        io_op::policy = source;
     }
 
     void complete_task() noexcept override {

@@ -54,8 +54,10 @@ struct sys_table {
     int (*uring_submit_and_wait_timeout)(io_uring*, io_uring_cqe**, unsigned, __kernel_timespec*, sigset_t*);
     /// Clamps the length of every read/write a backend issues (short I/O injection).
     std::size_t (*clamp_len)(op_kind, std::size_t);
-    /// Sees every io_uring completion (`res`: bytes or -errno) and may replace it.
-    int (*cqe_result)(op_kind, int);
+    /// io_uring: consulted as each op is issued; a non-zero -errno replaces the op with a NOP
+    /// whose completion carries that error (the kernel never consumed data for it). For
+    /// op_kind::cancel it replaces the async-cancel's own result.
+    int (*inject)(op_kind);
     /// Test only: process each batch of io_uring completions in reverse order.
     bool reverse_cqe_batches;
 };
@@ -87,7 +89,7 @@ inline int uring_submit(io_uring*) { return -38; }
 inline int uring_submit_and_wait_timeout(io_uring*, io_uring_cqe**, unsigned, __kernel_timespec*, sigset_t*) { return -38; }
 #endif
 inline std::size_t clamp_len(op_kind, std::size_t n) { return n; }
-inline int cqe_result(op_kind, int res) { return res; }
+inline int inject(op_kind) { return 0; }
 }  // namespace real
 
 inline constexpr sys_table real_sys{
@@ -95,7 +97,7 @@ inline constexpr sys_table real_sys{
     &real::pread,         &real::pwrite,      &real::openat,         &real::accept4,
     &real::connect,       &real::close,       &real::epoll_create1,  &real::epoll_ctl,
     &real::epoll_wait,    &real::eventfd_write, &real::uring_queue_init_params, &real::uring_submit,
-    &real::uring_submit_and_wait_timeout,     &real::clamp_len,      &real::cqe_result,
+    &real::uring_submit_and_wait_timeout,     &real::clamp_len,      &real::inject,
     false,
 };
 

@@ -57,7 +57,8 @@
 //    per submit); IORING_SETUP_SINGLE_ISSUER/DEFER_TASKRUN (need the ring created on its own
 //    thread; a follow-up for the benchmark issue).
 // 8. Tests: tests/io/*.cpp run on both backends (ctest twice, WEFT_IO_BACKEND=uring|epoll);
-//    tests/io/io_fault_test.cpp drives the fault matrix through detail/io/sys.hpp.
+//    tests/io/io_fault_test.cpp drives the fault matrix through detail/io/sys.hpp (here:
+//    errors injected as NOPs at issue, short I/O by clamping the SQE length, reversed batches).
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -134,7 +135,11 @@ public:
             return;  // SQ full even after a submit: the op ends by itself, or at shutdown's retry
         }
         op->cancel_sent = true;
-        ::io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(op), 0);
+        if (const int fake = sys().inject(op_kind::cancel); fake != 0) {
+            ::io_uring_prep_nop(sqe);  // tests: the cancel "fails" (EALREADY, ENOENT); the op ends by itself
+        } else {
+            ::io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(op), 0);
+        }
         ::io_uring_sqe_set_data64(sqe, 0);
     }
 
@@ -212,6 +217,12 @@ private:
         const unsigned max_len = 1u << 30;  // the SQE length is 32-bit: larger requests go short
         const auto len = static_cast<unsigned>(std::min<std::size_t>(op->remaining(), max_len));
         const int fd = op->desc != nullptr ? op->desc->fd : -1;
+        op->injected = sys().inject(op->kind);
+        if (op->injected != 0) {  // fault injection (tests): a NOP completes with the error
+            ::io_uring_prep_nop(sqe);
+            ::io_uring_sqe_set_data(sqe, op);
+            return;
+        }
         switch (op->kind) {
         case op_kind::recv:
             ::io_uring_prep_recv(sqe, fd, op->cursor(), len, 0);
@@ -303,15 +314,14 @@ private:
 
     void handle(const completion& c) noexcept {
         if (c.data == 0) {
-            (void)sys().cqe_result(op_kind::cancel, c.res);  // §3: a cancel's own CQE says nothing
-            return;
+            return;  // §3: a cancel's own CQE (0, -EALREADY, -ENOENT) says nothing
         }
         if (c.data == reinterpret_cast<std::uint64_t>(&wake_value_)) {
             arm_wake();
             return;
         }
         auto* op = reinterpret_cast<io_op*>(c.data);
-        const int res = sys().cqe_result(op->kind, c.res);
+        const int res = op->injected != 0 ? std::exchange(op->injected, 0) : c.res;
         if ((res == -EINTR || res == -EAGAIN) && !op->cancel_sent) {
             issue(op);  // invisible: try again
             return;
