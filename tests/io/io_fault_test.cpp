@@ -151,7 +151,7 @@ TEST_CASE("fault: EINTR from every wait is invisible") {
     await_get(weft::delay(io, 5ms));  // timer deadlines still met
 }
 
-TEST_CASE("fault: EINTR and EAGAIN from reads and writes are retried, never seen") {
+TEST_CASE("fault: EINTR and EAGAIN from reads and writes are retried / never seen") {
     faulty_sys f;
     weft::io_context io;
     for (int err : {EINTR, EAGAIN}) {
@@ -184,7 +184,7 @@ TEST_CASE("fault: short I/O (1 byte per attempt) still transfers byte-exactly") 
     CHECK(await_get(ping(c, s, 5, 3001)) == 5);
 }
 
-TEST_CASE("fault: ECONNRESET, EPIPE and ENOBUFS reach only the operation they hit") {
+TEST_CASE("fault: ECONNRESET / EPIPE and ENOBUFS reach only the operation they hit") {
     faulty_sys f;
     weft::io_context io;
     auto [c, s] = connect_pair(io);
@@ -204,7 +204,7 @@ TEST_CASE("fault: ECONNRESET, EPIPE and ENOBUFS reach only the operation they hi
     CHECK(await_get(ping(c, s, 3, 4)) == 3);       // nor does this one's next op
 }
 
-TEST_CASE("fault: EMFILE and ECONNABORTED fail one accept; the listener recovers") {
+TEST_CASE("fault: EMFILE and ECONNABORTED fail one accept and the listener recovers") {
     faulty_sys f;
     weft::io_context io;
     auto listener = weft::tcp_listener::bind(io, weft::endpoint::loopback_v4(0));
@@ -220,12 +220,12 @@ TEST_CASE("fault: EMFILE and ECONNABORTED fail one accept; the listener recovers
     }
 }
 
-TEST_CASE("fault: cancel outcomes 0, EALREADY and ENOENT, in both completion orders") {
+TEST_CASE("fault: cancel outcomes 0 / EALREADY and ENOENT / in both completion orders") {
     faulty_sys f;
-    weft::io_context io;
-    auto [c, s] = connect_pair(io);
     for (const bool reversed : {false, true}) {
-        weft::detail::io::sys().reverse_cqe_batches = reversed;
+        weft::detail::io::sys().reverse_cqe_batches = reversed;  // before the io_context exists
+        weft::io_context io;
+        auto [c, s] = connect_pair(io);
         for (int cancel_res : {0, EALREADY, ENOENT}) {
             // io_uring: the async-cancel "fails" with cancel_res (0: it really cancels); the
             // read then ends by itself. epoll cancels at once. Either way: exactly one ending,
@@ -245,7 +245,6 @@ TEST_CASE("fault: cancel outcomes 0, EALREADY and ENOENT, in both completion ord
             CHECK(std::string(buf.data(), 4) == "abcd");
         }
     }
-    weft::detail::io::sys().reverse_cqe_batches = false;
 }
 
 TEST_CASE("fault: a failing io_uring setup falls back to epoll and says why") {
@@ -262,7 +261,7 @@ TEST_CASE("fault: a failing io_uring setup falls back to epoll and says why") {
     }
 }
 
-TEST_CASE("fault: epoll_ctl failing (EPERM, ENOMEM) fails the operation, not the reactor") {
+TEST_CASE("fault: epoll_ctl failing (EPERM / ENOMEM) fails the operation / not the reactor") {
     faulty_sys f;
     static std::atomic<int> planted{0};
     io::sys().epoll_ctl = [](int e, int op, int fd, epoll_event* ev) {

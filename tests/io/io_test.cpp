@@ -22,7 +22,7 @@ using weft_test::await_get;
 using weft_test::connect_pair;
 using weft_test::error_of;
 
-TEST_CASE("io: the backend asked for is the one that runs, or the fallback says why") {
+TEST_CASE("io: the backend asked for is the one that runs / or the fallback says why") {
     weft::io_context io;
     const std::string wanted = weft_test::wanted_backend();
     INFO("backend " << io.backend_name() << ", fallback: " << io.fallback_reason());
@@ -82,7 +82,7 @@ weft::task<int> ping(weft::tcp_socket& c, int rounds) {
 
 }  // namespace
 
-TEST_CASE("io: TCP echo over IPv4 and IPv6, with end of stream distinct from an error") {
+TEST_CASE("io: TCP echo over IPv4 and IPv6 / with end of stream distinct from an error") {
     weft::io_context io;
     for (const bool v6 : {false, true}) {
         auto [client, server] = connect_pair(io, v6);
@@ -107,7 +107,7 @@ TEST_CASE("io: read_exact fails with io_errc::eof when the stream ends early") {
     CHECK(error_of(t) == weft::io_errc::eof);
 }
 
-TEST_CASE("io: zero-length transfers complete with 0, closed handles fail with EBADF") {
+TEST_CASE("io: zero-length transfers complete with 0 / closed handles fail with EBADF") {
     weft::io_context io;
     auto [client, server] = connect_pair(io);
     std::span<std::byte> none;
@@ -137,7 +137,7 @@ TEST_CASE("io: connecting to a closed port fails with ECONNREFUSED") {
     CHECK(error_of(t) == std::errc::connection_refused);
 }
 
-TEST_CASE("io: writing to a reset peer fails with EPIPE or ECONNRESET, and SIGPIPE never kills us") {
+TEST_CASE("io: writing to a reset peer fails with EPIPE or ECONNRESET / and SIGPIPE never kills us") {
     weft::io_context io;
     auto [client, server] = connect_pair(io);
     linger lg{1, 0};  // close with RST
@@ -169,7 +169,7 @@ TEST_CASE("io: closing a socket completes its operations in flight with ECANCELE
     CHECK(reading.is_failed());  // a close is an error, not a cancellation
 }
 
-TEST_CASE("io: a token cancels a read in flight, and an already canceled token cancels at once") {
+TEST_CASE("io: a token cancels a read in flight / and an already canceled token cancels at once") {
     weft::io_context io;
     auto [client, server] = connect_pair(io);
     weft::cancellation_source cs;
@@ -219,29 +219,32 @@ TEST_CASE("io: a reused fd number never receives an old operation's completion")
     CHECK(old_buf == std::array<char, 16>{});  // nothing was written into the old buffer
 }
 
+namespace {
+weft::task<long> pump(weft::tcp_socket& s, int count) {
+    std::array<std::uint32_t, 1> out{};
+    long sum = 0;
+    for (int i = 0; i < count; ++i) {
+        out[0] = static_cast<std::uint32_t>(i);
+        co_await s.write_all(out);
+        sum += i;
+    }
+    co_return sum;
+}
+weft::task<long> drain(weft::tcp_socket& s, int count) {
+    std::array<std::uint32_t, 1> in{};
+    long sum = 0;
+    for (int i = 0; i < count; ++i) {
+        co_await s.read_exact(in);
+        sum += in[0];
+    }
+    co_return sum;
+}
+}  // namespace
+
 TEST_CASE("io: reads and writes in flight together on one socket both finish (10^4 each way)") {
     weft::io_context io;
     auto [a, b] = connect_pair(io);
     constexpr int n = 10'000;
-    auto pump = [](weft::tcp_socket& s, int count) -> weft::task<long> {
-        std::array<std::uint32_t, 1> out{};
-        long sum = 0;
-        for (int i = 0; i < count; ++i) {
-            out[0] = static_cast<std::uint32_t>(i);
-            co_await s.write_all(out);
-            sum += i;
-        }
-        co_return sum;
-    };
-    auto drain = [](weft::tcp_socket& s, int count) -> weft::task<long> {
-        std::array<std::uint32_t, 1> in{};
-        long sum = 0;
-        for (int i = 0; i < count; ++i) {
-            co_await s.read_exact(in);
-            sum += in[0];
-        }
-        co_return sum;
-    };
     auto w1 = pump(a, n);
     auto r1 = drain(a, n);
     auto w2 = pump(b, n);
@@ -268,7 +271,7 @@ TEST_CASE("io: UDP send_to and receive_from over IPv4 and IPv6") {
     }
 }
 
-TEST_CASE("io: files: open, write_at, read_at, end of file, errors") {
+TEST_CASE("io: files: open / write_at / read_at / end of file / errors") {
     weft::io_context io;
     char path[] = "/tmp/weft-io-test-XXXXXX";
     const int tmp = ::mkstemp(path);
@@ -293,7 +296,7 @@ TEST_CASE("io: files: open, write_at, read_at, end of file, errors") {
     ::unlink(path);
 }
 
-TEST_CASE("io: timers fire in deadline order, promptly for zero and negative delays") {
+TEST_CASE("io: timers fire in deadline order / promptly for zero and negative delays") {
     weft::io_context io;
     std::vector<int> order;
     std::mutex m;
@@ -374,7 +377,7 @@ TEST_CASE("io: periodic_timer ticks on a fixed-rate schedule") {
     CHECK_THROWS_AS(weft::periodic_timer(io, 0ms), std::invalid_argument);
 }
 
-TEST_CASE("io: post from a foreign thread to an idle I/O thread runs promptly, on the I/O thread") {
+TEST_CASE("io: post from a foreign thread to an idle I/O thread runs promptly / on the I/O thread") {
     weft::io_context io{weft::io_options{.threads = 2}};
     std::this_thread::sleep_for(20ms);  // both I/O threads asleep in their wait
     for (int i = 0; i < 200; ++i) {
@@ -423,12 +426,16 @@ weft::task<where> read_continue_on_pool(weft::tcp_socket& s, weft::io_context& i
 
 }  // namespace
 
-TEST_CASE("io: continuation placement: inline_on_io, a scheduler, per operation and per co_await") {
+TEST_CASE("io: continuation placement: inline_on_io / a scheduler / per operation and per co_await") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     weft::io_context io;  // default: inline_on_io
     weft::io_context hopping{weft::io_options{.policy = weft::io_policy::on(pool)}};
-    auto [c1, s1] = connect_pair(io);
-    auto [c2, s2] = connect_pair(hopping);
+    auto p1 = connect_pair(io);
+    auto p2 = connect_pair(hopping);
+    weft::tcp_socket& c1 = p1.client;
+    weft::tcp_socket& s1 = p1.server;
+    weft::tcp_socket& c2 = p2.client;
+    weft::tcp_socket& s2 = p2.server;
     // Started from a pool task: rule 2 (the source's policy) beats rule 3 (captured pool).
     auto w1 = weft::spawn(pool, [&] { return read_and_report(s1, io, pool); });
     await_get(c1.write_all(std::string("x")));
@@ -476,7 +483,7 @@ struct held_timers {
 };
 }  // namespace
 
-TEST_CASE("io: adaptive: short continuations stay inline, a long one makes the next ones hop") {
+TEST_CASE("io: adaptive: short continuations stay inline / a long one makes the next ones hop") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     weft::io_context io{weft::io_options{.policy = weft::io_policy::adaptive(pool), .adaptive_budget = 100us}};
     held_timers shorts;
@@ -549,7 +556,7 @@ TEST_CASE("io: a flooded connection does not starve a quiet one (loud neighbour)
     REQUIRE(loud_echo.wait_for(20s));
 }
 
-TEST_CASE("io: many connections over two I/O threads, every byte right") {
+TEST_CASE("io: many connections over two I/O threads / every byte right") {
     weft::io_context io{weft::io_options{.threads = 2}};
     auto listener = weft::tcp_listener::bind(io, weft::endpoint::loopback_v4(0));
     constexpr int conns = 32;

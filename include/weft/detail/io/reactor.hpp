@@ -150,10 +150,23 @@ public:
             return;
         }
         auto* req = new (std::nothrow) close_request(d);
-        if (req == nullptr || !push(req)) {
-            delete req;
-            close_after_shutdown(d);
+        if (req == nullptr) {
+            return;  // no memory: the fd stays open until the process ends (never closed twice)
         }
+        if (push(req)) {
+            return;
+        }
+        // Shutting down: the reactor still takes close requests until its very last drain
+        // (R2 again, on `late_admission_`); after that it is gone and we close here.
+        // order: acquire/release — as push()
+        if ((late_admission_.fetch_add(2, acquire) & 1u) == 0) {
+            push_completion(req);
+            late_admission_.fetch_sub(2, release);
+            return;
+        }
+        late_admission_.fetch_sub(2, release);
+        delete req;
+        close_after_shutdown(d);
     }
 
     // --- reactor thread ---------------------------------------------------------------------
@@ -237,6 +250,12 @@ public:
             op->complete_task();
         }
         if (d != nullptr) {
+            // order: acquire — a count of 2 (epoll's registration and this op) means no handle
+            //        is left, and none can appear: handles are made only on this thread
+            if (d->registered && !d->closed && d->refs.load(acquire) == 2) {
+                d->closed = true;  // a failed connect, say: deregister and close it now (E4)
+                backend_->close(d);
+            }
             d->release_ref();
         }
     }
@@ -301,7 +320,7 @@ public:
                 break;
             }
             backend_->poll(next_timeout());
-            sleeping_.store(false, relaxed);  // order: relaxed — only this thread acts on it
+            sleeping_.store(0, relaxed);  // order: relaxed — only this thread acts on it
             const std::uint64_t i1 = inline_now(), h1 = hops_now();
             counters_.bump(counters_.cont_inline, i1 - inline0);
             counters_.bump(counters_.cont_hop, h1 - hop0);
@@ -323,7 +342,7 @@ private:
 
     void wake_if_sleeping() noexcept {
         // R1, producer side: the push above, then StoreLoad, then read sleeping_
-        if (store_load_barrier_then_load(sleeping_) && sleeping_.exchange(false, acq_rel)) {
+        if (store_load_barrier_then_load(sleeping_) != 0 && sleeping_.exchange(0, acq_rel) != 0) {
             // order: acq_rel — one producer wins the right to write the eventfd per sleep
             counters_wake_.fetch_add(1, relaxed);  // order: relaxed — a statistic
             backend_->wake();
@@ -346,10 +365,10 @@ private:
                 timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(due - now).count();
             }
         }
-        sleeping_.store(true, relaxed);  // order: relaxed — the barrier below orders it (R1)
+        sleeping_.store(1, relaxed);  // order: relaxed — the barrier below orders it (R1)
         (void)store_load_barrier_then_load(sleeping_);
         if (!incoming_.empty_hint() || stop_requested_.load(acquire)) {  // order: acquire — as in run()
-            sleeping_.store(false, relaxed);  // order: relaxed — this thread's own flag
+            sleeping_.store(0, relaxed);  // order: relaxed — this thread's own flag
             return 0;
         }
         return timeout;
@@ -478,6 +497,11 @@ private:
             }
             backend_->poll(inflight_ != nullptr ? 10'000'000 : 0);
         }
+        late_admission_.fetch_or(1u, acq_rel);  // order: acq_rel — as admission_ above
+        while (late_admission_.load(acquire) != 1u) {  // order: acquire — the last close requests
+            std::this_thread::yield();
+        }
+        discard_incoming();  // close requests run (the backend is still here), nothing else is left
     }
     void discard_incoming() noexcept {
         work_item* batch[64];
@@ -492,7 +516,11 @@ private:
         // The reactor is gone or going: no op can be in flight on d (shutdown ended them all).
         if (!d->closed) {
             d->closed = true;
-            sys().close(d->fd);
+            sys().close(d->fd);  // leaves the epoll set with it
+            if (d->registered) {  // nobody polls any more: drop epoll's reference too
+                d->registered = false;
+                d->release_ref();
+            }
         }
         d->release_ref();
     }
@@ -522,8 +550,9 @@ private:
 
     // --- any thread ---------------------------------------------------------------------
     injection_queue incoming_;
-    atomic<bool> sleeping_{false};
+    atomic<std::uint32_t> sleeping_{0};  // 1: the reactor is (about to be) blocked in poll (R1)
     atomic<std::uint32_t> admission_{0};   // bit 0: closed; +2 per push in progress (R2)
+    atomic<std::uint32_t> late_admission_{0};  // close requests during shutdown (R2)
     atomic<bool> stop_requested_{false};
 
     // --- reactor thread only ----------------------------------------------------------------
