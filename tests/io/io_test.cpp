@@ -321,7 +321,7 @@ TEST_CASE("io: timers fire in deadline order / promptly for zero and negative de
     CHECK(std::chrono::steady_clock::now() - t0 < 1s);
 }
 
-TEST_CASE("io: a maximal timeout never fires and does not overflow; its token cancels it") {
+TEST_CASE("io: a maximal timeout never fires and does not overflow and its token cancels it") {
     weft::io_context io;
     weft::cancellation_source cs;
     auto forever = weft::delay(io, std::chrono::steady_clock::duration::max(), {.token = cs.token()});
@@ -586,7 +586,7 @@ TEST_CASE("io: many connections over two I/O threads / every byte right") {
     CHECK(st.threads[1].ops_finished > 0);
 }
 
-TEST_CASE("io: destroying the io_context cancels what is in flight; its sockets outlive it") {
+TEST_CASE("io: destroying the io_context cancels what is in flight and its sockets outlive it") {
     std::optional<weft::io_context> io;
     io.emplace();
     auto [client, server] = connect_pair(*io);
