@@ -567,7 +567,7 @@ private:
 };
 
 inline void io_op::on_item(work_item* w, bool run) noexcept {
-    auto* op = static_cast<io_op*>(w);
+    auto* op = detail::down_cast<io_op>(w);
     reactor* r = op->owner;
     if (op->phase == op_phase::blocking) {
         r->finish_blocking(op);
@@ -583,7 +583,7 @@ inline void io_op::on_item(work_item* w, bool run) noexcept {
 }
 
 inline void cancel_request::invoke(work_item* w, bool) noexcept {
-    auto* self = static_cast<cancel_request*>(w);
+    auto* self = detail::down_cast<cancel_request>(w);
     io_op* op = self->op;
     delete self;
     op->owner->cancel_op(op);
@@ -591,7 +591,7 @@ inline void cancel_request::invoke(work_item* w, bool) noexcept {
 }
 
 inline void close_request::invoke(work_item* w, bool) noexcept {
-    auto* self = static_cast<close_request*>(w);
+    auto* self = detail::down_cast<close_request>(w);
     descriptor* d = self->desc;
     delete self;
     d->owner->close_now(d);  // at shutdown's final drain too: the backend is still there
