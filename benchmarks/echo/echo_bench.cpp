@@ -110,8 +110,14 @@ struct server_process {
     }
     void stop() {
         if (pid > 0) {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, nullptr, 0);
+            ::kill(pid, SIGTERM);  // a wrapper (strace, valgrind) gets to write its report
+            for (int i = 0; i < 500 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            if (::waitpid(pid, nullptr, WNOHANG) == 0) {
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, nullptr, 0);
+            }
             pid = -1;
         }
     }

@@ -27,7 +27,7 @@ public:
                            const op_options& opts = {}) {
         detail::io::io_core& core = io.core();
         auto [t, op] = detail::io::make_op<file, adopt_opened>(core, detail::io::op_kind::open_at, opts);
-        op->path = std::move(path);
+        op->x().path = std::move(path);
         op->open_flags = flags;
         op->open_mode = mode;
         core.here_or_next().start(op);

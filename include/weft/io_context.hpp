@@ -188,6 +188,7 @@ public:
             backend_ = "epoll";
         }
         nonblocking_ = reactors_.front()->io_backend().wants_nonblocking_sockets();
+        default_source_ = resolve(policy_, default_adaptive_);
     }
 
     void add_ref() noexcept { refs_.fetch_add(1, relaxed); }  // order: relaxed — caller holds one
@@ -254,6 +255,15 @@ public:
 
     std::vector<std::thread>& threads() noexcept { return threads_; }
 
+    /// The source policy of an op started with `opts` (the context's, resolved once, by default).
+    any_scheduler source_for(const op_options& opts, bool& adaptive) {
+        if (!opts.policy) {
+            adaptive = default_adaptive_;
+            return default_source_;
+        }
+        return resolve(*opts.policy, adaptive);
+    }
+
 private:
     ~io_core() = default;
 
@@ -279,6 +289,8 @@ private:
     atomic<std::size_t> next_{0};
     std::string name_;
     io_policy policy_;
+    any_scheduler default_source_;
+    bool default_adaptive_ = false;
     std::string backend_;
     std::string fallback_reason_;
     bool nonblocking_ = true;
@@ -329,11 +341,21 @@ private:
 template<typename R, typename Convert>
 std::pair<task<R>, op_state<R, Convert>*> make_op(io_core& core, op_kind kind, const op_options& opts) {
     bool adaptive = false;
-    const any_scheduler policy = core.resolve(opts.policy ? *opts.policy : core.policy(), adaptive);
+    const any_scheduler policy = core.source_for(opts, adaptive);
     auto* op = new op_state<R, Convert>(kind, policy);
+    task<R> t = task_access::adopt<R>(op);
+    if (kind == op_kind::accept || kind == op_kind::connect || kind == op_kind::recv_from ||
+        kind == op_kind::send_to || kind == op_kind::open_at) {
+        try {
+            op->extra = std::make_unique<io_op::extra_fields>();
+        } catch (...) {
+            op->release();  // the in-flight reference; `t` drops the other
+            throw;
+        }
+    }
     op->adaptive = adaptive;
     op->token = opts.token;
-    return {task_access::adopt<R>(op), op};
+    return {std::move(t), op};
 }
 
 struct no_value {

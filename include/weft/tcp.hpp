@@ -38,8 +38,8 @@ public:
         detail::io::io_core& core = io.core();
         tcp_socket s(core, make_socket(core, to.family(), SOCK_STREAM));
         auto t = s.start_op<tcp_socket, adopt_connected>(detail::io::op_kind::connect, opts, [&](detail::io::io_op& op) {
-            op.peer = to;
-            op.peer_len = to.size();
+            op.x().peer = to;
+            op.x().peer_len = to.size();
         });
         // The op holds the descriptor now; on success the new tcp_socket takes a reference, on
         // failure the last reference closes the fd (descriptor's destructor).

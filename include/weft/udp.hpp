@@ -45,8 +45,8 @@ public:
         return start_op<std::size_t, detail::io::byte_count>(detail::io::op_kind::send_to, opts, [&](detail::io::io_op& op) {
             op.buf = const_cast<std::byte*>(bytes.data());
             op.len = bytes.size();
-            op.peer = to;
-            op.peer_len = to.size();
+            op.x().peer = to;
+            op.x().peer_len = to.size();
         });
     }
     template<detail::io::byte_range B>
@@ -72,7 +72,7 @@ private:
 
     struct to_datagram {
         datagram operator()(detail::io::io_op& op) const {
-            return datagram{static_cast<std::size_t>(op.result), endpoint::from_native(op.peer.data(), op.msg.msg_namelen)};
+            return datagram{static_cast<std::size_t>(op.result), endpoint::from_native(op.x().peer.data(), op.x().msg.msg_namelen)};
         }
     };
 };

@@ -582,6 +582,7 @@ TEST_CASE("io: many connections over two I/O threads / every byte right") {
     }
     const auto st = io.stats();
     REQUIRE(st.threads.size() == 2);
+    CHECK(st.total().ops_begun == st.total().ops_finished);  // every op ended exactly once (R3)
     CHECK(st.threads[0].ops_finished > 0);
     CHECK(st.threads[1].ops_finished > 0);
 }

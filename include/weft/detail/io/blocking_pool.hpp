@@ -44,7 +44,16 @@ public:
             ++queued_;
             start = idle_ == 0 && threads_.size() < max_;
             if (start) {
-                threads_.emplace_back([this, index = threads_.size()] { loop(index); });
+                try {
+                    threads_.emplace_back([this, index = threads_.size()] { loop(index); });
+                } catch (...) {
+                    if (threads_.empty()) {  // nobody would ever run it: give it back
+                        queue_.remove(op);
+                        --queued_;
+                        throw;
+                    }
+                    start = false;  // the running threads will get to it
+                }
             }
         }
         if (!start) {

@@ -13,6 +13,9 @@
 //      socket that reused the fd number.
 //  E5  Regular files cannot be polled (EPERM): file ops run on the blocking pool; the fd is
 //      closed only when no pool thread still uses it.
+//  E6  A read that came back short (or EAGAIN) drained the socket at that instant; any byte
+//      that arrives later raises an edge. So until the next EPOLLIN, a new read skips its
+//      first attempt and waits (saves the EAGAIN recv an echo loop would make per message).
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -74,13 +77,18 @@ public:
             break;
         }
         descriptor* d = op->desc;
-        op_fifo& q = reads(op->kind) ? d->read_q : d->write_q;
-        if (q.empty()) {  // E2: FIFO per direction, so only an op at the head may try at once
+        const bool is_read = reads(op->kind);
+        op_fifo& q = is_read ? d->read_q : d->write_q;
+        // E2: FIFO per direction, so only an op at the head may try at once; E6
+        if (q.empty() && (!is_read || d->maybe_readable)) {
             std::int64_t res = 0;
             while ((res = perform(op)) != -EAGAIN) {
                 if (reactor::settle(op, res)) {
                     reactor_->finish_or_defer(op);
                     return;
+                }
+                if (is_read && !d->maybe_readable) {
+                    break;  // an exact read came back short: wait for the edge (E6)
                 }
             }
         }
@@ -145,6 +153,7 @@ public:
                 continue;  // E4
             }
             if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) {
+                d->maybe_readable = true;  // E6
                 run_queue(d, d->read_q);
             }
             if (!d->closed && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
@@ -171,7 +180,7 @@ public:
                 res = sys().pwrite(op->fd, op->cursor(), op->remaining(), static_cast<off_t>(op->offset + op->done));
                 break;
             default:
-                res = sys().openat(AT_FDCWD, op->path.c_str(), op->open_flags | O_CLOEXEC, op->open_mode);
+                res = sys().openat(AT_FDCWD, op->x().path.c_str(), op->open_flags | O_CLOEXEC, op->open_mode);
                 break;
             }
             if (res < 0) {
@@ -195,7 +204,21 @@ private:
             ++op->desc->blocking_ops;
             op->fd = op->desc->fd;
         }
-        reactor_->blocking().submit(op, &run_blocking);
+        try {
+            reactor_->blocking().submit(op, &run_blocking);
+        } catch (const std::system_error& e) {  // no thread could be started, no memory
+            fail_to_pool(op, e.code().value());
+        } catch (...) {
+            fail_to_pool(op, ENOMEM);
+        }
+    }
+    void fail_to_pool(io_op* op, int err) noexcept {
+        if (op->desc != nullptr) {
+            --op->desc->blocking_ops;
+        }
+        op->phase = op_phase::created;
+        op->result = -(err != 0 ? err : EAGAIN);
+        reactor_->finish_or_defer(op);
     }
 
     bool register_fd(descriptor* d) noexcept {
@@ -218,6 +241,9 @@ private:
                 return;
             }
             if (!reactor::settle(op, res)) {
+                if (&q == &d->read_q && !d->maybe_readable) {
+                    return;  // E6: short, so drained: the rest comes with the next edge
+                }
                 continue;  // an exact op with more to do: try again at once
             }
             q.pop();
@@ -245,6 +271,16 @@ private:
 
     /// One attempt of op's syscall: bytes (or 0/new fd) or -errno; -EAGAIN: wait for readiness.
     static std::int64_t perform(io_op* op) noexcept {
+        const std::int64_t res = attempt(op);
+        // (a short datagram says nothing: more may be queued; a short stream read drained it)
+        if (reads(op->kind) && (res == -EAGAIN || (op->kind == op_kind::recv && res > 0 &&
+                                                   static_cast<std::size_t>(res) < op->remaining()))) {
+            op->desc->maybe_readable = false;  // E6
+        }
+        return res;
+    }
+
+    static std::int64_t attempt(io_op* op) noexcept {
         const int fd = op->desc->fd;
         for (;;) {
             std::int64_t res = 0;
@@ -256,32 +292,32 @@ private:
                 res = sys().send(fd, op->cursor(), op->remaining(), MSG_NOSIGNAL);
                 break;
             case op_kind::recv_from:
-                op->iov = {op->buf, op->remaining()};
-                op->msg = {};
-                op->msg.msg_name = op->peer.data();
-                op->msg.msg_namelen = sizeof(sockaddr_storage);
-                op->msg.msg_iov = &op->iov;
-                op->msg.msg_iovlen = 1;
-                res = sys().recvmsg(fd, &op->msg, 0);
-                op->peer_len = op->msg.msg_namelen;
+                op->x().iov = {op->buf, op->remaining()};
+                op->x().msg = {};
+                op->x().msg.msg_name = op->x().peer.data();
+                op->x().msg.msg_namelen = sizeof(sockaddr_storage);
+                op->x().msg.msg_iov = &op->x().iov;
+                op->x().msg.msg_iovlen = 1;
+                res = sys().recvmsg(fd, &op->x().msg, 0);
+                op->x().peer_len = op->x().msg.msg_namelen;
                 break;
             case op_kind::send_to:
-                op->iov = {op->buf, op->remaining()};
-                op->msg = {};
-                op->msg.msg_name = op->peer.data();
-                op->msg.msg_namelen = op->peer_len;
-                op->msg.msg_iov = &op->iov;
-                op->msg.msg_iovlen = 1;
-                res = sys().sendmsg(fd, &op->msg, MSG_NOSIGNAL);
+                op->x().iov = {op->buf, op->remaining()};
+                op->x().msg = {};
+                op->x().msg.msg_name = op->x().peer.data();
+                op->x().msg.msg_namelen = op->x().peer_len;
+                op->x().msg.msg_iov = &op->x().iov;
+                op->x().msg.msg_iovlen = 1;
+                res = sys().sendmsg(fd, &op->x().msg, MSG_NOSIGNAL);
                 break;
             case op_kind::accept:
-                op->peer_len = sizeof(sockaddr_storage);
-                res = sys().accept4(fd, op->peer.data(), &op->peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                op->x().peer_len = sizeof(sockaddr_storage);
+                res = sys().accept4(fd, op->x().peer.data(), &op->x().peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 break;
             case op_kind::connect:
                 if (op->offset == 0) {  // first attempt: start the handshake
                     op->offset = 1;
-                    res = sys().connect(fd, op->peer.data(), op->peer_len);
+                    res = sys().connect(fd, op->x().peer.data(), op->x().peer_len);
                     if (res < 0 && errno == EINPROGRESS) {
                         return -EAGAIN;
                     }

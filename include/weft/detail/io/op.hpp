@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <system_error>
 
@@ -84,6 +85,7 @@ struct descriptor {
     atomic<std::uint32_t> refs{1};
     // --- reactor thread only ------------------------------------------------------------
     bool registered = false;  ///< epoll: added to the epoll set
+    bool maybe_readable = true;  ///< epoll: false after a short read or EAGAIN, until EPOLLIN (E6)
     bool closed = false;      ///< close() ran: new ops fail with EBADF
     op_fifo read_q;           ///< epoll: ops waiting for readability, FIFO
     op_fifo write_q;          ///< epoll: ops waiting for writability, FIFO
@@ -125,11 +127,17 @@ public:
     std::size_t done = 0;          ///< bytes transferred so far (exact ops)
     std::uint64_t offset = 0;
     std::int64_t result = 0;       ///< bytes (or fd) when >= 0, else -errno
-    endpoint peer;                 ///< send_to / connect target, recv_from / accept source
-    socklen_t peer_len = 0;
-    msghdr msg{};
-    iovec iov{};
-    std::string path;              ///< open_at
+    /// What only addressed or named ops need (accept, connect, datagrams, open): allocated by
+    /// make_op for those kinds, so a stream read or write stays small (a pooled state).
+    struct extra_fields {
+        endpoint peer;             ///< send_to / connect target, recv_from / accept source
+        socklen_t peer_len = 0;
+        msghdr msg{};
+        iovec iov{};
+        std::string path;          ///< open_at
+    };
+    std::unique_ptr<extra_fields> extra;
+    extra_fields& x() noexcept { return *extra; }
     io_clock::time_point deadline{};  ///< timer
     std::size_t heap_index = 0;    ///< timer: position in the reactor's heap
     any_scheduler policy;          ///< the source policy its task carries

@@ -112,12 +112,23 @@ public:
         op->owner = this;
         if (on_this_thread()) {
             if (!stopping_) {
-                begin(op);
+                try {
+                    begin(op);
+                } catch (...) {  // nothing was started (see begin)
+                    abandon_unstarted(op);
+                    throw;
+                }
                 return;
             }
         } else if (push(op)) {
             return;
         }
+        abandon_unstarted(op);
+        throw shutdown_error("weft: io_context is shut down");
+    }
+
+    /// An op that never began: its task completes canceled, its references are dropped.
+    static void abandon_unstarted(io_op* op) noexcept {
         op->result = -ECANCELED;
         op->canceled_by_token = true;
         descriptor* d = std::exchange(op->desc, nullptr);
@@ -125,7 +136,6 @@ public:
         if (d != nullptr) {
             d->release_ref();
         }
-        throw shutdown_error("weft: io_context is shut down");
     }
 
     /// Asks `op` to end early (token callback, any thread).
@@ -171,32 +181,36 @@ public:
 
     // --- reactor thread ---------------------------------------------------------------------
 
+    /// Begins `op` on this thread. The caller keeps it alive through the call (start(): its
+    /// task; on_item: a reference). Throws only before anything started (the registration's
+    /// allocation), so a caller can still report the op as never begun.
     void begin(io_op* op) {
         op->phase = op_phase::created;
+        if (op->token.can_be_canceled()) {
+            if (!op->token.is_cancellation_requested()) {
+                // Registered before the I/O starts: a cancel that lands now (even inline, from
+                // a callback on this thread) marks the op (cancel_op on `created`) and is seen below.
+                op->registration = op->token.register_callback([op] { op->owner->request_cancel(op); });
+            }
+            if (op->token.is_cancellation_requested() || op->canceled_by_token) {
+                link_inflight(op);
+                counters_.bump(counters_.ops_begun);
+                op->result = -ECANCELED;
+                op->canceled_by_token = true;
+                finish(op);
+                return;
+            }
+        }
         link_inflight(op);
         counters_.bump(counters_.ops_begun);
-        if (op->token.is_cancellation_requested()) {
-            op->result = -ECANCELED;
-            op->canceled_by_token = true;
-            finish(op);
-            return;
-        }
-        op->retain();  // the token callback below may finish (and free) it on this thread
         if (op->kind == op_kind::timer) {
             add_timer(op);
         } else if (op->desc != nullptr && op->desc->closed) {
             op->result = -EBADF;
             finish_or_defer(op);
         } else {
-            backend_->begin(op);
+            backend_->begin(op);  // noexcept in effect: a backend reports failures through the op
         }
-        if (op->phase != op_phase::done && op->token.can_be_canceled()) {
-            auto reg = op->token.register_callback([op] { op->owner->request_cancel(op); });
-            if (op->phase != op_phase::done) {
-                op->registration = std::move(reg);
-            }
-        }
-        op->release();
     }
 
     /// An op whose result is known at its start: finished now while this turn's budget lasts,
@@ -274,8 +288,11 @@ public:
             op->canceled_by_token = true;
             backend_->cancel(op);
             break;
+        case op_phase::created:
+            op->canceled_by_token = true;  // inside begin(), before the I/O starts: begin() ends it
+            break;
         default:
-            break;  // created (not begun yet: begin() checks the token), ready or done
+            break;  // ready (its result is in) or done
         }
     }
 
@@ -572,11 +589,13 @@ inline void io_op::on_item(work_item* w, bool run) noexcept {
     if (op->phase == op_phase::blocking) {
         r->finish_blocking(op);
     } else if (run) {
+        op->retain();  // its task may be gone: keep it alive through begin()
         try {
             r->begin(op);
-        } catch (...) {  // begin() only throws before the op is linked (allocation)
+        } catch (...) {  // a failed registration: nothing started
             r->discard_op(op);
         }
+        op->release();
     } else {
         r->discard_op(op);
     }

@@ -231,29 +231,29 @@ private:
             ::io_uring_prep_send(sqe, fd, op->cursor(), len, MSG_NOSIGNAL);
             break;
         case op_kind::recv_from:
-            op->iov = {op->buf, len};
-            op->msg = {};
-            op->msg.msg_name = op->peer.data();
-            op->msg.msg_namelen = sizeof(sockaddr_storage);
-            op->msg.msg_iov = &op->iov;
-            op->msg.msg_iovlen = 1;
-            ::io_uring_prep_recvmsg(sqe, fd, &op->msg, 0);
+            op->x().iov = {op->buf, len};
+            op->x().msg = {};
+            op->x().msg.msg_name = op->x().peer.data();
+            op->x().msg.msg_namelen = sizeof(sockaddr_storage);
+            op->x().msg.msg_iov = &op->x().iov;
+            op->x().msg.msg_iovlen = 1;
+            ::io_uring_prep_recvmsg(sqe, fd, &op->x().msg, 0);
             break;
         case op_kind::send_to:
-            op->iov = {op->buf, len};
-            op->msg = {};
-            op->msg.msg_name = op->peer.data();
-            op->msg.msg_namelen = op->peer_len;
-            op->msg.msg_iov = &op->iov;
-            op->msg.msg_iovlen = 1;
-            ::io_uring_prep_sendmsg(sqe, fd, &op->msg, MSG_NOSIGNAL);
+            op->x().iov = {op->buf, len};
+            op->x().msg = {};
+            op->x().msg.msg_name = op->x().peer.data();
+            op->x().msg.msg_namelen = op->x().peer_len;
+            op->x().msg.msg_iov = &op->x().iov;
+            op->x().msg.msg_iovlen = 1;
+            ::io_uring_prep_sendmsg(sqe, fd, &op->x().msg, MSG_NOSIGNAL);
             break;
         case op_kind::accept:
-            op->peer_len = sizeof(sockaddr_storage);
-            ::io_uring_prep_accept(sqe, fd, op->peer.data(), &op->peer_len, SOCK_CLOEXEC);
+            op->x().peer_len = sizeof(sockaddr_storage);
+            ::io_uring_prep_accept(sqe, fd, op->x().peer.data(), &op->x().peer_len, SOCK_CLOEXEC);
             break;
         case op_kind::connect:
-            ::io_uring_prep_connect(sqe, fd, op->peer.data(), op->peer_len);
+            ::io_uring_prep_connect(sqe, fd, op->x().peer.data(), op->x().peer_len);
             break;
         case op_kind::read_at:
             ::io_uring_prep_read(sqe, fd, op->cursor(), len, op->offset + op->done);
@@ -262,7 +262,7 @@ private:
             ::io_uring_prep_write(sqe, fd, op->cursor(), len, op->offset + op->done);
             break;
         case op_kind::open_at:
-            ::io_uring_prep_openat(sqe, AT_FDCWD, op->path.c_str(), op->open_flags | O_CLOEXEC, op->open_mode);
+            ::io_uring_prep_openat(sqe, AT_FDCWD, op->x().path.c_str(), op->open_flags | O_CLOEXEC, op->open_mode);
             break;
         default:
             ::io_uring_prep_nop(sqe);
