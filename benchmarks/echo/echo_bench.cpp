@@ -277,6 +277,7 @@ int main(int argc, char** argv) {
     }
     pin_to(1);
     std::vector<cell> cells;
+    int failures = 0;
     std::printf("%-16s %5s %12s %8s %9s %9s\n", "server", "conns", "round trips/s", "spread", "p50 us", "p99 us");
     for (const auto& name : wanted) {
         auto it = std::find_if(all.begin(), all.end(), [&](const server_kind& k) { return k.name == name; });
@@ -297,6 +298,7 @@ int main(int argc, char** argv) {
                 }
             } catch (const std::exception& e) {
                 std::printf("%-16s %5d failed: %s\n", name.c_str(), conns, e.what());
+                ++failures;
                 continue;
             }
             const double sp = spread(c.rps);
@@ -319,4 +321,5 @@ int main(int argc, char** argv) {
         f << "  ]\n}\n";
     }
     std::printf("(medians of %d runs of %.1f s; spread = (max - min) / median of round trips/s, '!' above 10%%)\n", reps, seconds);
+    return failures == 0 ? 0 : 1;
 }
