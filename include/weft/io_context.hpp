@@ -294,8 +294,10 @@ private:
     std::string backend_;
     std::string fallback_reason_;
     bool nonblocking_ = true;
-    blocking_pool blocking_;  // destroyed after the reactors (declared before them)
     std::vector<std::unique_ptr<reactor>> reactors_;
+    // Destroyed before the reactors: its threads join first, so none is still inside a
+    // reactor's push_completion() (the wake-up after the push) when the reactor goes.
+    blocking_pool blocking_;
     std::vector<std::thread> threads_;
     std::mutex adaptive_mutex_;
     // --- guarded by adaptive_mutex_ ---------------------------------------------------------

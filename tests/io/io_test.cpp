@@ -4,6 +4,8 @@
 #include "io/io_support.hpp"
 #include "support/thread_tag.hpp"
 
+#include <weft/detail/io/sys.hpp>
+
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -481,9 +483,22 @@ struct held_timers {
     weft::cancellation_source cs;
     std::vector<weft::task<bool>> continuations;
 };
+
+/// The adaptive policy's clock, made deterministic: every reading advances it by 1 us, and a
+/// continuation "takes long" by moving it on by hand (installed before the io_context exists).
+std::atomic<std::int64_t> fake_ns{0};
+struct fake_adaptive_clock {
+    fake_adaptive_clock() {
+        weft::detail::io::sys().now_ns = [] { return fake_ns.fetch_add(1'000) + 1'000; };
+    }
+    ~fake_adaptive_clock() { weft::detail::io::sys().now_ns = weft::detail::io::real_sys.now_ns; }
+    fake_adaptive_clock(const fake_adaptive_clock&) = delete;
+    fake_adaptive_clock& operator=(const fake_adaptive_clock&) = delete;
+};
 }  // namespace
 
 TEST_CASE("io: adaptive: short continuations stay inline / a long one makes the next ones hop") {
+    fake_adaptive_clock clock;
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     weft::io_context io{weft::io_options{.policy = weft::io_policy::adaptive(pool), .adaptive_budget = 100us}};
     held_timers shorts;
@@ -499,18 +514,17 @@ TEST_CASE("io: adaptive: short continuations stay inline / a long one makes the 
     const auto short_stats = io.stats().total();
     CHECK(short_stats.adaptive_hops == 0);
     CHECK(short_stats.continuations_inline >= 50);
-    // The first and the last spin 2 ms (over budget; callbacks run in either order); the ones
-    // after a spin must not wait behind it on the I/O thread.
+    // The first and the last "take" 2 ms (callbacks may run in either order); the ones after
+    // a long one must not wait behind it on the I/O thread.
     held_timers batch;
     for (int i = 0; i < 8; ++i) {
         auto t = weft::delay_until(io, std::chrono::steady_clock::time_point::max(), {.token = batch.cs.token()});
         batch.continuations.push_back(t.then([&io, i](weft::task<void>) {
-            if (i == 0 || i == 7) {
-                const auto until = std::chrono::steady_clock::now() + 2ms;
-                while (std::chrono::steady_clock::now() < until) {
-                }
+            const bool here = io.runs_on_this_thread();
+            if (here && (i == 0 || i == 7)) {
+                fake_ns += 2'000'000;
             }
-            return io.runs_on_this_thread();
+            return here;
         }));
     }
     batch.cs.cancel();

@@ -253,9 +253,9 @@ public:
             counters_.bump(counters_.canceled);
         }
         if (op->adaptive) {
-            const auto t0 = io_clock::now();
+            const std::int64_t t0 = sys().now_ns();
             op->complete_task();
-            const auto dt = std::chrono::duration_cast<std::chrono::nanoseconds>(io_clock::now() - t0).count();
+            const std::int64_t dt = sys().now_ns() - t0;
             adaptive_ewma_ns_ += (dt - adaptive_ewma_ns_) / 8;
             if (dt > cfg_.adaptive_budget_ns) {
                 adaptive_overrun_ = true;

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -60,6 +61,8 @@ struct sys_table {
     int (*inject)(op_kind);
     /// Test only: process each batch of io_uring completions in reverse order.
     bool reverse_cqe_batches;
+    /// The clock the adaptive policy times continuations with (steady_clock, in ns).
+    std::int64_t (*now_ns)();
 };
 
 namespace real {
@@ -90,6 +93,9 @@ inline int uring_submit_and_wait_timeout(io_uring*, io_uring_cqe**, unsigned, __
 #endif
 inline std::size_t clamp_len(op_kind, std::size_t n) { return n; }
 inline int inject(op_kind) { return 0; }
+inline std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 }  // namespace real
 
 inline constexpr sys_table real_sys{
@@ -98,7 +104,7 @@ inline constexpr sys_table real_sys{
     &real::connect,       &real::close,       &real::epoll_create1,  &real::epoll_ctl,
     &real::epoll_wait,    &real::eventfd_write, &real::uring_queue_init_params, &real::uring_submit,
     &real::uring_submit_and_wait_timeout,     &real::clamp_len,      &real::inject,
-    false,
+    false,                &real::now_ns,
 };
 
 #if defined(WEFT_TESTING)

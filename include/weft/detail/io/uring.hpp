@@ -74,6 +74,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <system_error>
+#include <vector>
 
 namespace weft::detail::io {
 
@@ -101,6 +102,9 @@ public:
     }
     ~uring_backend() override {
         ::io_uring_queue_exit(&ring_);  // the wake read is canceled by the teardown
+        for (const int fd : deferred_closes_) {
+            sys().close(fd);
+        }
         ::close(wakefd_);
     }
 
@@ -151,7 +155,11 @@ public:
             op = next;
         }
         submit();  // §3: every SQE naming this fd number is in the kernel before close(2)
-        sys().close(d->fd);
+        if (::io_uring_sq_ready(&ring_) == 0) {
+            sys().close(d->fd);
+        } else {
+            deferred_closes_.push_back(d->fd);  // submit refused (-EBUSY): close after it succeeds
+        }
         d->fd = -1;
     }
 
@@ -171,6 +179,7 @@ public:
             pending_ = 0;
             // -EINTR, -ETIME: come round again; -EBUSY/-EAGAIN: reap below, resubmit next turn
             (void)sys().uring_submit_and_wait_timeout(&ring_, &cqe, 1, tsp, nullptr);
+            close_deferred();
         }
         reap();
     }
@@ -205,6 +214,16 @@ private:
             if (rc >= 0) {
                 pending_ = 0;
             }  // else (-EBUSY, -EAGAIN, -EINTR): the SQEs stay queued for the next submit (§4)
+        }
+        close_deferred();
+    }
+    /// fds whose close waited for their SQEs to reach the kernel (§3).
+    void close_deferred() noexcept {
+        if (!deferred_closes_.empty() && ::io_uring_sq_ready(&ring_) == 0) {
+            for (const int fd : deferred_closes_) {
+                sys().close(fd);
+            }
+            deferred_closes_.clear();
         }
     }
 
@@ -354,6 +373,7 @@ private:
     std::uint64_t wake_value_ = 0;
     unsigned pending_ = 0;
     op_fifo backlog_;
+    std::vector<int> deferred_closes_;
 };
 
 }  // namespace weft::detail::io
