@@ -9,6 +9,7 @@
 #include <weft/unobserved.hpp>
 
 #include "catch.hpp"
+#include "support/cpu.hpp"
 #include "support/counted.hpp"
 #include "support/test_hook.hpp"
 
@@ -242,16 +243,8 @@ TEST_CASE("an idle pool parks its workers instead of spinning", "[thread_pool]")
         t.get();
     }
     std::this_thread::sleep_for(50ms);  // past every worker's spin phase
-    rusage before{};
-    ::getrusage(RUSAGE_SELF, &before);
-    std::this_thread::sleep_for(1s);
-    rusage after{};
-    ::getrusage(RUSAGE_SELF, &after);
-    auto cpu_us = [](const rusage& r) {
-        return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1'000'000L + r.ru_utime.tv_usec + r.ru_stime.tv_usec;
-    };
     // Idle means under 2% of one core: 20,000 us of CPU in 1 s (spinning workers: ~2,000,000).
-    CHECK(cpu_us(after) - cpu_us(before) < 20'000);
+    CHECK(weft_test::cpu_us_while_sleeping(1000ms) < 20'000);
 }
 
 namespace {

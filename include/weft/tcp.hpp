@@ -37,14 +37,15 @@ public:
     static task<tcp_socket> connect(io_context& io, const endpoint& to, const op_options& opts = {}) {
         detail::io::io_core& core = io.core();
         tcp_socket s(core, make_socket(core, to.family(), SOCK_STREAM));
-        auto t = s.start_op<tcp_socket, adopt_connected>(detail::io::op_kind::connect, opts, [&](detail::io::io_op& op) {
-            op.x().peer = to;
-            op.x().peer_len = to.size();
-        });
-        // The op holds the descriptor now; on success the new tcp_socket takes a reference, on
-        // failure the last reference closes the fd (descriptor's destructor).
-        s.forget_descriptor();
-        return t;
+        auto [t, op] = detail::io::make_op<tcp_socket, adopt_connected>(core, detail::io::op_kind::connect, opts);
+        // The op takes over the handle's reference before it starts: on success the new
+        // tcp_socket takes one of its own, on failure the last reference closes the fd (epoll:
+        // the reactor sees no handle left and deregisters it).
+        op->desc = s.release_descriptor();
+        op->x().peer = to;
+        op->x().peer_len = to.size();
+        op->desc->owner->start(op);
+        return std::move(t);
     }
 
     /// Reads what is available (at least 1 byte), or 0 at end of stream.
@@ -100,8 +101,8 @@ public:
             throw std::system_error(errno, std::system_category(), "weft: setsockopt(TCP_NODELAY)");
         }
     }
-    endpoint local_endpoint() const { return name_of(checked().fd, &::getsockname); }
-    endpoint remote_endpoint() const { return name_of(checked().fd, &::getpeername); }
+    endpoint local_endpoint() const { return socket_name(&::getsockname); }
+    endpoint remote_endpoint() const { return socket_name(&::getpeername); }
 
 private:
     friend class tcp_listener;
@@ -119,14 +120,6 @@ private:
         }
     };
 
-    static endpoint name_of(int fd, int (*get)(int, sockaddr*, socklen_t*)) {
-        endpoint e;
-        socklen_t len = sizeof(sockaddr_storage);
-        if (get(fd, e.data(), &len) != 0) {
-            throw std::system_error(errno, std::system_category(), "weft: getsockname/getpeername");
-        }
-        return endpoint::from_native(e.data(), len);
-    }
 };
 
 /// A listening TCP socket. accept() completes with a connected tcp_socket (placed on the
@@ -158,14 +151,7 @@ public:
         return start_op<tcp_socket, adopt_accepted>(detail::io::op_kind::accept, opts, [](detail::io::io_op&) {});
     }
 
-    endpoint local_endpoint() const {
-        endpoint e;
-        socklen_t len = sizeof(sockaddr_storage);
-        if (::getsockname(checked().fd, e.data(), &len) != 0) {
-            throw std::system_error(errno, std::system_category(), "weft: getsockname");
-        }
-        return endpoint::from_native(e.data(), len);
-    }
+    endpoint local_endpoint() const { return socket_name(&::getsockname); }
 
 private:
     tcp_listener(detail::io::io_core& core, int fd) : io_handle(core, fd) {}

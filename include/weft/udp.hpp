@@ -58,14 +58,7 @@ public:
         });
     }
 
-    endpoint local_endpoint() const {
-        endpoint e;
-        socklen_t len = sizeof(sockaddr_storage);
-        if (::getsockname(checked().fd, e.data(), &len) != 0) {
-            throw std::system_error(errno, std::system_category(), "weft: getsockname");
-        }
-        return endpoint::from_native(e.data(), len);
-    }
+    endpoint local_endpoint() const { return socket_name(&::getsockname); }
 
 private:
     udp_socket(detail::io::io_core& core, int fd) : io_handle(core, fd) {}

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <weft/io_context.hpp>
+#include <weft/endpoint.hpp>
 #include <weft/promise.hpp>
 
 #include <sys/socket.h>
@@ -70,12 +71,8 @@ protected:
         }
     }
 
-    /// Drops the handle's reference without closing (an op in flight owns the descriptor).
-    void forget_descriptor() noexcept {
-        if (descriptor* d = std::exchange(desc_, nullptr)) {
-            d->release_ref();
-        }
-    }
+    /// Hands the handle's reference to the caller (an op that will own the descriptor).
+    descriptor* release_descriptor() noexcept { return std::exchange(desc_, nullptr); }
 
     descriptor& checked() const {
         if (desc_ == nullptr) {
@@ -106,6 +103,16 @@ protected:
             op.exact = exact;
             op.offset = offset;
         });
+    }
+
+    /// getsockname / getpeername of a socket handle.
+    endpoint socket_name(int (*get)(int, sockaddr*, socklen_t*)) const {
+        endpoint e;
+        socklen_t len = sizeof(sockaddr_storage);
+        if (get(checked().fd, e.data(), &len) != 0) {
+            throw std::system_error(errno, std::system_category(), "weft: getsockname/getpeername");
+        }
+        return endpoint::from_native(e.data(), len);
     }
 
     /// Makes a socket of the kind the backend wants (O_NONBLOCK for epoll).

@@ -340,10 +340,13 @@ private:
             return;
         }
         auto* op = reinterpret_cast<io_op*>(c.data);
-        const int res = op->injected != 0 ? std::exchange(op->injected, 0) : c.res;
-        if ((res == -EINTR || res == -EAGAIN) && !op->cancel_sent) {
-            issue(op);  // invisible: try again
-            return;
+        int res = op->injected != 0 ? std::exchange(op->injected, 0) : c.res;
+        if (res == -EINTR || res == -EAGAIN) {
+            if (!op->cancel_sent) {
+                issue(op);  // invisible: try again
+                return;
+            }
+            res = -ECANCELED;  // interrupted by our own cancel
         }
         if (!reactor::settle(op, res)) {
             if (op->closed || op->cancel_sent) {
