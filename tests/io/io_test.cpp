@@ -474,7 +474,16 @@ TEST_CASE("io: continuation placement: inline_on_io / a scheduler / per operatio
     weft::tcp_socket& c2 = p2.client;
     weft::tcp_socket& s2 = p2.server;
     // Started from a pool task: rule 2 (the source's policy) beats rule 3 (captured pool).
-    auto w1 = weft::spawn(pool, [&] { return read_and_report(s1, io, pool); });
+    // The data is written only once the coroutine has suspended in its read (no data yet),
+    // so the read completes on the I/O thread, never at the co_await on the pool thread.
+    weft::promise<void> suspended;
+    auto suspended_task = suspended.get_task();
+    auto w1 = weft::spawn(pool, [&] {
+        auto t = read_and_report(s1, io, pool);
+        suspended.set_value();
+        return t;
+    });
+    await_get(suspended_task);
     await_get(c1.write_all(std::string("x")));
     const where inline_io = await_get(w1);
     CHECK(inline_io.on_io);
