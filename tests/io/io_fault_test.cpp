@@ -7,6 +7,7 @@
 
 #include <array>
 #include <atomic>
+#include <optional>
 #include <cerrno>
 #include <string>
 #include <vector>
@@ -300,5 +301,44 @@ TEST_CASE("fault: a saturated wake-up eventfd (EAGAIN) still wakes the reactor")
         saturated = 1;
         std::this_thread::sleep_for(1ms);
         CHECK(await_get(io.post([] { return 1; })) == 1);
+    }
+}
+
+TEST_CASE("fault: io_uring submit refused with EBUSY delays cancels and closes and loses none") {
+    faulty_sys f;
+    static std::atomic<bool> busy{false};
+    static std::atomic<int> refused{0};
+#if WEFT_HAS_URING
+    io::sys().uring_submit = [](io_uring* r) {
+        if (busy.load()) {
+            ++refused;
+            return -EBUSY;  // the SQEs stay queued; the next wait submits them
+        }
+        return ::io_uring_submit(r);
+    };
+#endif
+    std::optional<weft::io_context> io;
+    io.emplace(weft::io_options{.ring_entries = 4});
+    auto rx = weft::udp_socket::bind(*io, weft::endpoint::loopback_v4(0));
+    auto pair = connect_pair(*io);
+    std::vector<std::array<char, 8>> bufs(100);
+    std::vector<weft::task<weft::datagram>> reads;
+    for (auto& b : bufs) {
+        reads.push_back(rx.receive_from(b));
+    }
+    std::array<char, 8> buf{};
+    auto stream_read = pair.server.read_some(buf);
+    await_get(io->post([] {}));
+    busy = true;
+    await_get(io->post([&] { pair.server.close(); }));  // its cancel and close(2) wait for a submit
+    CHECK(error_of(stream_read) == std::errc::operation_canceled);
+    io.reset();  // 100 cancels through a 4-entry SQ whose submit says EBUSY
+    busy = false;
+    for (auto& r : reads) {
+        REQUIRE(r.wait_for(20s));
+        CHECK(r.is_canceled());
+    }
+    if (weft_test::wanted_backend() == "uring") {
+        CHECK(refused.load() > 0);
     }
 }

@@ -118,6 +118,7 @@ public:
     bool canceled_by_token = false; ///< reactor thread: the token asked, report "canceled"
     bool closed = false;            ///< reactor thread: the descriptor was closed under it
     bool cancel_sent = false;       ///< io_uring: an async-cancel SQE was issued for it
+    bool cancel_wanted = false;     ///< io_uring: asked to cancel while the SQ was full (retried)
     int fd = -1;
     int injected = 0;               ///< io_uring tests: the NOP standing in for it fails with this
     int open_flags = 0;

@@ -504,9 +504,7 @@ private:
             run_ready();
             for (io_op* op = inflight_; op != nullptr;) {
                 io_op* next = op->inflight_next;  // cancel_op may finish (unlink) op
-                if (op->phase == op_phase::timer || !op->canceled_by_token) {
-                    cancel_op(op);
-                }
+                cancel_op(op);  // idempotent: a cancel already under way is not sent twice
                 op = next;
             }
             if (inflight_ == nullptr && incoming_.empty_hint()) {

@@ -28,7 +28,7 @@
 //    pending SQE, cancels the fd's ops and only then calls close(2): a new socket that gets
 //    the same fd number can never receive an old op's completion, which names the old op.
 // 4. Back-pressure. SQ full: submit what is queued and retry; if still full, the op waits in
-//    a backlog FIFO issued at the next loop turn. CQ overflow: the ring is created with the
+//    a backlog FIFO issued at the next loop turn (a cancel likewise waits in a retry list). CQ overflow: the ring is created with the
 //    kernel's NODROP behaviour (FEAT_NODROP, 5.5+): overflowed CQEs wait in the kernel; when
 //    io_uring_cq_has_overflow() says so we flush them (io_uring_get_events) and reap again.
 //    -EBUSY/-EAGAIN from submit: reap first, the SQEs stay queued and go with the next submit.
@@ -135,8 +135,12 @@ public:
             return;
         }
         io_uring_sqe* sqe = sqe_or_null();
-        if (sqe == nullptr) {
-            return;  // SQ full even after a submit: the op ends by itself, or at shutdown's retry
+        if (sqe == nullptr) {  // SQ full even after a submit: retried at the next poll (§4)
+            if (!op->cancel_wanted) {
+                op->cancel_wanted = true;
+                cancel_retry_.push_back(op);
+            }
+            return;
         }
         op->cancel_sent = true;
         if (const int fake = sys().inject(op_kind::cancel); fake != 0) {
@@ -165,6 +169,7 @@ public:
 
     void poll(std::int64_t timeout_ns) override {
         issue_backlog();
+        retry_cancels();
         if (timeout_ns == 0) {
             submit();
         } else {
@@ -290,6 +295,15 @@ private:
         ::io_uring_sqe_set_data(sqe, op);
     }
 
+    void retry_cancels() noexcept {
+        std::vector<io_op*> again;
+        again.swap(cancel_retry_);
+        for (io_op* op : again) {
+            op->cancel_wanted = false;
+            cancel(op);  // may queue it again
+        }
+    }
+
     void issue_backlog() noexcept {
         op_fifo waiting = std::exchange(backlog_, op_fifo{});
         while (io_op* op = waiting.pop()) {
@@ -360,6 +374,10 @@ private:
     }
 
     void end(io_op* op) noexcept {
+        if (op->cancel_wanted) {  // it ended before its cancel could be sent
+            op->cancel_wanted = false;
+            std::erase(cancel_retry_, op);
+        }
         if (descriptor* d = op->desc; d != nullptr) {
             (op->desc_prev != nullptr ? op->desc_prev->desc_next : d->kernel_ops) = op->desc_next;
             if (op->desc_next != nullptr) {
@@ -377,6 +395,7 @@ private:
     unsigned pending_ = 0;
     op_fifo backlog_;
     std::vector<int> deferred_closes_;
+    std::vector<io_op*> cancel_retry_;  // ops whose cancel found the SQ full (cancel_wanted)
 };
 
 }  // namespace weft::detail::io
