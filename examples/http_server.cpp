@@ -1,7 +1,7 @@
 // http_server: a small HTTP/1.1 server on weft's reactor: keep-alive, pipelining-safe (every
 // complete request in the buffer is answered, in order, in one write), "Hello, World!" for
 // GET /, 404 for other paths, 405 for other methods, 400 (and close) for malformed requests.
-// `http_server PORT [IO_THREADS]` serves until killed (curl, wrk, ab, h2load can drive it);
+// `http_server PORT [IO_THREADS]` serves until killed (any HTTP/1.1 client; tried with curl);
 // with no argument it serves on a free port, checks itself with pipelined and bad requests,
 // and exits.
 #include <weft/weft.hpp>

@@ -9,6 +9,7 @@
 #include <weft/detail/io/epoll.hpp>
 #include <weft/detail/io/reactor.hpp>
 #include <weft/detail/io/uring.hpp>
+#include <weft/detail/ref_count.hpp>
 #include <weft/detail/thread_name.hpp>
 #include <weft/errors.hpp>
 #include <weft/scheduler.hpp>
@@ -145,7 +146,7 @@ private:
 
 /// What an io_context shares with the sockets and files made on it: they may outlive it
 /// (their close then runs on the closing thread). Reference-counted.
-class io_core {
+class io_core : public ref_counted<io_core> {
 public:
     io_core(const io_options& opts, const void* context)
         : name_(opts.name), policy_(opts.policy), blocking_(opts.blocking_threads, opts.name + "-file") {
@@ -191,13 +192,6 @@ public:
         default_source_ = resolve(policy_, default_adaptive_);
     }
 
-    void add_ref() noexcept { refs_.fetch_add(1, relaxed); }  // order: relaxed — caller holds one
-    void release_ref() noexcept {
-        if (refs_.fetch_sub(1, acq_rel) == 1) {  // order: acq_rel — the last owner deletes
-            delete this;
-        }
-    }
-
     const std::string& backend_name() const noexcept { return backend_; }
     const std::string& fallback_reason() const noexcept { return fallback_reason_; }
     const std::string& name() const noexcept { return name_; }
@@ -217,14 +211,7 @@ public:
         }
         return next();
     }
-    bool owns(const reactor* r) const noexcept {
-        for (const auto& mine : reactors_) {
-            if (mine.get() == r) {
-                return true;
-            }
-        }
-        return false;
-    }
+    bool owns(const reactor* r) const noexcept { return r->config().core == this; }
 
     /// The scheduler an op's task carries as its source policy.
     any_scheduler resolve(const io_policy& p, bool& adaptive) {
@@ -265,6 +252,7 @@ public:
     }
 
 private:
+    friend class ref_counted<io_core>;
     ~io_core() = default;
 
     static io_backend chosen_backend(io_backend asked) {
@@ -285,7 +273,6 @@ private:
         throw std::invalid_argument("weft: WEFT_IO_BACKEND must be 'uring' or 'epoll', not '" + std::string(v) + "'");
     }
 
-    atomic<std::uint32_t> refs_{1};
     atomic<std::size_t> next_{0};
     std::string name_;
     io_policy policy_;
@@ -414,7 +401,7 @@ public:
             const auto& c = core_->at(i).counters();
             io_thread_stats t;
             t.loops = c.loops.load(detail::relaxed);  // order: relaxed — statistics
-            t.wakeups = core_->at(i).counters_wake_.load(detail::relaxed);
+            t.wakeups = c.wakeups.load(detail::relaxed);
             t.ops_begun = c.ops_begun.load(detail::relaxed);
             t.ops_finished = c.ops_finished.load(detail::relaxed);
             t.immediate = c.immediate.load(detail::relaxed);

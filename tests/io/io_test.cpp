@@ -164,7 +164,6 @@ TEST_CASE("io: closing a socket completes its operations in flight with ECANCELE
     auto [client, server] = connect_pair(io);
     std::array<char, 16> buf;
     auto reading = server.read_some(buf);
-    std::this_thread::sleep_for(10ms);  // let it reach the kernel / the wait queue (not required)
     CHECK_FALSE(reading.is_ready());
     const auto t0 = std::chrono::steady_clock::now();
     server.close();

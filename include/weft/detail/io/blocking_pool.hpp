@@ -41,7 +41,6 @@ public:
             std::lock_guard lock(mutex_);
             queue_.push(op);
             run_ = run;
-            ++queued_;
             start = idle_ == 0 && threads_.size() < max_;
             if (start) {
                 try {
@@ -49,7 +48,6 @@ public:
                 } catch (...) {
                     if (threads_.empty()) {  // nobody would ever run it: give it back
                         queue_.remove(op);
-                        --queued_;
                         throw;
                     }
                     start = false;  // the running threads will get to it
@@ -64,7 +62,6 @@ public:
     bool try_remove(io_op* op) {
         std::lock_guard lock(mutex_);
         if (queue_.remove(op)) {
-            --queued_;
             return true;
         }
         return false;
@@ -82,7 +79,6 @@ private:
                 return;  // stopping, nothing left (the reactor waits for its ops first)
             }
             io_op* op = queue_.pop();
-            --queued_;
             runner run = run_;
             lock.unlock();
             run(op);
@@ -97,7 +93,6 @@ private:
     // --- guarded by mutex_ ---------------------------------------------------------------
     op_fifo queue_;
     runner run_ = nullptr;
-    std::size_t queued_ = 0;
     unsigned idle_ = 0;
     bool stopping_ = false;
     std::vector<std::thread> threads_;

@@ -92,10 +92,12 @@ public:
                 }
             }
         }
-        if (!d->registered && !register_fd(d)) {
-            op->result = -errno_;
-            reactor_->finish_or_defer(op);
-            return;
+        if (!d->registered) {
+            if (const int err = register_fd(d); err != 0) {
+                op->result = -err;
+                reactor_->finish_or_defer(op);
+                return;
+            }
         }
         op->phase = op_phase::waiting;
         q.push(op);
@@ -221,17 +223,17 @@ private:
         reactor_->finish_or_defer(op);
     }
 
-    bool register_fd(descriptor* d) noexcept {
+    /// 0, or the errno of EPOLL_CTL_ADD.
+    int register_fd(descriptor* d) noexcept {
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;  // E1
         ev.data.ptr = d;
         if (sys().epoll_ctl(epfd_, EPOLL_CTL_ADD, d->fd, &ev) != 0) {
-            errno_ = errno;
-            return false;
+            return errno;
         }
         d->registered = true;
         d->add_ref();  // the backend's reference (E4)
-        return true;
+        return 0;
     }
 
     void run_queue(descriptor* d, op_fifo& q) noexcept {
@@ -347,7 +349,6 @@ private:
     reactor* reactor_ = nullptr;
     int epfd_ = -1;
     int wakefd_ = -1;
-    int errno_ = 0;
     epoll_event events_[max_events];
     std::vector<descriptor*> zombies_;
 };

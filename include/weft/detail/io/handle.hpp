@@ -31,6 +31,13 @@ std::span<const std::byte> readable_bytes(const B& b) {
     return std::as_bytes(std::span(b));
 }
 
+/// A task already completed with 0 (a zero-length transfer).
+inline task<std::size_t> completed_zero() {
+    promise<std::size_t> p;
+    p.set_value(std::size_t{0});
+    return p.get_task();
+}
+
 /// Move-only owner of one descriptor. Destroying or closing it ends every operation in flight
 /// on it (they fail with std::system_error(ECANCELED)) and closes the fd on its I/O thread.
 class io_handle {
@@ -94,9 +101,15 @@ protected:
         return std::move(t);
     }
 
+    /// A read or write of `bytes`. A zero-length one completes with 0 at once, without the
+    /// kernel (a zero-length recv would look like end of stream); EBADF if closed either way.
     template<typename Buf>
     task<std::size_t> start_transfer(op_kind kind, Buf bytes, bool exact, const op_options& opts,
                                      std::uint64_t offset = 0) {
+        if (bytes.empty()) {
+            checked();
+            return completed_zero();
+        }
         return start_op<std::size_t, byte_count>(kind, opts, [&](io_op& op) {
             op.buf = const_cast<std::byte*>(bytes.data());
             op.len = bytes.size();
@@ -128,12 +141,5 @@ protected:
     core_ref core_;
     descriptor* desc_ = nullptr;  // the handle's reference
 };
-
-/// A zero-length transfer completes at once with 0 (a zero-length recv would look like EOF).
-inline task<std::size_t> completed_zero() {
-    promise<std::size_t> p;
-    p.set_value(std::size_t{0});
-    return p.get_task();
-}
 
 }  // namespace weft::detail::io

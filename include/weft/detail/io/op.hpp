@@ -8,6 +8,7 @@
 #include <weft/cancellation.hpp>
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/down_cast.hpp>
+#include <weft/detail/ref_count.hpp>
 #include <weft/detail/io/sys.hpp>
 #include <weft/detail/task_state.hpp>
 #include <weft/endpoint.hpp>
@@ -58,7 +59,7 @@ struct op_fifo {
 /// The reactor's view of one socket or file. Reference-counted: the handle object owns one
 /// reference, every op in flight on it one, and the epoll backend one while it is registered
 /// (dropped only after the batch of events that may name it).
-struct descriptor {
+struct descriptor : ref_counted<descriptor> {
     explicit descriptor(int f, reactor* r) noexcept : fd(f), owner(r) {}
     /// Last reference gone without a close (a failed connect, a handle never made): nothing
     /// can be in flight on it (ops and the epoll registration hold references), so close here.
@@ -70,19 +71,8 @@ struct descriptor {
     descriptor(const descriptor&) = delete;
     descriptor& operator=(const descriptor&) = delete;
 
-    void add_ref() noexcept {
-        refs.fetch_add(1, relaxed);  // order: relaxed — the caller holds a reference
-    }
-    void release_ref() noexcept {
-        // order: acq_rel — the last owner deletes it and sees every other owner's writes
-        if (refs.fetch_sub(1, acq_rel) == 1) {
-            delete this;
-        }
-    }
-
     int fd;
     reactor* owner;
-    atomic<std::uint32_t> refs{1};
     // --- reactor thread only ------------------------------------------------------------
     bool registered = false;  ///< epoll: added to the epoll set
     bool maybe_readable = true;  ///< epoll: false after a short read or EAGAIN, until EPOLLIN (E6)
@@ -141,7 +131,6 @@ public:
     extra_fields& x() noexcept { return *extra; }
     io_clock::time_point deadline{};  ///< timer
     std::size_t heap_index = 0;    ///< timer: position in the reactor's heap
-    any_scheduler policy;          ///< the source policy its task carries
     descriptor* desc = nullptr;    ///< holds a reference, or null (timers, posts)
     reactor* owner = nullptr;
     io_op* qnext = nullptr;        ///< op_fifo link (wait queue, ready list, blocking queue)
@@ -210,7 +199,6 @@ public:
     op_state(op_kind k, any_scheduler source) noexcept
         : task_state<R>(&destroy, 2, state_base::st_pending), io_op(k) {
         this->set_source_policy(source);
-        io_op::policy = source;
     }
 
     void complete_task() noexcept override {

@@ -33,8 +33,10 @@
 
 namespace weft::detail::io {
 
-/// Per-reactor counters: written by the reactor thread only (relaxed), read by stats().
+/// Per-reactor counters: written by the reactor thread only (relaxed), read by stats();
+/// `wakeups` is counted by the waking threads.
 struct reactor_counters {
+    atomic<std::uint64_t> wakeups{0};
     atomic<std::uint64_t> loops{0}, ops_begun{0}, ops_finished{0}, immediate{0},
         deferred{0}, timers_fired{0}, canceled{0}, cont_inline{0}, cont_hop{0},
         adaptive_hops{0};
@@ -84,7 +86,6 @@ public:
     const reactor_counters& counters() const noexcept { return counters_; }
     const reactor_config& config() const noexcept { return cfg_; }
     bool on_this_thread() const noexcept { return current_reactor_slot() == this; }
-    std::thread::id thread_id() const noexcept { return thread_id_; }
 
     // --- any thread -----------------------------------------------------------------------
 
@@ -186,24 +187,18 @@ public:
     /// allocation), so a caller can still report the op as never begun.
     void begin(io_op* op) {
         op->phase = op_phase::created;
-        if (op->token.can_be_canceled()) {
-            if (!op->token.is_cancellation_requested()) {
-                // Registered before the I/O starts: a cancel that lands now (even inline, from
-                // a callback on this thread) marks the op (cancel_op on `created`) and is seen below.
-                op->registration = op->token.register_callback([op] { op->owner->request_cancel(op); });
-            }
-            if (op->token.is_cancellation_requested() || op->canceled_by_token) {
-                link_inflight(op);
-                counters_.bump(counters_.ops_begun);
-                op->result = -ECANCELED;
-                op->canceled_by_token = true;
-                finish(op);
-                return;
-            }
+        if (op->token.can_be_canceled() && !op->token.is_cancellation_requested()) {
+            // Registered before the I/O starts: a cancel that lands now (even inline, from a
+            // callback on this thread) marks the op (cancel_op on `created`) and is seen below.
+            op->registration = op->token.register_callback([op] { op->owner->request_cancel(op); });
         }
         link_inflight(op);
         counters_.bump(counters_.ops_begun);
-        if (op->kind == op_kind::timer) {
+        if (op->token.is_cancellation_requested() || op->canceled_by_token) {
+            op->result = -ECANCELED;
+            op->canceled_by_token = true;
+            finish(op);
+        } else if (op->kind == op_kind::timer) {
             add_timer(op);
         } else if (op->desc != nullptr && op->desc->closed) {
             op->result = -EBADF;
@@ -266,7 +261,7 @@ public:
         if (d != nullptr) {
             // order: acquire — a count of 2 (epoll's registration and this op) means no handle
             //        is left, and none can appear: handles are made only on this thread
-            if (d->registered && !d->closed && d->refs.load(acquire) == 2) {
+            if (d->registered && !d->closed && d->use_count() == 2) {
                 d->closed = true;  // a failed connect, say: deregister and close it now (E4)
                 backend_->close(d);
             }
@@ -313,10 +308,11 @@ public:
     /// The thread body. Returns after shutdown() once every op has finished.
     void run(const any_scheduler& self_as_scheduler) {
         current_reactor_slot() = this;
-        thread_id_ = std::this_thread::get_id();
         scheduler_scope scope(self_as_scheduler);
         auto& block = this_thread_placement_block();
-        auto at = [&](placement_counter c) { return block.counters[static_cast<unsigned>(c)].load(relaxed); };
+        auto at = [&](placement_counter c) {
+            return block.counters[static_cast<unsigned>(c)].load(relaxed);  // order: relaxed — our own counters
+        };
         auto inline_now = [&] {
             return at(placement_counter::source_inline) + at(placement_counter::named_inline) +
                    at(placement_counter::captured_inline) + at(placement_counter::completing_inline);
@@ -361,7 +357,7 @@ private:
         // R1, producer side: the push above, then StoreLoad, then read sleeping_
         if (store_load_barrier_then_load(sleeping_) != 0 && sleeping_.exchange(0, acq_rel) != 0) {
             // order: acq_rel — one producer wins the right to write the eventfd per sleep
-            counters_wake_.fetch_add(1, relaxed);  // order: relaxed — a statistic
+            counters_.wakeups.fetch_add(1, relaxed);  // order: relaxed — a statistic
             backend_->wake();
         }
     }
@@ -555,13 +551,10 @@ public:
     /// A blocking-pool op came back (its result is set).
     void finish_blocking(io_op* op) noexcept;
 
-    atomic<std::uint64_t> counters_wake_{0};
-
 private:
     std::unique_ptr<backend> backend_;
     blocking_pool& blocking_;
     reactor_config cfg_;
-    std::thread::id thread_id_{};
 
     // --- any thread ---------------------------------------------------------------------
     injection_queue incoming_;
