@@ -6,14 +6,13 @@
 // Servers: epoll_loop (the floor), asio_epoll, asio_uring (when it was built), weft_epoll,
 // weft_uring, weft_uring_pool / weft_epoll_pool (continuations hop to a 1-worker pool).
 // On 2 or more CPUs the server runs on CPU 0 and the client on CPU 1.
+#include "child_process.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,8 +25,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 namespace {
 
@@ -46,13 +43,6 @@ struct cell {
     std::vector<double> rps, p50_us, p99_us;
 };
 
-std::string self_dir() {
-    char path[4096] = {};
-    const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
-    std::string p(path, n > 0 ? static_cast<std::size_t>(n) : 0);
-    return p.substr(0, p.rfind('/'));
-}
-
 bool pin_to(int cpu) {
     if (std::thread::hardware_concurrency() < 2) {
         return false;
@@ -65,65 +55,23 @@ bool pin_to(int cpu) {
 
 /// A running server process and its port.
 struct server_process {
-    pid_t pid = -1;
+    bench_support::child_process child;
     unsigned port = 0;
 
-    explicit server_process(const server_kind& k) {
-        int out[2];
-        if (::pipe(out) != 0) {
-            throw std::runtime_error("pipe");
+    explicit server_process(const server_kind& k) : child(spawn_on_cpu0(k)) {
+        const std::string line = child.read_line();
+        if (std::sscanf(line.c_str(), "port %u", &port) != 1) {
+            throw std::runtime_error(k.name + " did not start (" + line + ")");
         }
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-        posix_spawn_file_actions_addclose(&fa, out[0]);
-        std::vector<char*> argv;
-        argv.push_back(const_cast<char*>(k.exe.c_str()));
-        for (const auto& a : k.args) {
-            argv.push_back(const_cast<char*>(a.c_str()));
-        }
-        argv.push_back(nullptr);
-        // the child inherits this thread's affinity: CPU 0 while spawning
+    }
+    // the child inherits this thread's affinity: CPU 0 while spawning, then back to CPU 1
+    static bench_support::child_process spawn_on_cpu0(const server_kind& k) {
         pin_to(0);
-        const int rc = ::posix_spawn(&pid, k.exe.c_str(), &fa, nullptr, argv.data(), environ);
-        pin_to(1);
-        posix_spawn_file_actions_destroy(&fa);
-        ::close(out[1]);
-        if (rc != 0) {
-            ::close(out[0]);
-            throw std::runtime_error("cannot start " + k.exe);
-        }
-        char line[64] = {};
-        std::size_t used = 0;
-        while (used < sizeof line - 1) {
-            const ssize_t r = ::read(out[0], line + used, 1);
-            if (r <= 0 || line[used] == '\n') {
-                break;
-            }
-            ++used;
-        }
-        ::close(out[0]);
-        if (std::sscanf(line, "port %u", &port) != 1) {
-            stop();
-            throw std::runtime_error(k.name + " did not start (" + std::string(line) + ")");
-        }
+        struct back_to_1 {
+            ~back_to_1() { pin_to(1); }
+        } restore;
+        return bench_support::child_process(k.exe, k.args);
     }
-    void stop() {
-        if (pid > 0) {
-            ::kill(pid, SIGTERM);  // a wrapper (strace, valgrind) gets to write its report
-            for (int i = 0; i < 500 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-            if (::waitpid(pid, nullptr, WNOHANG) == 0) {
-                ::kill(pid, SIGKILL);
-                ::waitpid(pid, nullptr, 0);
-            }
-            pid = -1;
-        }
-    }
-    ~server_process() { stop(); }
-    server_process(const server_process&) = delete;
-    server_process& operator=(const server_process&) = delete;
 };
 
 struct connection {
@@ -262,7 +210,7 @@ int main(int argc, char** argv) {
         }
     }
     ::signal(SIGPIPE, SIG_IGN);
-    const std::string dir = self_dir();
+    const std::string dir = bench_support::self_dir();
     std::vector<server_kind> all{
         {"epoll_loop", dir + "/echo_server_epoll_loop", {}},
         {"asio_epoll", dir + "/echo_server_asio_epoll", {}},

@@ -1,0 +1,41 @@
+// benchmarks/placement/setup.hpp — what the placement benchmark's server and pump share: the
+// io_context configured for a policy name (inline | pool | adaptive; the pool has one worker
+// per CPU) and a backend name (uring | epoll | anything else: weft's automatic choice), and the
+// process's CPU time.
+#pragma once
+
+#include <weft/weft.hpp>
+
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace placement {
+
+/// io_options for `policy`; the pool the policy names is made in `pool`.
+inline weft::io_options io_options_for(std::string_view policy, unsigned io_threads, std::string_view backend,
+                                       std::optional<weft::thread_pool>& pool) {
+    weft::io_options opts{.threads = io_threads};
+    opts.backend = backend == "uring" ? weft::io_backend::uring : backend == "epoll" ? weft::io_backend::epoll : weft::io_backend::automatic;
+    if (policy == "pool" || policy == "adaptive") {
+        pool.emplace(weft::pool_options{.name = "bench-pool"});
+        opts.policy = policy == "pool" ? weft::io_policy::on(*pool) : weft::io_policy::adaptive(*pool);
+    } else if (policy != "inline") {
+        throw std::invalid_argument("unknown policy " + std::string(policy));
+    }
+    return opts;
+}
+
+/// getrusage(RUSAGE_SELF): user + system time of every thread, in ns.
+inline std::uint64_t process_cpu_ns() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    auto ns = [](const timeval& t) { return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(t.tv_usec) * 1000ULL; };
+    return ns(u.ru_utime) + ns(u.ru_stime);
+}
+
+}  // namespace placement
