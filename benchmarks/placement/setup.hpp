@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -20,6 +21,10 @@ namespace placement {
 inline weft::io_options io_options_for(std::string_view policy, unsigned io_threads, std::string_view backend,
                                        std::optional<weft::thread_pool>& pool) {
     weft::io_options opts{.threads = io_threads};
+    // A/B switch for measurements: PLACEMENT_WRITES_ON_CALLER=0 sends every write through the I/O thread
+    if (const char* v = std::getenv("PLACEMENT_WRITES_ON_CALLER"); v != nullptr && std::string_view(v) == "0") {
+        opts.writes_on_caller = false;
+    }
     opts.backend = backend == "uring" ? weft::io_backend::uring : backend == "epoll" ? weft::io_backend::epoll : weft::io_backend::automatic;
     if (policy == "pool" || policy == "adaptive") {
         pool.emplace(weft::pool_options{.name = "bench-pool"});

@@ -72,6 +72,11 @@ struct io_options {
     unsigned ring_entries = 256;                   ///< io_uring SQ size per thread
     unsigned blocking_threads = 4;                 ///< epoll: threads for file operations
     std::chrono::microseconds adaptive_budget{50}; ///< adaptive: a continuation longer than this hops the rest
+    /// A stream write started off the I/O thread (on a pool worker, say) is sent at once on
+    /// the calling thread when no other write on that socket is pending; it completes there,
+    /// with no hand-over to the I/O thread and no continuation hop, if the bytes fit. false:
+    /// every write goes through the I/O thread.
+    bool writes_on_caller = true;
 };
 
 /// Per-operation options: a token that cancels the operation in flight, and a policy that
@@ -94,6 +99,7 @@ struct io_thread_stats {
     std::uint64_t continuations_inline = 0;  ///< placement decisions on this thread: ran here
     std::uint64_t continuations_hopped = 0;  ///< placement decisions on this thread: hopped
     std::uint64_t adaptive_hops = 0;     ///< of the hops, those the adaptive policy chose
+    std::uint64_t writes_on_caller = 0;  ///< writes completed on the thread that started them
 };
 
 struct io_stats {
@@ -113,6 +119,7 @@ struct io_stats {
             t.continuations_inline += s.continuations_inline;
             t.continuations_hopped += s.continuations_hopped;
             t.adaptive_hops += s.adaptive_hops;
+            t.writes_on_caller += s.writes_on_caller;
         }
         return t;
     }
@@ -132,7 +139,7 @@ public:
         fallback_.schedule(w);
     }
     bool runs_on_this_thread() const noexcept {
-        if (const reactor* r = current_reactor_slot(); r != nullptr && r->config().context == context_) {
+        if (reactor* r = current_reactor_slot(); r != nullptr && r->config().context == context_) {
             return r->adaptive_inline_ok();
         }
         return fallback_.runs_on_this_thread();
@@ -160,6 +167,7 @@ public:
         cfg.context = context;
         cfg.core = this;
         cfg.adaptive_budget_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(opts.adaptive_budget).count();
+        cfg.writes_on_caller = opts.writes_on_caller;
         const io_backend wanted = chosen_backend(opts.backend);
         if (wanted != io_backend::epoll) {
             try {
@@ -411,6 +419,7 @@ public:
             t.continuations_inline = c.cont_inline.load(detail::relaxed);
             t.continuations_hopped = c.cont_hop.load(detail::relaxed);
             t.adaptive_hops = c.adaptive_hops.load(detail::relaxed);
+            t.writes_on_caller = c.writes_on_caller.load(detail::relaxed);
             s.threads.push_back(t);
         }
         return s;

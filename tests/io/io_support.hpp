@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace weft_test {
@@ -27,6 +28,20 @@ decltype(auto) await_get(weft::task<T>&& t) {
 }
 
 /// The backend the suite was asked to run on ("uring", "epoll" or "" for automatic).
+/// True once `pred` holds, polling for up to 10 s: for statistics an I/O thread folds in at
+/// its next loop turn (exact once it is quiet), never for behaviour.
+template<typename Pred>
+bool eventually(Pred pred) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > give_up) {
+            return false;
+        }
+        std::this_thread::yield();
+    }
+    return true;
+}
+
 inline std::string wanted_backend() {
     const char* v = std::getenv("WEFT_IO_BACKEND");
     return v == nullptr ? std::string() : std::string(v);

@@ -25,6 +25,7 @@ using namespace std::chrono_literals;
 using weft_test::await_get;
 using weft_test::connect_pair;
 using weft_test::error_of;
+using weft_test::eventually;
 
 TEST_CASE("io: the backend asked for is the one that runs / or the fallback says why") {
     weft::io_context io;
@@ -519,9 +520,9 @@ TEST_CASE("io: continuation placement: inline_on_io / a scheduler / per operatio
     auto w4 = read_continue_on_pool(s1, io, pool);
     await_get(c1.write_all(std::string("x")));
     CHECK(await_get(w4).on_pool);
-    // counted on the I/O thread
-    CHECK(io.stats().total().continuations_inline > 0);
-    CHECK(hopping.stats().total().continuations_hopped > 0);
+    // counted on the I/O thread (folded in at its next loop turn)
+    CHECK(eventually([&] { return io.stats().total().continuations_inline > 0; }));
+    CHECK(eventually([&] { return hopping.stats().total().continuations_hopped > 0; }));
 }
 
 TEST_CASE("io: a strand and a user scheduler work as the io_context's continuation policy") {
@@ -596,6 +597,50 @@ TEST_CASE("io: adaptive: short continuations stay inline / a long one makes the 
     }
     CHECK(hopped >= 1);
     CHECK(io.stats().total().adaptive_hops >= 1);
+}
+
+TEST_CASE("io: adaptive: steady long continuations all hop / probes bring inline back when they are short") {
+    fake_adaptive_clock clock;
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    weft::io_context io{weft::io_options{.policy = weft::io_policy::adaptive(pool), .adaptive_budget = 100us}};
+    // one timer completion whose continuation "takes" takes_ns when it runs inline; true if it did
+    auto one = [&io](std::int64_t takes_ns) {
+        held_timers h;
+        auto t = weft::delay_until(io, std::chrono::steady_clock::time_point::max(), {.token = h.cs.token()});
+        auto c = t.then([&io, takes_ns](weft::task<void>) {
+            const bool here = io.runs_on_this_thread();
+            if (here) {
+                fake_ns += takes_ns;
+            }
+            return here;
+        });
+        h.cs.cancel();
+        return await_get(c);
+    };
+    CHECK(one(0));
+    CHECK(one(2'000'000));  // inline (nothing said otherwise), 2 ms: the average goes over budget
+    for (int i = 0; i < 20; ++i) {
+        CHECK_FALSE(one(0));  // A3: every one hops; no probe is due (the clock barely moves)
+    }
+    for (int i = 0; i < 2; ++i) {
+        fake_ns += 100'000'000;  // past any probe gap
+        CHECK(one(2'000'000));   // a due probe runs inline; this one is long...
+        CHECK_FALSE(one(0));     // ...so the next ones still hop
+    }
+    int probes = 0;
+    bool back_inline = false;
+    while (!back_inline && probes < 20) {
+        fake_ns += 100'000'000;  // past any probe gap
+        ++probes;
+        REQUIRE(one(0));         // the due probe runs inline, and is short
+        back_inline = one(0);    // inline again once the average is under budget
+    }
+    CHECK(back_inline);
+    CHECK(probes >= 3);  // one short probe does not undo three long runs at once
+    CHECK(probes <= 12);
+    for (int i = 0; i < 10; ++i) {
+        CHECK(one(0));
+    }
 }
 
 TEST_CASE("io: a flooded connection does not starve a quiet one (loud neighbour)") {

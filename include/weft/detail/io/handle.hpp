@@ -97,7 +97,11 @@ protected:
         d.add_ref();
         op->desc = &d;
         fill(*op);
-        d.owner->start(op);
+        if (kind == op_kind::send) {
+            d.owner->start_send(op);  // keeps the socket's write order; may finish here
+        } else {
+            d.owner->start(op);
+        }
         return std::move(t);
     }
 

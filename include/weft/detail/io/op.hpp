@@ -73,12 +73,17 @@ struct descriptor : ref_counted<descriptor> {
 
     int fd;
     reactor* owner;
+    // --- any thread ---------------------------------------------------------------------
+    /// Stream writes started and not finished, plus a flag bit while a caller sends on this
+    /// socket (reactor::start_send keeps the write order with it).
+    atomic<std::uint32_t> sends_pending{0};
     // --- reactor thread only ------------------------------------------------------------
     bool registered = false;  ///< epoll: added to the epoll set
     bool maybe_readable = true;  ///< epoll: false after a short read or EAGAIN, until EPOLLIN (E6)
     bool closed = false;      ///< close() ran: new ops fail with EBADF
     op_fifo read_q;           ///< epoll: ops waiting for readability, FIFO
-    op_fifo write_q;          ///< epoll: ops waiting for writability, FIFO
+    op_fifo write_q;          ///< epoll: ops waiting for writability; io_uring: writes queued behind send_in_kernel, FIFO
+    bool send_in_kernel = false;  ///< io_uring: a stream write on this fd is in the kernel (one at a time)
     io_op* kernel_ops = nullptr;  ///< io_uring: ops on this fd in the kernel (close cancels them)
     unsigned blocking_ops = 0;  ///< epoll files: ops on the blocking pool (close waits for 0)
 };
@@ -109,6 +114,7 @@ public:
     bool closed = false;            ///< reactor thread: the descriptor was closed under it
     bool cancel_sent = false;       ///< io_uring: an async-cancel SQE was issued for it
     bool cancel_wanted = false;     ///< io_uring: asked to cancel while the SQ was full (retried)
+    bool counted_send = false;      ///< a stream write counted in its descriptor's sends_pending
     int fd = -1;
     int injected = 0;               ///< io_uring tests: the NOP standing in for it fails with this
     int open_flags = 0;

@@ -13,6 +13,17 @@
 //     and waits for the count to drain, so after it no push can land unseen.
 // R3 (exactly once): every op begun reaches finish() once: from the backend, the timer heap,
 //     a cancel, a close, or shutdown; finish() is the only place that completes its task.
+// Adaptive policy (io_policy::adaptive; the decision is adaptive_inline_ok()):
+// A1 only continuations that ran inline are timed (a hop's cost says nothing about the work);
+//    each sample, capped at 8 budgets (a run the OS preempted for a whole time slice must not
+//    decide alone), feeds a 1/8 moving average.
+// A2 one continuation over the budget makes the rest of that loop turn hop: the connections
+//    behind it in the batch do not wait for another long one.
+// A3 an average over the budget makes every continuation hop, except a probe now and then
+//    that runs inline and is timed: 1 ms after the last short probe, and after a long one
+//    twice the last gap (up to 64 ms). When the average falls back under the budget,
+//    continuations run inline again. So steady long work pays one long inline run per probe
+//    gap, not one per few completions, and a burst of long work is forgotten in a few ms.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -20,11 +31,14 @@
 #include <weft/detail/io/backend.hpp>
 #include <weft/detail/io/blocking_pool.hpp>
 #include <weft/detail/io/op.hpp>
+#include <weft/detail/spin.hpp>
 #include <weft/detail/thread_pool/injection_queue.hpp>
 #include <weft/errors.hpp>
 #include <weft/placement.hpp>
 #include <weft/scheduler.hpp>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -40,6 +54,7 @@ struct reactor_counters {
     atomic<std::uint64_t> loops{0}, ops_begun{0}, ops_finished{0}, immediate{0},
         deferred{0}, timers_fired{0}, canceled{0}, cont_inline{0}, cont_hop{0},
         adaptive_hops{0};
+    atomic<std::uint64_t> writes_on_caller{0};  ///< any thread: writes completed by the thread that started them
     static void bump(atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
         c.store(c.load(relaxed) + n, relaxed);  // order: relaxed — single writer, a statistic
     }
@@ -67,11 +82,15 @@ struct close_request final : work_item {
     descriptor* desc;  // holds the handle's reference
 };
 
+/// descriptor::sends_pending's flag: a caller is sending on the socket now (start_send).
+inline constexpr std::uint32_t caller_sending = 1u << 31;
+
 struct reactor_config {
     const void* context = nullptr;         ///< the io_context (adaptive schedulers check it)
     void* core = nullptr;                  ///< its io_core (handles made by an op take a reference)
     std::int64_t adaptive_budget_ns = 50'000;
     std::size_t immediate_budget = 64;     ///< ops completed at their start, per loop turn
+    bool writes_on_caller = true;          ///< start_send may send on the calling thread
 };
 
 class reactor {
@@ -130,6 +149,7 @@ public:
 
     /// An op that never began: its task completes canceled, its references are dropped.
     static void abandon_unstarted(io_op* op) noexcept {
+        uncount_send(op);
         op->result = -ECANCELED;
         op->canceled_by_token = true;
         descriptor* d = std::exchange(op->desc, nullptr);
@@ -139,7 +159,57 @@ public:
         }
     }
 
-    /// Asks `op` to end early (token callback, any thread).
+    /// Starts a stream write (any thread). Writes on one socket keep the order they were
+    /// started in, and one started off the I/O thread may be sent at once on the calling
+    /// thread — the path a pool worker answering a request takes: no hand-over to the I/O
+    /// thread and no continuation hop when the bytes fit in the socket buffer.
+    /// The descriptor's sends_pending counts the writes not finished; its flag bit says "a
+    /// caller is sending now". A write sent on the caller needs the word at 0 (nothing it could
+    /// overtake) and the token not canceled; what it cannot send (a full buffer, EAGAIN) is
+    /// queued before the flag drops, and every other write waits for the flag to drop first
+    /// (a send with MSG_DONTWAIT and a queue push: short), so it is queued behind that rest.
+    /// An I/O-thread write with others pending goes through the incoming queue too, behind
+    /// any of them still there. Safe against close(): the caller holds the handle, and a handle
+    /// is not closed while one of its methods runs.
+    void start_send(io_op* op) {
+        descriptor* d = op->desc;
+        op->owner = this;
+        op->counted_send = true;
+        const bool here = on_this_thread();
+        std::uint32_t idle = 0;
+        if (cfg_.writes_on_caller && !here && !op->token.is_cancellation_requested() &&
+            // order: acquire — pairs with the release of the write before ours (uncount_send,
+            //        or the flag's drop): its bytes went to the kernel or its op was queued
+            d->sends_pending.compare_exchange_strong(idle, caller_sending | 1u, acquire, relaxed)) {
+            if (send_on_caller(op)) {
+                return;
+            }
+            struct drop_flag {
+                descriptor* d;
+                // order: release — our queued rest happens before the writes that waited
+                ~drop_flag() { d->sends_pending.fetch_sub(caller_sending, release); }
+            } drop{d};
+            start(op);
+            return;
+        }
+        // order: acquire — as above, for the flag: a caller's rest is queued before ours
+        std::uint32_t before = d->sends_pending.fetch_add(1, acquire);
+        while ((before & caller_sending) != 0) {
+            cpu_relax();
+            before = d->sends_pending.load(acquire);  // order: acquire — as above
+        }
+        if (here && before != 0 && !stopping_) {
+            // others pending, maybe still in the incoming queue: ours goes behind them
+            if (push(op)) {
+                return;
+            }
+            abandon_unstarted(op);
+            throw shutdown_error("weft: io_context is shut down");
+        }
+        start(op);
+    }
+
+    /// Asks `op` to end early (token callback, any thread).    /// Asks `op` to end early (token callback, any thread).
     void request_cancel(io_op* op) noexcept {
         if (on_this_thread()) {
             cancel_op(op);
@@ -243,18 +313,19 @@ public:
         unlink_inflight(op);
         op->registration.unregister();
         descriptor* d = op->desc;  // released after the task completed (a converter may use it)
+        uncount_send(op);
         counters_.bump(counters_.ops_finished);
         if (op->result == -ECANCELED) {
             counters_.bump(counters_.canceled);
         }
         if (op->adaptive) {
+            const bool outer = std::exchange(adaptive_ran_inline_, false);  // finishes may nest
             const std::int64_t t0 = sys().now_ns();
             op->complete_task();
-            const std::int64_t dt = sys().now_ns() - t0;
-            adaptive_ewma_ns_ += (dt - adaptive_ewma_ns_) / 8;
-            if (dt > cfg_.adaptive_budget_ns) {
-                adaptive_overrun_ = true;
+            if (adaptive_ran_inline_) {  // the continuation ran here: its time is a sample (A1)
+                adaptive_sample(t0, sys().now_ns());
             }
+            adaptive_ran_inline_ = outer;
         } else {
             op->complete_task();
         }
@@ -267,6 +338,75 @@ public:
             }
             d->release_ref();
         }
+    }
+
+    /// start_send's attempt on the calling thread, holding the flag. True: `op` is complete
+    /// (its task ready, or failed with the send's error) and the word is released. False: the
+    /// rest (maybe all) is for the reactor; `done` counts what was sent.
+    bool send_on_caller(io_op* op) noexcept {
+        descriptor* d = op->desc;
+        ssize_t r = -1;
+        int err = 0;
+        if (const int injected = sys().inject(op_kind::send); injected != 0) {
+            err = -injected;  // tests: the fault the kernel path would have seen
+        } else {
+            r = sys().send(d->fd, op->cursor(), sys().clamp_len(op_kind::send, op->len - op->done), MSG_NOSIGNAL | MSG_DONTWAIT);
+            err = r < 0 ? errno : 0;
+        }
+        if (r > 0) {
+            op->done += static_cast<std::size_t>(r);
+            if (op->exact && op->done < op->len) {
+                return false;
+            }
+            op->result = static_cast<std::int64_t>(op->done);
+        } else if (r == 0 || err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
+            return false;
+        } else {
+            op->result = -err;
+        }
+        op->phase = op_phase::done;
+        op->counted_send = false;
+        counters_.writes_on_caller.fetch_add(1, relaxed);  // order: relaxed — a statistic, many writers
+        // order: release — pairs with start_send's acquire: our bytes are in the kernel
+        d->sends_pending.fetch_sub(caller_sending | 1u, release);
+        op->complete_task();  // no continuation is attached yet: the task is simply ready
+        d->release_ref();     // the op's reference (the caller's handle keeps the descriptor)
+        return true;
+    }
+
+    /// A finished write leaves its descriptor's count, before its continuation can start the
+    /// next one (which may then be sent on its caller).
+    static void uncount_send(io_op* op) noexcept {
+        if (op->counted_send) {
+            op->counted_send = false;
+            // order: release — pairs with start_send's acquire
+            op->desc->sends_pending.fetch_sub(1, release);
+        }
+    }
+
+    /// One inline continuation took [t0, t1): A1–A3.
+    void adaptive_sample(std::int64_t t0, std::int64_t t1) noexcept {
+        const std::int64_t budget = cfg_.adaptive_budget_ns;
+        const std::int64_t dt = std::min(t1 - t0, 8 * budget);  // A1: a preempted run counts at most 8 budgets
+        adaptive_ewma_ns_ += (dt - adaptive_ewma_ns_) / 8;
+        if (dt > budget) {
+            adaptive_overrun_ = true;
+        }
+        if (!adaptive_hopping_) {
+            if (adaptive_ewma_ns_ > budget) {
+                adaptive_hopping_ = true;
+                adaptive_probe_gap_ns_ = adaptive_first_probe_gap_ns;
+                adaptive_next_probe_ns_ = t1 + adaptive_probe_gap_ns_;
+            }
+            return;
+        }
+        if (adaptive_ewma_ns_ <= budget) {
+            adaptive_hopping_ = false;  // the probes say continuations are short again
+            return;
+        }
+        // a long probe: the work is still long, probe less often; a short one: soon again
+        adaptive_probe_gap_ns_ = dt > budget ? std::min(adaptive_probe_gap_ns_ * 2, adaptive_last_probe_gap_ns) : adaptive_first_probe_gap_ns;
+        adaptive_next_probe_ns_ = t1 + adaptive_probe_gap_ns_;
     }
 
     void cancel_op(io_op* op) noexcept {
@@ -299,11 +439,19 @@ public:
         d->release_ref();
     }
 
-    /// Adaptive policy: may a continuation run inline here now? (issue: docs/guide/io.md)
-    bool adaptive_inline_ok() const noexcept {
-        return !adaptive_overrun_ && adaptive_ewma_ns_ <= cfg_.adaptive_budget_ns;
+    /// Adaptive policy: may a continuation run inline here now? (A1–A3 above)
+    bool adaptive_inline_ok() noexcept {
+        bool ok = !adaptive_overrun_ && !adaptive_hopping_;
+        if (!ok && !adaptive_overrun_ && sys().now_ns() >= adaptive_next_probe_ns_) {
+            ok = true;  // A3: a probe, timed like any inline run
+        }
+        adaptive_ran_inline_ = ok;
+        return ok;
     }
-    void count_adaptive_hop() noexcept { counters_.bump(counters_.adaptive_hops); }
+    void count_adaptive_hop() noexcept {
+        adaptive_ran_inline_ = false;
+        counters_.bump(counters_.adaptive_hops);
+    }
 
     /// The thread body. Returns after shutdown() once every op has finished.
     void run(const any_scheduler& self_as_scheduler) {
@@ -322,6 +470,13 @@ public:
         };
         std::uint64_t inline0 = inline_now();
         std::uint64_t hop0 = hops_now();
+        auto fold_placements = [&] {  // this thread's placement decisions into our counters
+            const std::uint64_t i1 = inline_now(), h1 = hops_now();
+            counters_.bump(counters_.cont_inline, i1 - inline0);
+            counters_.bump(counters_.cont_hop, h1 - hop0);
+            inline0 = i1;
+            hop0 = h1;
+        };
         for (;;) {
             counters_.bump(counters_.loops);
             immediate_left_ = cfg_.immediate_budget;
@@ -332,13 +487,10 @@ public:
             if (stop_requested_.load(acquire)) {  // order: acquire — pairs with shutdown()'s release
                 break;
             }
+            fold_placements();  // before sleeping too, so an idle reactor's counters are exact
             backend_->poll(next_timeout());
             sleeping_.store(0, relaxed);  // order: relaxed — only this thread acts on it
-            const std::uint64_t i1 = inline_now(), h1 = hops_now();
-            counters_.bump(counters_.cont_inline, i1 - inline0);
-            counters_.bump(counters_.cont_hop, h1 - hop0);
-            inline0 = i1;
-            hop0 = h1;
+            fold_placements();
         }
         drain_for_shutdown();
         current_reactor_slot() = nullptr;
@@ -566,8 +718,15 @@ private:
     // --- reactor thread only ----------------------------------------------------------------
     bool stopping_ = false;
     std::size_t immediate_left_ = 0;
-    bool adaptive_overrun_ = false;
-    std::int64_t adaptive_ewma_ns_ = 0;
+    // adaptive policy (A1–A3)
+    static constexpr std::int64_t adaptive_first_probe_gap_ns = 1'000'000;
+    static constexpr std::int64_t adaptive_last_probe_gap_ns = 64'000'000;
+    bool adaptive_overrun_ = false;     ///< A2: this loop turn had an overrun
+    bool adaptive_hopping_ = false;     ///< A3: the average is over budget
+    bool adaptive_ran_inline_ = false;  ///< the decision for the continuation being completed
+    std::int64_t adaptive_ewma_ns_ = 0; ///< 1/8 moving average of inline continuation times
+    std::int64_t adaptive_probe_gap_ns_ = adaptive_first_probe_gap_ns;
+    std::int64_t adaptive_next_probe_ns_ = 0;
     op_fifo ready_;
     std::vector<io_op*> timers_;
     io_op* inflight_ = nullptr;

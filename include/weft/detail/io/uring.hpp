@@ -24,6 +24,10 @@
 //    arrives relative to the target's, is ignored: the target's CQE alone says how it ended
 //    (-ECANCELED, or the result it reached first). A short read_exact/write_all attempt, or
 //    -EINTR/-EAGAIN, is re-issued for the rest (R3 in reactor.hpp: exactly one finish()).
+//    So that two writes on one socket never interleave (a short write_all re-issued after a
+//    later write's SQE), a socket has one stream write in the kernel at a time: the others
+//    wait in its write_q (phase `waiting`, FIFO) and the next is issued when one ends —
+//    before that one's continuation runs. Cancel and close end a queued write at once.
 //    Fd reuse: the kernel pins the file at submission, and close() first submits every
 //    pending SQE, cancels the fd's ops and only then calls close(2): a new socket that gets
 //    the same fd number can never receive an old op's completion, which names the old op.
@@ -113,6 +117,14 @@ public:
     bool wants_nonblocking_sockets() const noexcept override { return false; }
 
     void begin(io_op* op) override {
+        if (op->kind == op_kind::send && op->desc != nullptr) {
+            if (op->desc->send_in_kernel) {  // §3: one stream write per socket in the kernel
+                op->phase = op_phase::waiting;
+                op->desc->write_q.push(op);
+                return;
+            }
+            op->desc->send_in_kernel = true;
+        }
         op->phase = op_phase::in_kernel;
         if (descriptor* d = op->desc; d != nullptr) {  // for close(): the fd's ops in the kernel
             op->desc_prev = nullptr;
@@ -126,6 +138,12 @@ public:
     }
 
     void cancel(io_op* op) noexcept override {
+        if (op->phase == op_phase::waiting) {  // a write queued behind its socket's write
+            op->desc->write_q.remove(op);
+            op->result = -ECANCELED;
+            reactor_->finish(op);
+            return;
+        }
         if (op->phase != op_phase::in_kernel || op->cancel_sent) {
             return;
         }
@@ -152,6 +170,11 @@ public:
     }
 
     void close(descriptor* d) noexcept override {
+        while (io_op* op = d->write_q.pop()) {  // queued writes never reach the kernel
+            op->closed = true;
+            op->result = -ECANCELED;
+            reactor_->finish(op);
+        }
         for (io_op* op = d->kernel_ops; op != nullptr;) {
             io_op* next = op->desc_next;  // cancel() may end a backlogged op (unlinking it)
             op->closed = true;
@@ -384,6 +407,12 @@ private:
                 op->desc_next->desc_prev = op->desc_prev;
             }
             op->desc_prev = op->desc_next = nullptr;
+            if (op->kind == op_kind::send) {
+                d->send_in_kernel = false;
+                if (io_op* next = d->write_q.pop()) {
+                    begin(next);  // the next write goes before any this one's continuation starts
+                }
+            }
         }
         reactor_->finish(op);
     }
