@@ -28,8 +28,9 @@ out=build/release
 build/release/benchmarks/weft_placement_bench "$mode" --json "$out/placement.json" --tsv "$out/placement.tsv" "${extra[@]}"
 if command -v gnuplot >/dev/null; then
   conns=$(awk -F'\t' '!/^#/ {print $3}' "$out/placement.tsv" | sort -n -u | tr '\n' ' ')
+  tics=$(awk -F'\t' '!/^#/ && !seen[$4]++ {printf "%s\"%s\" %s", (n++ ? ", " : ""), $5, $4}' "$out/placement.tsv")
   for io in $(awk -F'\t' '!/^#/ {print $1}' "$out/placement.tsv" | sort -n -u); do
-    gnuplot -e "in='$out/placement.tsv'; out='$out/placement_io$io.png'; io=$io; conns='$conns'" scripts/plot_placement.gp
+    gnuplot -e "in='$out/placement.tsv'; out='$out/placement_io$io.png'; io=$io; conns='$conns'; tics='$tics'" scripts/plot_placement.gp
     echo "plot: $out/placement_io$io.png"
   done
 else

@@ -24,7 +24,11 @@
 //    run `slot_streak_cap` times in a row while other work waits (then the slot item is moved
 //    behind that work, so a ping-pong pair cannot starve the rest); its deque (newest first);
 //    a batch of up to 16 from the injector (the first runs, the rest go to its deque, where
-//    others may steal them); one item stolen from a random victim, trying each once.
+//    others may steal them); one item stolen from a random victim, trying each once. The batch
+//    is one item when the last batch took over `long_injected_item_ns` per item: items that
+//    long gain nothing from amortising the take, and a batch of them makes the ones at its
+//    end (or stolen from its newest end) wait behind the whole batch — the I/O continuation
+//    tails of docs/benchmarks.md. One clock read per take, none per item.
 //
 // §4 Wake-ups: idle_set.hpp, steps S1–S3 and P1–P4. Every place that makes work visible calls
 //    idle_.notify_work() after the store that publishes it (keeps I2).
@@ -182,6 +186,8 @@ struct alignas(WEFT_CACHE_LINE) worker_data final : wait_helper {
     any_scheduler* current_slot = nullptr;  // this thread's current_scheduler() (set in thread_main)
     bool spinning = false;
     std::minstd_rand rng;
+    std::int64_t last_take_ns = 0;   // when this worker last took a batch from the injector
+    std::size_t last_take_size = 0;  // and how many items it took
     // --- written by the owner (relaxed, single writer), read by stats() ----------------------
     alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> tasks_run{0}, slot_hits{0}, steals{0}, failed_steals{0}, parks{0},
         wakeups{0}, injected{0}, discarded{0};
@@ -196,6 +202,7 @@ struct alignas(WEFT_CACHE_LINE) worker_data final : wait_helper {
 
 inline constexpr unsigned slot_streak_cap = 32;
 inline constexpr std::size_t injector_batch = 16;
+inline constexpr std::int64_t long_injected_item_ns = 20'000;
 inline constexpr unsigned fairness_interval = 61;
 inline constexpr unsigned max_help_depth = 512;
 
@@ -373,10 +380,16 @@ public:
         }
         w.deque.reserve(injector_batch);  // may throw here, before anything was taken (I1)
         work_item* batch[injector_batch];
-        const std::size_t n = injector_.try_pop_batch(batch, injector_batch);
+        const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch()).count();
+        const bool long_items = w.last_take_size != 0 &&
+                                now - w.last_take_ns > long_injected_item_ns * static_cast<std::int64_t>(w.last_take_size);
+        const std::size_t n = injector_.try_pop_batch(batch, long_items ? 1 : injector_batch);
         if (n == 0) {
             return nullptr;
         }
+        w.last_take_ns = now;
+        w.last_take_size = n;
         w.injected.store(w.injected.load(relaxed) + n, relaxed);  // order: relaxed — single writer
         for (std::size_t i = n; i > 1; --i) {
             w.deque.push(batch[i - 1]);  // reserved: cannot throw; oldest ends up nearest the bottom
