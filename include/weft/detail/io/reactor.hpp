@@ -199,7 +199,8 @@ public:
             before = d->sends_pending.load(acquire);  // order: acquire — as above
         }
         if (here && before != 0 && !stopping_) {
-            // others pending, maybe still in the incoming queue: ours goes behind them
+            // others pending (or a caller's rest just queued, if we waited): maybe still in the
+            // incoming queue, so ours goes behind them
             if (push(op)) {
                 return;
             }
