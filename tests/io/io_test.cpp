@@ -400,14 +400,20 @@ TEST_CASE("io: a maximal timeout never fires and does not overflow and its token
 TEST_CASE("io: a timer canceled by another timer's continuation in the same expiry batch never fires") {
     weft::io_context io;
     for (int round = 0; round < 200; ++round) {
-        const auto when = std::chrono::steady_clock::now() + 2ms;
         weft::cancellation_source cs_a, cs_b;
         std::atomic<int> fired{0};
-        auto a = weft::delay_until(io, when, {.token = cs_a.token()});
-        auto b = weft::delay_until(io, when, {.token = cs_b.token()});
-        // Whichever fires first cancels the other (inline on the I/O thread, same batch).
-        auto ca = a.then([&](weft::task<void> t) { if (t.is_succeeded()) { ++fired; cs_b.cancel(); } }, weft::continuation_options::execute_synchronously);
-        auto cb = b.then([&](weft::task<void> t) { if (t.is_succeeded()) { ++fired; cs_a.cancel(); } }, weft::continuation_options::execute_synchronously);
+        weft::task<void> a, b, ca, cb;
+        // Set up on the I/O thread, so neither timer can fire before both continuations are
+        // attached (from the test thread, a delay of 2 ms on a loaded machine could let `a`
+        // complete first, and its continuation would then cancel `b` from this thread).
+        await_get(io.post([&] {
+            const auto when = std::chrono::steady_clock::now() + 2ms;
+            a = weft::delay_until(io, when, {.token = cs_a.token()});
+            b = weft::delay_until(io, when, {.token = cs_b.token()});
+            // Whichever fires first cancels the other (inline on the I/O thread, same batch).
+            ca = a.then([&](weft::task<void> t) { if (t.is_succeeded()) { ++fired; cs_b.cancel(); } }, weft::continuation_options::execute_synchronously);
+            cb = b.then([&](weft::task<void> t) { if (t.is_succeeded()) { ++fired; cs_a.cancel(); } }, weft::continuation_options::execute_synchronously);
+        }));
         await_get(ca);
         await_get(cb);
         REQUIRE(fired.load() == 1);
