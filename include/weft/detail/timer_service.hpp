@@ -101,7 +101,10 @@ private:
             }
             auto first = timers_.begin();
             if (first->first.when > clock::now()) {
-                wake_.wait_until(lock, first->first.when);
+                // a copy: wait_until reads its deadline again after waking, and cancel() may
+                // have erased this node meanwhile (ASan caught the dangling read)
+                const clock::time_point when = first->first.when;
+                wake_.wait_until(lock, when);
                 continue;
             }
             std::function<void()> fn = std::move(first->second);

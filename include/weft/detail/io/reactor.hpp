@@ -194,8 +194,12 @@ public:
         }
         // order: acquire — as above, for the flag: a caller's rest is queued before ours
         std::uint32_t before = d->sends_pending.fetch_add(1, acquire);
-        while ((before & caller_sending) != 0) {
-            cpu_relax();
+        for (unsigned spins = 0; (before & caller_sending) != 0; ++spins) {
+            if (spins < 64) {
+                cpu_relax();
+            } else {
+                std::this_thread::yield();  // the sender may have been preempted mid-send
+            }
             before = d->sends_pending.load(acquire);  // order: acquire — as above
         }
         if (here && before != 0 && !stopping_) {
