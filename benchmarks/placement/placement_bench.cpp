@@ -169,7 +169,7 @@ placement::sample to_sample(const placement::window_result& r) {
 }
 
 /// One server process (policy, I/O threads) serves every (conns, work) cell of a repetition.
-void run_rr(const options& o, int rep, std::map<std::string, placement::cell>& cells, std::vector<std::string>& order,
+void run_rr(const options& o, std::map<std::string, placement::cell>& cells, std::vector<std::string>& order,
             placement::run_context& ctx) {
     const std::string exe = bench_support::self_dir() + "/placement_server";
     for (const unsigned io : o.io) {
@@ -198,7 +198,6 @@ void run_rr(const options& o, int rep, std::map<std::string, placement::cell>& c
                     }
                     const auto r = client.run(work_of(w), o.warmup, o.seconds, o.max_requests);
                     it->second.reps.push_back(to_sample(r));
-                    (void)rep;
                 }
             }
         }
@@ -328,7 +327,7 @@ int main(int argc, char** argv) {
             fmt::print("  repetition {}/{}\n", rep + 1, o.reps);
             std::fflush(stdout);
             if (o.rr) {
-                run_rr(o, rep, cells, order, ctx);
+                run_rr(o, cells, order, ctx);
             }
             if (o.pump) {
                 run_pump(o, pump_file, cells, order);
