@@ -165,6 +165,7 @@ placement::sample to_sample(const placement::window_result& r) {
     s.inline_per = per(r.after.continuations_inline - r.before.continuations_inline, n);
     s.hops_per = per(r.after.continuations_hopped - r.before.continuations_hopped, n);
     s.adaptive_hops_per = per(r.after.adaptive_hops - r.before.adaptive_hops, n);
+    s.wakeups_per = per(r.after.wakeups - r.before.wakeups, n);
     return s;
 }
 

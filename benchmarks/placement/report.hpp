@@ -19,6 +19,7 @@ struct sample {
     double p50_us = 0, p99_us = 0, p999_us = 0;
     double cpu_us = 0;         ///< server CPU per request (or block)
     double inline_per = 0, hops_per = 0, adaptive_hops_per = 0;
+    double wakeups_per = 0;    ///< rr: eventfd wake-ups of a sleeping I/O thread per request
     std::uint64_t count = 0;   ///< requests (or blocks) measured
 };
 
@@ -62,7 +63,7 @@ std::vector<double> column(const cell& c, F field) {
 }
 
 struct summary {
-    double per_s, per_s_spread, p50_us, p99_us, p99_spread, p999_us, cpu_us, inline_per, hops_per, adaptive_hops_per;
+    double per_s, per_s_spread, p50_us, p99_us, p99_spread, p999_us, cpu_us, inline_per, hops_per, adaptive_hops_per, wakeups_per;
 };
 inline summary summarize(const cell& c) {
     auto per_s = column(c, [](const sample& s) { return s.per_s; });
@@ -76,7 +77,8 @@ inline summary summarize(const cell& c) {
             median_of(column(c, [](const sample& s) { return s.cpu_us; })),
             median_of(column(c, [](const sample& s) { return s.inline_per; })),
             median_of(column(c, [](const sample& s) { return s.hops_per; })),
-            median_of(column(c, [](const sample& s) { return s.adaptive_hops_per; }))};
+            median_of(column(c, [](const sample& s) { return s.adaptive_hops_per; })),
+            median_of(column(c, [](const sample& s) { return s.wakeups_per; }))};
 }
 
 inline void print_header(const std::string& what) {
@@ -122,7 +124,7 @@ inline void write_json(const std::string& path, const run_context& ctx, const st
           << ", \"cpu_time\": " << s.cpu_us * 1000 << ", \"time_unit\": \"ns\", \"items_per_second\": " << s.per_s
           << ", \"p50_us\": " << s.p50_us << ", \"p99_us\": " << s.p99_us << ", \"p999_us\": " << s.p999_us
           << ", \"cpu_us_per_item\": " << s.cpu_us << ", \"inline_per_item\": " << s.inline_per << ", \"hops_per_item\": " << s.hops_per
-          << ", \"adaptive_hops_per_item\": " << s.adaptive_hops_per << "}";
+          << ", \"adaptive_hops_per_item\": " << s.adaptive_hops_per << ", \"io_wakeups_per_item\": " << s.wakeups_per << "}";
         first = false;
     };
     for (const auto& c : cells) {
@@ -130,8 +132,8 @@ inline void write_json(const std::string& path, const run_context& ctx, const st
             entry(c, "iteration", "", static_cast<int>(i), c.reps[i]);
         }
         const summary m = summarize(c);
-        entry(c, "aggregate", "median", 0, {m.per_s, m.p50_us, m.p99_us, m.p999_us, m.cpu_us, m.inline_per, m.hops_per, m.adaptive_hops_per, 0});
-        entry(c, "aggregate", "spread", 0, {m.per_s_spread, 0, m.p99_spread, 0, 0, 0, 0, 0, 0});
+        entry(c, "aggregate", "median", 0, {m.per_s, m.p50_us, m.p99_us, m.p999_us, m.cpu_us, m.inline_per, m.hops_per, m.adaptive_hops_per, m.wakeups_per, 0});
+        entry(c, "aggregate", "spread", 0, {m.per_s_spread, 0, m.p99_spread, 0, 0, 0, 0, 0, 0, 0});
     }
     f << "\n  ]\n}\n";
 }
