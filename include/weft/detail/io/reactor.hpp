@@ -214,7 +214,7 @@ public:
         start(op);
     }
 
-    /// Asks `op` to end early (token callback, any thread).    /// Asks `op` to end early (token callback, any thread).
+    /// Asks `op` to end early (token callback, any thread).
     void request_cancel(io_op* op) noexcept {
         if (on_this_thread()) {
             cancel_op(op);
@@ -355,15 +355,13 @@ public:
         if (const int injected = sys().inject(op_kind::send); injected != 0) {
             err = -injected;  // tests: the fault the kernel path would have seen
         } else {
-            r = sys().send(d->fd, op->cursor(), sys().clamp_len(op_kind::send, op->len - op->done), MSG_NOSIGNAL | MSG_DONTWAIT);
+            r = sys().send(d->fd, op->cursor(), op->remaining(), MSG_NOSIGNAL | MSG_DONTWAIT);
             err = r < 0 ? errno : 0;
         }
         if (r > 0) {
-            op->done += static_cast<std::size_t>(r);
-            if (op->exact && op->done < op->len) {
-                return false;
+            if (!settle(op, r)) {
+                return false;  // write_all with bytes left: the rest waits for room
             }
-            op->result = static_cast<std::int64_t>(op->done);
         } else if (r == 0 || err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
             return false;
         } else {
