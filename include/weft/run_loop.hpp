@@ -21,7 +21,7 @@
 #pragma once
 
 #include <weft/detail/atomic.hpp>
-#include <weft/detail/task_state.hpp>
+#include <weft/detail/blocking_wait.hpp>
 #include <weft/detail/trampoline.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>

@@ -47,7 +47,7 @@
 #include <weft/detail/ref_count.hpp>
 #include <weft/detail/spin.hpp>
 #include <weft/detail/test_hooks.hpp>
-#include <weft/detail/thread_pool/injection_queue.hpp>
+#include <weft/detail/mpsc_queue.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>
 
@@ -218,7 +218,7 @@ private:
 
     any_scheduler base_;
     any_scheduler self_;  // the strand object: current_scheduler() while an item runs
-    injection_queue queue_;
+    mpsc_queue queue_;
     alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> pending_{0};  // S1, S2
     atomic<std::uint64_t> scheduled_{0};  // accepted items (a refused one is taken back off)
     alignas(WEFT_CACHE_LINE) atomic<bool> closed_{false};

@@ -5,10 +5,13 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/detail/blocking_wait.hpp>
 #include <weft/detail/down_cast.hpp>
+#include <weft/detail/placement.hpp>
 #include <weft/detail/task_state.hpp>
 #include <weft/errors.hpp>
 #include <weft/scheduler.hpp>
+#include <weft/task_status.hpp>
 
 #include <chrono>
 #include <concepts>
@@ -164,7 +167,7 @@ public:
     bool is_canceled() const { return status() == task_status::canceled; }
 
     /// Blocks until complete. Does not throw the task's error (get() does).
-    void wait() const { checked().wait(); }
+    void wait() const { detail::blocking_wait(checked()); }
 
     /// Blocks until complete or `timeout` passed; true if complete. A zero or negative
     /// timeout only polls; duration::max() waits forever.
@@ -178,9 +181,9 @@ public:
         const auto now = clock::now();
         const auto room = std::chrono::duration_cast<std::chrono::duration<double>>(clock::time_point::max() - now);
         if (std::chrono::duration<double>(timeout) >= room) {
-            return s.wait_until(clock::time_point::max());
+            return detail::blocking_wait_until(s, clock::time_point::max());
         }
-        return s.wait_until(now + std::chrono::ceil<clock::duration>(timeout));
+        return detail::blocking_wait_until(s, now + std::chrono::ceil<clock::duration>(timeout));
     }
 
     /// As wait_for(); a deadline in the past (time_point::min() included) only polls, and
@@ -198,7 +201,7 @@ public:
     /// for task<U&>; nothing for task<void>) or rethrows the stored exception.
     const_result get() const& {
         auto& s = checked();
-        s.wait();
+        detail::blocking_wait(s);
         s.rethrow_if_error();
         if constexpr (!std::is_void_v<T>) {
             return s.value_ref();
@@ -209,7 +212,7 @@ public:
     /// value). For move-only T. Rethrows as get() const& does.
     T get() && {
         auto& s = checked();
-        s.wait();
+        detail::blocking_wait(s);
         s.rethrow_if_error();
         if constexpr (!std::is_void_v<T>) {
             return static_cast<T>(std::move(s.value_ref()));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <weft/detail/thread_pool/pool_core.hpp>
+#include <weft/pool_options.hpp>
 #include <weft/errors.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>

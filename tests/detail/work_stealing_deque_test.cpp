@@ -1,7 +1,7 @@
-// Tests for weft/detail/thread_pool/work_stealing_deque.hpp and injection_queue.hpp.
+// Tests for weft/detail/thread_pool/work_stealing_deque.hpp and mpsc_queue.hpp.
 #include <weft/detail/thread_pool/work_stealing_deque.hpp>
 
-#include <weft/detail/thread_pool/injection_queue.hpp>
+#include <weft/detail/mpsc_queue.hpp>
 
 #include "catch.hpp"
 
@@ -123,11 +123,11 @@ TEST_CASE("owner push and pop against two thieves: every item is taken exactly o
 }
 
 TEST_CASE("the injection queue: 4 producers, batch consumers, every item once and per-producer FIFO",
-          "[injection_queue]") {
+          "[mpsc_queue]") {
     constexpr int producers = 4;
     constexpr int per_producer = 50'000;
     std::vector<test_item> items(producers * per_producer);
-    weft::detail::injection_queue q;
+    weft::detail::mpsc_queue q;
     CHECK(q.empty_hint());
     std::atomic<int> started{0};
     std::vector<std::thread> threads;

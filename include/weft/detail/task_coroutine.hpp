@@ -9,6 +9,7 @@
 #pragma once
 
 #include <weft/detail/down_cast.hpp>
+#include <weft/detail/placement.hpp>
 #include <weft/task.hpp>
 
 #include <coroutine>

@@ -1,5 +1,7 @@
 // weft/detail/task_state.hpp — the shared state behind task<T>: status word, continuation
-// list, result storage, reference count, and blocking waits.
+// list, result storage, reference count.
+// Blocking waits (get(), wait()) are in blocking_wait.hpp; where continuations run, in
+// placement.hpp.
 // Design note: docs/decisions/0001-task-model.md. The protocol, in short:
 //   status_  pending/running -> completing (one winner, CAS) -> succeeded|failed|canceled.
 //            The winner writes the result, then stores the final status (release).
@@ -18,12 +20,12 @@
 
 #include <weft/detail/down_cast.hpp>
 #include <weft/detail/atomic.hpp>
-#include <weft/detail/futex.hpp>
 #include <weft/detail/spin.hpp>
 #include <weft/detail/state_allocator.hpp>
+#include <weft/detail/placement_counters.hpp>
 #include <weft/detail/trampoline.hpp>
 #include <weft/errors.hpp>
-#include <weft/placement.hpp>
+#include <weft/task_status.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/unobserved.hpp>
 
@@ -35,18 +37,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace weft {
-
-/// The life of a task, as state queries report it (.NET TaskStatus, simplified).
-enum class task_status : std::uint8_t {
-    pending,    ///< created or queued; its work has not started (or: waiting on a promise)
-    running,    ///< its work is executing, or its result is being published
-    succeeded,  ///< RanToCompletion
-    failed,     ///< Faulted: get() rethrows the stored exception
-    canceled,   ///< Canceled: get() throws weft::operation_canceled
-};
-
-namespace detail {
+namespace weft::detail {
 
 /// A node in a task's continuation list. `on_complete` runs exactly once, after the task is
 /// complete, on the completing thread or (if attach() returned false) on the attaching one.
@@ -57,88 +48,6 @@ struct continuation {
 };
 
 inline constinit continuation completed_marker_node{};
-
-/// What a blocking wait on a scheduler's own thread does instead of sleeping: run queued work.
-/// Installed per thread by schedulers whose threads may block in get()/wait().
-class wait_helper {
-public:
-    /// Runs one queued item if there is one; false if none was found.
-    virtual bool help_one() noexcept = 0;
-    /// Blocks until `done` is non-zero, new work may be available, or `deadline` passes.
-    virtual void park_until(const atomic<std::uint32_t>& done,
-                            std::chrono::steady_clock::time_point deadline) noexcept = 0;
-    /// Wakes this helper's threads parked in park_until() so they re-check their `done` flag.
-    virtual void wake_parked() noexcept = 0;
-
-protected:
-    ~wait_helper() = default;
-};
-
-WEFT_TLS_ACCESSOR inline wait_helper*& current_wait_helper() noexcept {
-    static thread_local wait_helper* helper = nullptr;
-    WEFT_TLS_OPAQUE();
-    return helper;
-}
-
-/// A blocked waiter, linked into the task's continuation list.
-/// flag_: 0 waiting (awake), 1 done, 2 waiting and asleep in futex.
-/// helper_: the waiting thread's wait helper (a pool worker, a run loop), which notify() wakes.
-/// The helper may be destroyed as soon as its waiter returns, so whoever takes helper_ (an
-/// exchange) owns the right to call it: notify() takes it and, once done with it, sets
-/// notifier_done_; a waiter that finds helper_ already taken waits for notifier_done_ before it
-/// returns. A timed waiter that gives up takes helper_ itself, and notify() then leaves it alone.
-struct waiter_node : continuation {
-    atomic<std::uint32_t> flag_{0};
-    atomic<wait_helper*> helper_{nullptr};
-    atomic<std::uint32_t> notifier_done_{0};
-    bool on_heap_ = false;           // timed waits: the waiter may abandon the node
-    atomic<std::uint32_t> refs_{2};  // on_heap_ only: the waiter and the continuation list
-
-    static constexpr std::uint32_t awake = 0, done = 1, asleep = 2;
-
-    waiter_node() noexcept { on_complete = &notify; }
-
-    void set_helper(wait_helper* h) noexcept {
-        helper_.store(h, relaxed);  // order: relaxed — published by attach()'s release CAS
-    }
-
-    /// The waiter, before it returns: if notify() took the helper, wait until it is done with
-    /// it (a short, bounded section: a futex wake and the helper's wake-up call).
-    void release_helper() noexcept {
-        // order: acq_rel — pairs with notify()'s exchange: exactly one of us gets the helper
-        if (helper_.exchange(nullptr, acq_rel) != nullptr) {
-            return;  // notify() never took it and never will
-        }
-        // order: acquire — pairs with notify()'s release store after its last use of the helper;
-        //        spin_until yields after a moment, in case the notifier shares our CPU
-        while (!spin_until([this] { return notifier_done_.load(acquire) != 0; })) {
-        }
-    }
-
-    static void notify(continuation* c) noexcept {
-        auto* self = detail::down_cast<waiter_node>(c);
-        const bool on_heap = self->on_heap_;
-        // order: acq_rel — see release_helper()
-        wait_helper* helper = self->helper_.exchange(nullptr, acq_rel);
-        // order: acq_rel — release: the waiter that sees `done` sees the task's result (it was
-        //        published before this node ran); acquire: we read `asleep` written by the waiter.
-        //        Without a helper, a stack node may be gone after this; below we use only its
-        //        address (futex). With one, the waiter waits for notifier_done_.
-        const std::uint32_t old = self->flag_.exchange(done, acq_rel);
-        if (old == asleep) {
-            futex_wake_all(self->flag_);
-        }
-        if (helper != nullptr) {
-            helper->wake_parked();
-            // order: release — our last use of the helper (and of a stack node) is before this
-            self->notifier_done_.store(1, release);
-        }
-        // order: acq_rel — the last owner deletes and sees the other owner's accesses
-        if (on_heap && self->refs_.fetch_sub(1, acq_rel) == 1) {
-            delete self;
-        }
-    }
-};
 
 /// Non-template part of a task's shared state. Allocated through the per-thread state caches.
 class state_base : public pooled_allocation {
@@ -309,9 +218,6 @@ public:
         }
     }
 
-    void wait() noexcept;
-    bool wait_until(std::chrono::steady_clock::time_point deadline) noexcept;
-
 protected:
     ~state_base() = default;
     void set_source_policy(any_scheduler s) noexcept { source_policy_ = s; }
@@ -383,108 +289,6 @@ private:
     destroy_fn destroy_;
     dispatch_item dispatch_{this};  // touched only by the thread that publishes
 };
-
-inline void state_base::wait() noexcept {
-    if (is_ready()) {
-        return;
-    }
-    run_deferred();  // never block on work deferred on this very thread
-    if (wait_helper* helper = current_wait_helper()) {
-        // A worker: the awaited task is most often the newest item of its own queue, so run
-        // queued work before anything else (no spinning while the work sits here).
-        while (!is_ready()) {
-            if (!helper->help_one()) {
-                break;
-            }
-        }
-        if (is_ready()) {
-            return;
-        }
-    } else if (spin_until([this] { return is_ready(); })) {
-        return;
-    }
-    waiter_node node;
-    wait_helper* const helper = current_wait_helper();
-    node.set_helper(helper);
-    if (!attach(&node)) {
-        return;
-    }
-    if (helper != nullptr) {
-        // A worker of a pool: run its queued work while waiting (no deadlock with 1 worker).
-        while (node.flag_.load(acquire) != waiter_node::done) {  // order: acquire — see notify
-            if (!helper->help_one()) {
-                helper->park_until(node.flag_, std::chrono::steady_clock::time_point::max());
-            }
-        }
-        node.release_helper();
-        return;
-    }
-    std::uint32_t expected = waiter_node::awake;
-    // order: acquire on failure — observes `done` and, through notify's release, the result
-    if (node.flag_.compare_exchange_strong(expected, waiter_node::asleep, acq_rel, acquire)) {
-        while (node.flag_.load(acquire) == waiter_node::asleep) {  // order: acquire — see notify
-            futex_wait(node.flag_, waiter_node::asleep);
-        }
-    }
-}
-
-inline bool state_base::wait_until(std::chrono::steady_clock::time_point deadline) noexcept {
-    using clock = std::chrono::steady_clock;
-    if (is_ready()) {
-        return true;
-    }
-    run_deferred();
-    if (spin_until([this] { return is_ready(); },
-                   std::min<std::chrono::nanoseconds>(default_spin_for, deadline - clock::now()))) {
-        return true;
-    }
-    // The node may outlive this call (a timeout abandons it), so it lives on the heap with two
-    // owners: this waiter and the continuation list.
-    auto* node = new (std::nothrow) waiter_node;
-    if (node == nullptr) {
-        while (!is_ready() && clock::now() < deadline) {
-            cpu_relax();
-        }
-        return is_ready();
-    }
-    wait_helper* const helper = current_wait_helper();
-    node->set_helper(helper);
-    node->on_heap_ = true;
-    if (!attach(node)) {
-        delete node;
-        return true;
-    }
-    for (;;) {
-        std::uint32_t f = node->flag_.load(acquire);  // order: acquire — see notify
-        if (f == waiter_node::done) {
-            break;
-        }
-        const auto now = clock::now();
-        if (now >= deadline) {
-            break;
-        }
-        if (helper != nullptr) {
-            if (!helper->help_one()) {
-                helper->park_until(node->flag_, deadline);
-            }
-            continue;
-        }
-        if (f == waiter_node::awake &&
-            !node->flag_.compare_exchange_strong(f, waiter_node::asleep, acq_rel, acquire)) {
-            continue;  // order: acq_rel/acquire — as in wait()
-        }
-        futex_wait_for(node->flag_, waiter_node::asleep, deadline - now);
-    }
-    const bool ready = is_ready();
-    if (helper != nullptr) {
-        node->release_helper();  // given up or done: the helper is not touched after we return
-    }
-    // order: acq_rel — the last owner deletes the node
-    if (node->refs_.fetch_sub(1, acq_rel) == 1) {
-        delete node;
-    }
-    return ready;
-}
 
 /// Uninitialised storage for a T, constructed and destroyed by hand.
 template<typename T>
@@ -618,43 +422,4 @@ public:
     }
 };
 
-/// Decides where a continuation's work item runs (the placement rule, first match wins) and
-/// runs or schedules it. Never throws: a refused hop discards the item (it completes canceled).
-inline void dispatch_continuation(work_item* w,
-                                  const any_scheduler& named,
-                                  const any_scheduler& source,
-                                  const any_scheduler& captured,
-                                  bool force_hop) noexcept {
-    placement_rule rule = placement_rule::completing;
-    const any_scheduler* target = nullptr;
-    if (named) {
-        rule = placement_rule::named;
-        target = &named;
-    } else if (source) {
-        rule = placement_rule::source;
-        target = &source;
-    } else if (captured) {
-        rule = placement_rule::captured;
-        target = &captured;
-    }
-    if (target == nullptr || target->is_inline() || (!force_hop && target->runs_on_this_thread())) {
-        record_placement(rule, true, target != nullptr ? target->identity() : nullptr);
-        // A direct call, not run_inline(): every chain passes through publish(), which runs
-        // under the recursion guard, so one guard per link bounds the stack already.
-        w->run();
-        return;
-    }
-    // Recorded before the hop, as resume_on does: once schedule() returns, the item may already
-    // have run (and freed `target`, which may live inside it) on another thread, and a trace
-    // must show the decision before the work it placed. A refused hop also counts as refused.
-    record_placement(rule, false, target->identity());
-    try {
-        target->schedule(w);
-    } catch (...) {
-        count_placement(placement_counter::refused);
-        w->discard();
-    }
-}
-
-}  // namespace detail
-}  // namespace weft
+}  // namespace weft::detail

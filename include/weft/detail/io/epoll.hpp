@@ -1,21 +1,36 @@
 // weft/detail/io/epoll.hpp — the epoll backend (readiness, emulating completions).
-// Design note: the reactor note is in weft/detail/io/uring.hpp; its §5 table lists how this
-// backend differs. In short:
-//  E1  A socket is registered once, edge-triggered, for IN|OUT|RDHUP, with data.ptr = its
-//      descriptor (never the fd number). Each direction keeps a FIFO of waiting ops.
-//  E2  An op first tries its syscall at once (the speculative attempt Asio also makes); only
-//      EAGAIN queues it. Because the registration is permanent and edge-triggered, readiness
-//      that arrives after the EAGAIN produces an event: nothing is missed.
-//  E3  An event runs its direction's queue head-first until EAGAIN (FIFO per direction).
-//  E4  close(): queued ops end with ECANCELED, EPOLL_CTL_DEL, then close(2). The backend's own
-//      reference keeps the descriptor alive until the current batch of events is done, so an
-//      event for a closed descriptor is seen as closed and dropped, never delivered to a new
-//      socket that reused the fd number.
-//  E5  Regular files cannot be polled (EPERM): file ops run on the blocking pool; the fd is
-//      closed only when no pool thread still uses it.
-//  E6  A read that came back short (or EAGAIN) drained the socket at that instant; any byte
-//      that arrives later raises an edge. So until the next EPOLLIN, a new read skips its
-//      first attempt and waits (saves the EAGAIN recv an echo loop would make per message).
+// Design note: §8/§9 of the reactor note (weft/detail/io/reactor.hpp, which has §1–§12);
+// this backend's own section is here, next to its code:
+//
+// §9 epoll backend: readiness, emulating completions.
+//    §9.1 A socket is registered once, edge-triggered, for IN|OUT|RDHUP, with data.ptr = its
+//         descriptor (never the fd number). Each direction keeps a FIFO of waiting ops.
+//    §9.2 An op first tries its syscall at once (the speculative attempt Asio also makes);
+//         only EAGAIN queues it. Because the registration is permanent and edge-triggered,
+//         readiness that arrives after the EAGAIN produces an event: nothing is missed.
+//    §9.3 An event runs its direction's queue head-first until EAGAIN (FIFO per direction).
+//    §9.4 close(): queued ops end with ECANCELED, EPOLL_CTL_DEL, then close(2). The backend's
+//         own reference keeps the descriptor alive until the current batch of events is done,
+//         so an event for a closed descriptor is seen as closed and dropped, never delivered
+//         to a new socket that reused the fd number.
+//    §9.5 Regular files cannot be polled (EPERM): file ops run on the blocking pool; the fd is
+//         closed only when no pool thread still uses it.
+//    §9.6 A read that came back short (or EAGAIN) drained the socket at that instant; any
+//         byte that arrives later raises an edge. So until the next EPOLLIN, a new read skips
+//         its first attempt and waits (saves the EAGAIN recv an echo loop would make per
+//         message).
+//    §9.7 How the backends differ:
+//    | concern          | io_uring                              | epoll                                   |
+//    |------------------|---------------------------------------|-----------------------------------------|
+//    | model            | completion: the kernel does the I/O   | readiness: we do the syscall on EAGAIN  |
+//    | first attempt    | an SQE (the kernel may poll inside)   | the syscall at once, queue on EAGAIN    |
+//    | sockets          | blocking fds                          | O_NONBLOCK, registered once, ET         |
+//    | regular files    | true async read/write/openat          | a bounded blocking pool                 |
+//    | cancel in flight | ASYNC_CANCEL SQE, end at target's CQE | unlink from the wait queue, end now     |
+//    | close with ops   | submit, cancel each, close(2)         | end queued ops, EPOLL_CTL_DEL, close(2) |
+//    | stale completion | names the old op (user_data)          | names the old descriptor (data.ptr),    |
+//    |                  |                                       | kept alive until the batch is done      |
+//    | wake-up          | eventfd read always in flight         | eventfd in the epoll set                |
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -79,7 +94,7 @@ public:
         descriptor* d = op->desc;
         const bool is_read = reads(op->kind);
         op_fifo& q = is_read ? d->read_q : d->write_q;
-        // E2: FIFO per direction, so only an op at the head may try at once; E6
+        // §9.2: FIFO per direction, so only an op at the head may try at once; §9.6
         if (q.empty() && (!is_read || d->maybe_readable)) {
             std::int64_t res = 0;
             while ((res = perform(op)) != -EAGAIN) {
@@ -88,7 +103,7 @@ public:
                     return;
                 }
                 if (is_read && !d->maybe_readable) {
-                    break;  // an exact read came back short: wait for the edge (E6)
+                    break;  // an exact read came back short: wait for the edge (§9.6)
                 }
             }
         }
@@ -124,12 +139,12 @@ public:
         if (d->registered) {
             sys().epoll_ctl(epfd_, EPOLL_CTL_DEL, d->fd, nullptr);
             d->registered = false;
-            zombies_.push_back(d);  // E4: keeps the backend's reference until after the batch
+            zombies_.push_back(d);  // §9.4: keeps the backend's reference until after the batch
         }
         if (d->blocking_ops == 0) {
             sys().close(d->fd);
             d->fd = -1;
-        }  // else the last pool op to come back closes it (E5)
+        }  // else the last pool op to come back closes it (§9.5)
     }
 
     void poll(std::int64_t timeout_ns) override {
@@ -152,10 +167,10 @@ public:
             }
             auto* d = static_cast<descriptor*>(events_[i].data.ptr);
             if (d->closed) {
-                continue;  // E4
+                continue;  // §9.4
             }
             if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) {
-                d->maybe_readable = true;  // E6
+                d->maybe_readable = true;  // §9.6
                 run_queue(d, d->read_q);
             }
             if (!d->closed && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
@@ -226,13 +241,13 @@ private:
     /// 0, or the errno of EPOLL_CTL_ADD.
     int register_fd(descriptor* d) noexcept {
         epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;  // E1
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;  // §9.1
         ev.data.ptr = d;
         if (sys().epoll_ctl(epfd_, EPOLL_CTL_ADD, d->fd, &ev) != 0) {
             return errno;
         }
         d->registered = true;
-        d->add_ref();  // the backend's reference (E4)
+        d->add_ref();  // the backend's reference (§9.4)
         return 0;
     }
 
@@ -244,7 +259,7 @@ private:
             }
             if (!reactor::settle(op, res)) {
                 if (&q == &d->read_q && !d->maybe_readable) {
-                    return;  // E6: short, so drained: the rest comes with the next edge
+                    return;  // §9.6: short, so drained: the rest comes with the next edge
                 }
                 continue;  // an exact op with more to do: try again at once
             }
@@ -277,7 +292,7 @@ private:
         // (a short datagram says nothing: more may be queued; a short stream read drained it)
         if (reads(op->kind) && (res == -EAGAIN || (op->kind == op_kind::recv && res > 0 &&
                                                    static_cast<std::size_t>(res) < op->remaining()))) {
-            op->desc->maybe_readable = false;  // E6
+            op->desc->maybe_readable = false;  // §9.6
         }
         return res;
     }
@@ -340,7 +355,7 @@ private:
             }
             const int err = errno;
             if (err == EINTR) {
-                continue;  // invisible (reliability §1 G32)
+                continue;  // invisible
             }
             return err == EWOULDBLOCK ? -EAGAIN : -err;
         }

@@ -4,9 +4,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <weft/io_context.hpp>
-#include <weft/endpoint.hpp>
+#include <weft/detail/io/core.hpp>
+#include <weft/io/endpoint.hpp>
+#include <weft/io/options.hpp>
 #include <weft/promise.hpp>
+#include <weft/task.hpp>
 
 #include <sys/socket.h>
 

@@ -1,7 +1,7 @@
 // weft/detail/io/op.hpp — one I/O operation in flight (io_op) and the per-handle state the
 // reactor keeps for a socket or file (descriptor).
-// Design note: the op lifetime rules are in weft/detail/io/uring.hpp §3; the epoll side in
-// weft/detail/io/epoll.hpp.
+// Design note: op lifetime is §5 of the reactor note (weft/detail/io/reactor.hpp); in the
+// kernel, §8.2 (uring.hpp); the epoll side, §9 (epoll.hpp).
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -11,8 +11,8 @@
 #include <weft/detail/ref_count.hpp>
 #include <weft/detail/io/sys.hpp>
 #include <weft/detail/task_state.hpp>
-#include <weft/endpoint.hpp>
-#include <weft/io_error.hpp>
+#include <weft/io/endpoint.hpp>
+#include <weft/io/error.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>
 
@@ -79,7 +79,7 @@ struct descriptor : ref_counted<descriptor> {
     atomic<std::uint32_t> sends_pending{0};
     // --- reactor thread only ------------------------------------------------------------
     bool registered = false;  ///< epoll: added to the epoll set
-    bool maybe_readable = true;  ///< epoll: false after a short read or EAGAIN, until EPOLLIN (E6)
+    bool maybe_readable = true;  ///< epoll: false after a short read or EAGAIN, until EPOLLIN (§9.6)
     bool closed = false;      ///< close() ran: new ops fail with EBADF
     op_fifo read_q;           ///< epoll: ops waiting for readability, FIFO
     op_fifo write_q;          ///< epoll: ops waiting for writability; io_uring: writes queued behind send_in_kernel, FIFO

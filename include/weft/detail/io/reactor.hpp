@@ -1,40 +1,99 @@
 // weft/detail/io/reactor.hpp — one I/O thread's reactor: its incoming queue, timers, ready list
 // and backend, and the loop that drives them.
-// Design note: weft/detail/io/uring.hpp (ownership, op lifetime, shutdown); this file keeps
-// the parts both backends share. In short: only the reactor's own thread touches its backend,
-// timers and lists; other threads hand it work items (posts, op starts, cancel requests, close
-// requests, blocking-pool results) through a wait-free MPSC queue and wake it with an eventfd
-// only when it sleeps (R1 below).
 //
-// R1 (no lost wake-up): a producer pushes, then (StoreLoad) reads `sleeping_`; the reactor
-//     stores `sleeping_ = true`, then (StoreLoad) re-checks the queue before it blocks. One of
-//     them sees the other: the producer writes the eventfd or the reactor does not block.
-// R2 (admission): a push from another thread first adds 2 to `admission_`; shutdown sets bit 0
-//     and waits for the count to drain, so after it no push can land unseen.
-// R3 (exactly once): every op begun reaches finish() once: from the backend, the timer heap,
-//     a cancel, a close, or shutdown; finish() is the only place that completes its task.
-// Adaptive policy (io_policy::adaptive; the decision is adaptive_inline_ok()):
-// A1 only continuations that ran inline are timed (a hop's cost says nothing about the work);
-//    each sample, capped at 8 budgets (a run the OS preempted for a whole time slice must not
-//    decide alone), feeds a 1/8 moving average.
-// A2 one continuation over the budget makes the rest of that loop turn hop: the connections
-//    behind it in the batch do not wait for another long one.
-// A3 an average over the budget makes every continuation hop, except a probe now and then
-//    that runs inline and is timed: 1 ms after the last short probe, and after a long one
-//    twice the last gap (up to 64 ms). When the average falls back under the budget,
-//    continuations run inline again. So steady long work pays one long inline run per probe
-//    gap, not one per few completions, and a burst of long work is forgotten in a few ms.
+// Design note: the reactor (both backends; the one note, which the other detail/io files cite
+// by section)
+// ===========
+// §1 Ownership. An io_context owns N I/O threads; each owns one reactor, and each reactor one
+//    backend: a private io_uring (uring.hpp, no SQPOLL) or an epoll set (epoll.hpp). Only that
+//    thread touches its backend, the timer heap (timer_heap.hpp), the ready list, the list of
+//    ops in flight and the descriptors' queues. Other threads hand it work items (posts, op
+//    starts, cancel and close requests, blocking-pool results) through a wait-free MPSC queue
+//    (detail/mpsc_queue.hpp) and wake it through an eventfd, written only when the reactor
+//    announced it sleeps (§3). A socket belongs to one reactor for life (round robin at
+//    creation); an op started on its reactor's thread begins at once, without the queue.
+// §2 One loop turn, in this order: (a) count the turn, refill the immediate budget (64 ops
+//    completed at their start; the rest wait for the next turn, so one flooded socket cannot
+//    hold the thread) and forget the adaptive overrun (§7, A2); (b) run every item of the
+//    incoming queue, in batches of 64; (c) finish the ready list (results known at their
+//    start, deferred by the budget); (d) fire the timers that are due, one at a time from the
+//    top of the heap (a timer canceled by an earlier one's continuation has left the heap
+//    before it can be popped); (e) leave if shutdown was asked (§10); (f) fold this thread's
+//    placement counters into the reactor's, so an idle reactor's counters are exact; (g) ask
+//    for the timeout (0 if anything is ready or the queue is not empty, else the next timer's
+//    deadline or none), announcing the sleep (§3), and poll the backend with it; each
+//    completion it reaps is finished there (§5); (h) fold the counters again.
+// §3 Wake-ups (no lost wake-up). A producer pushes, then (StoreLoad) reads `sleeping_`; the
+//    reactor stores `sleeping_ = true`, then (StoreLoad) re-checks the queue before it blocks.
+//    One of them sees the other: the producer writes the eventfd or the reactor does not
+//    block. One producer per sleep wins the exchange that writes the eventfd.
+// §4 Admission. A push from another thread first adds 2 to `admission_`; shutdown sets bit 0
+//    and waits for the count to drain, so after it no push can land unseen. Close requests
+//    get a second chance, `late_admission_`, the same protocol closed only after shutdown's
+//    last drain: until then a close from another thread still reaches the reactor (which
+//    still has its backend); after it, the closing thread closes the fd itself (no op can be
+//    in flight any more).
+// §5 Op lifetime (exactly once). An op (op.hpp) lives in its task's state, reference-counted:
+//    the task holds one reference, "in flight" another, a queued cancel request a third.
+//    Every op begun reaches finish() exactly once — from the backend, the timer heap, a
+//    cancel, a close, or shutdown — and finish() is the only place that completes its task
+//    and drops the in-flight reference. An op registers its token's callback before its I/O
+//    starts, so a cancel that lands inline is seen. A short read_exact/write_all attempt is
+//    resumed for the rest (settle()), never finished early.
+// §6 Caller-thread writes. A stream write started off the I/O thread may be sent at once on
+//    the calling thread (io_options::writes_on_caller), with no hand-over and no continuation
+//    hop. Writes on one socket keep the order they were started in: the descriptor's
+//    `sends_pending` counts the writes not finished, and its flag bit says "a caller is
+//    sending now". (a) A caller sends only when the word is 0 (nothing it could overtake) and
+//    its token is not canceled; it sets the flag and a count of 1 with one CAS. (b) What it
+//    cannot send (EAGAIN, a short write_all) is queued to the reactor before the flag drops.
+//    (c) Every other write adds 1, then waits for the flag to drop (a send with MSG_DONTWAIT
+//    and a push: short; it yields after 64 spins, in case the sender was preempted), so it is
+//    queued behind that rest. (d) A write started on the I/O thread while others are pending
+//    goes through the incoming queue too, behind any of them still there. (e) A write leaves
+//    the count (release) before its continuation runs, so the next write may go on its caller.
+// §7 Adaptive policy (io_policy::adaptive): rules A1–A3 and where the decision is made are in
+//    adaptive.hpp. finish() decides once per completion, before the task completes, and
+//    samples the time of a continuation that ran inline.
+// §8 io_uring backend: its section is at the top of uring.hpp (§8.1 ring ordering, §8.2 ops in
+//    the kernel, §8.3 back-pressure), next to its code.
+// §9 epoll backend: its section is at the top of epoll.hpp (§9.1–§9.6 readiness emulating
+//    completions, §9.7 how the two backends differ).
+// §10 Shutdown. io_context's destructor asks each reactor to stop; the reactor then (a) closes
+//    admission (§4) and discards what is still queued (op starts and posts complete canceled),
+//    (b) cancels every op in flight (timers at once; kernel ops by ASYNC_CANCEL; epoll queues
+//    at once; running blocking-pool ops finish with their own result), (c) keeps polling until
+//    the last in-flight op's terminal completion, (d) closes late admission (§4) and runs the
+//    last close requests, then returns; the thread is joined and the ring torn down. A
+//    continuation that starts I/O during this gets shutdown_error.
+// §11 Rejected. SQPOLL (a kernel thread polls the SQ: it burns a core while the program is
+//    idle). Registered/fixed files and provided-buffer rings (worth it later, for throughput,
+//    with their own pitfalls: ENOBUFS ends a multishot). One ring shared by all I/O threads (a
+//    lock per submit). IORING_SETUP_SINGLE_ISSUER/DEFER_TASKRUN (need the ring created on its
+//    own thread). Level-triggered epoll (one epoll_ctl per op to re-arm or disarm).
+// §12 Tests. tests/io/*.cpp run on both backends (ctest twice, WEFT_IO_BACKEND=uring|epoll);
+//    tests/io/io_fault_test.cpp drives the fault matrix through detail/io/sys.hpp (io_uring:
+//    errors injected as NOPs at issue, short I/O by clamping the SQE length, reversed
+//    batches); tests/io/io_write_test.cpp holds §6; tests/stress/io_stress.cpp §5 under
+//    races (cancels while data arrives, closes from other threads).
+//
+// Lock order: the reactor thread takes only the blocking pool's mutex (submit, try_remove), and
+// never holds it while an op finishes or a continuation runs.
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <weft/detail/atomic.hpp>
+#include <weft/detail/counters.hpp>
+#include <weft/detail/io/adaptive.hpp>
 #include <weft/detail/io/backend.hpp>
 #include <weft/detail/io/blocking_pool.hpp>
 #include <weft/detail/io/op.hpp>
+#include <weft/detail/io/timer_heap.hpp>
+#include <weft/detail/mpsc_queue.hpp>
+#include <weft/detail/placement.hpp>
 #include <weft/detail/spin.hpp>
-#include <weft/detail/thread_pool/injection_queue.hpp>
 #include <weft/errors.hpp>
-#include <weft/placement.hpp>
+#include <weft/io/options.hpp>
 #include <weft/scheduler.hpp>
 
 #include <algorithm>
@@ -47,18 +106,9 @@
 
 namespace weft::detail::io {
 
-/// Per-reactor counters: written by the reactor thread only (relaxed), read by stats();
-/// `wakeups` is counted by the waking threads.
-struct reactor_counters {
-    atomic<std::uint64_t> wakeups{0};
-    atomic<std::uint64_t> loops{0}, ops_begun{0}, ops_finished{0}, immediate{0},
-        deferred{0}, timers_fired{0}, canceled{0}, cont_inline{0}, cont_hop{0},
-        adaptive_hops{0};
-    atomic<std::uint64_t> writes_on_caller{0};  ///< any thread: writes completed by the thread that started them
-    static void bump(atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
-        c.store(c.load(relaxed) + n, relaxed);  // order: relaxed — single writer, a statistic
-    }
-};
+/// Per-reactor counters: written by the reactor thread (bump), except `wakeups` and
+/// `writes_on_caller`, counted by other threads (add); read by io_context::stats().
+using reactor_counters = counter_block<io_counter, io_thread_stats_fields.size()>;
 
 class reactor;
 
@@ -110,7 +160,7 @@ public:
 
     /// Queues `w` to run on this reactor's thread. False: shut down, `w` not taken.
     bool push(work_item* w) noexcept {
-        // order: acquire — pairs with the release in shutdown's fetch_or (R2)
+        // order: acquire — pairs with the release in shutdown's fetch_or (§4)
         if (admission_.fetch_add(2, acquire) & 1u) {
             admission_.fetch_sub(2, release);  // order: release — shutdown's wait reads it
             return false;
@@ -159,60 +209,9 @@ public:
         }
     }
 
-    /// Starts a stream write (any thread). Writes on one socket keep the order they were
-    /// started in, and one started off the I/O thread may be sent at once on the calling
-    /// thread — the path a pool worker answering a request takes: no hand-over to the I/O
-    /// thread and no continuation hop when the bytes fit in the socket buffer.
-    /// The descriptor's sends_pending counts the writes not finished; its flag bit says "a
-    /// caller is sending now". A write sent on the caller needs the word at 0 (nothing it could
-    /// overtake) and the token not canceled; what it cannot send (a full buffer, EAGAIN) is
-    /// queued before the flag drops, and every other write waits for the flag to drop first
-    /// (a send with MSG_DONTWAIT and a queue push: short), so it is queued behind that rest.
-    /// An I/O-thread write with others pending goes through the incoming queue too, behind
-    /// any of them still there. Safe against close(): the caller holds the handle, and a handle
-    /// is not closed while one of its methods runs.
-    void start_send(io_op* op) {
-        descriptor* d = op->desc;
-        op->owner = this;
-        op->counted_send = true;
-        const bool here = on_this_thread();
-        std::uint32_t idle = 0;
-        if (cfg_.writes_on_caller && !here && !op->token.is_cancellation_requested() &&
-            // order: acquire — pairs with the release of the write before ours (uncount_send,
-            //        or the flag's drop): its bytes went to the kernel or its op was queued
-            d->sends_pending.compare_exchange_strong(idle, caller_sending | 1u, acquire, relaxed)) {
-            if (send_on_caller(op)) {
-                return;
-            }
-            struct drop_flag {
-                descriptor* d;
-                // order: release — our queued rest happens before the writes that waited
-                ~drop_flag() { d->sends_pending.fetch_sub(caller_sending, release); }
-            } drop{d};
-            start(op);
-            return;
-        }
-        // order: acquire — as above, for the flag: a caller's rest is queued before ours
-        std::uint32_t before = d->sends_pending.fetch_add(1, acquire);
-        for (unsigned spins = 0; (before & caller_sending) != 0; ++spins) {
-            if (spins < 64) {
-                cpu_relax();
-            } else {
-                std::this_thread::yield();  // the sender may have been preempted mid-send
-            }
-            before = d->sends_pending.load(acquire);  // order: acquire — as above
-        }
-        if (here && before != 0 && !stopping_) {
-            // others pending (or a caller's rest just queued, if we waited): maybe still in the
-            // incoming queue, so ours goes behind them
-            if (push(op)) {
-                return;
-            }
-            abandon_unstarted(op);
-            throw shutdown_error("weft: io_context is shut down");
-        }
-        start(op);
-    }
+    /// Starts a stream write (any thread), keeping the socket's write order; may send it on
+    /// the calling thread (§6). Defined in handoff.hpp.
+    inline void start_send(io_op* op);
 
     /// Asks `op` to end early (token callback, any thread).
     void request_cancel(io_op* op) noexcept {
@@ -229,31 +228,9 @@ public:
         push_completion(req);  // no admission: shutdown cancels every op anyway, so dropping is harmless
     }
 
-    /// Closes `d` on the reactor thread; consumes the handle's reference.
-    void request_close(descriptor* d) noexcept {
-        if (on_this_thread()) {
-            close_now(d);
-            return;
-        }
-        auto* req = new (std::nothrow) close_request(d);
-        if (req == nullptr) {
-            return;  // no memory: the fd stays open until the process ends (never closed twice)
-        }
-        if (push(req)) {
-            return;
-        }
-        // Shutting down: the reactor still takes close requests until its very last drain
-        // (R2 again, on `late_admission_`); after that it is gone and we close here.
-        // order: acquire/release — as push()
-        if ((late_admission_.fetch_add(2, acquire) & 1u) == 0) {
-            push_completion(req);
-            late_admission_.fetch_sub(2, release);
-            return;
-        }
-        late_admission_.fetch_sub(2, release);
-        delete req;
-        close_after_shutdown(d);
-    }
+    /// Closes `d` on the reactor thread (any thread; §4 late admission during shutdown);
+    /// consumes the handle's reference. Defined in handoff.hpp.
+    inline void request_close(descriptor* d) noexcept;
 
     // --- reactor thread ---------------------------------------------------------------------
 
@@ -268,7 +245,7 @@ public:
             op->registration = op->token.register_callback([op] { op->owner->request_cancel(op); });
         }
         link_inflight(op);
-        counters_.bump(counters_.ops_begun);
+        counters_[io_counter::ops_begun].bump();
         if (op->token.is_cancellation_requested() || op->canceled_by_token) {
             op->result = -ECANCELED;
             op->canceled_by_token = true;
@@ -288,10 +265,10 @@ public:
     void finish_or_defer(io_op* op) noexcept {
         if (immediate_left_ > 0) {
             --immediate_left_;
-            counters_.bump(counters_.immediate);
+            counters_[io_counter::immediate].bump();
             finish(op);
         } else {
-            counters_.bump(counters_.deferred);
+            counters_[io_counter::deferred].bump();
             op->phase = op_phase::ready;
             ready_.push(op);
         }
@@ -312,25 +289,19 @@ public:
         return false;
     }
 
-    /// Completes `op`'s task (R3). May free `op`.
+    /// Completes `op`'s task (§5). May free `op`.
     void finish(io_op* op) noexcept {
         op->phase = op_phase::done;
         unlink_inflight(op);
         op->registration.unregister();
         descriptor* d = op->desc;  // released after the task completed (a converter may use it)
         uncount_send(op);
-        counters_.bump(counters_.ops_finished);
+        counters_[io_counter::ops_finished].bump();
         if (op->result == -ECANCELED) {
-            counters_.bump(counters_.canceled);
+            counters_[io_counter::canceled].bump();
         }
         if (op->adaptive) {
-            const bool outer = std::exchange(adaptive_ran_inline_, false);  // finishes may nest
-            const std::int64_t t0 = sys().now_ns();
-            op->complete_task();
-            if (adaptive_ran_inline_) {  // the continuation ran here: its time is a sample (A1)
-                adaptive_sample(t0, sys().now_ns());
-            }
-            adaptive_ran_inline_ = outer;
+            complete_adaptive(op);
         } else {
             op->complete_task();
         }
@@ -338,44 +309,15 @@ public:
             // order: acquire — a count of 2 (epoll's registration and this op) means no handle
             //        is left, and none can appear: handles are made only on this thread
             if (d->registered && !d->closed && d->use_count() == 2) {
-                d->closed = true;  // a failed connect, say: deregister and close it now (E4)
+                d->closed = true;  // a failed connect, say: deregister and close it now (§9.4)
                 backend_->close(d);
             }
             d->release_ref();
         }
     }
 
-    /// start_send's attempt on the calling thread, holding the flag. True: `op` is complete
-    /// (its task ready, or failed with the send's error) and the word is released. False: the
-    /// rest (maybe all) is for the reactor; `done` counts what was sent.
-    bool send_on_caller(io_op* op) noexcept {
-        descriptor* d = op->desc;
-        ssize_t r = -1;
-        int err = 0;
-        if (const int injected = sys().inject(op_kind::send); injected != 0) {
-            err = -injected;  // tests: the fault the kernel path would have seen
-        } else {
-            r = sys().send(d->fd, op->cursor(), op->remaining(), MSG_NOSIGNAL | MSG_DONTWAIT);
-            err = r < 0 ? errno : 0;
-        }
-        if (r > 0) {
-            if (!settle(op, r)) {
-                return false;  // write_all with bytes left: the rest waits for room
-            }
-        } else if (r == 0 || err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
-            return false;
-        } else {
-            op->result = -err;
-        }
-        op->phase = op_phase::done;
-        op->counted_send = false;
-        counters_.writes_on_caller.fetch_add(1, relaxed);  // order: relaxed — a statistic, many writers
-        // order: release — pairs with start_send's acquire: our bytes are in the kernel
-        d->sends_pending.fetch_sub(caller_sending | 1u, release);
-        op->complete_task();  // no continuation is attached yet: the task is simply ready
-        d->release_ref();     // the op's reference (the caller's handle keeps the descriptor)
-        return true;
-    }
+    /// start_send's attempt on the calling thread (§6). Defined in handoff.hpp.
+    inline bool send_on_caller(io_op* op) noexcept;
 
     /// A finished write leaves its descriptor's count, before its continuation can start the
     /// next one (which may then be sent on its caller).
@@ -387,35 +329,25 @@ public:
         }
     }
 
-    /// One inline continuation took [t0, t1): A1–A3.
-    void adaptive_sample(std::int64_t t0, std::int64_t t1) noexcept {
-        const std::int64_t budget = cfg_.adaptive_budget_ns;
-        const std::int64_t dt = std::min(t1 - t0, 8 * budget);  // A1: a preempted run counts at most 8 budgets
-        adaptive_ewma_ns_ += (dt - adaptive_ewma_ns_) / 8;
-        if (dt > budget) {
-            adaptive_overrun_ = true;
+    /// §7: the adaptive decision, made here once per completion: the verdict holds while the
+    /// task completes (the adaptive scheduler only reads it); a continuation that then ran
+    /// inline is timed (A1). Completions may nest (a continuation finishing another op).
+    void complete_adaptive(io_op* op) noexcept {
+        const std::int64_t t0 = sys().now_ns();
+        const verdict outer = std::exchange(adaptive_verdict_, adaptive_.decide(t0) ? verdict::run_inline : verdict::hop);
+        const std::uint64_t inline_before = this_thread_placements(placement_counter::source_inline);
+        op->complete_task();
+        if (adaptive_verdict_ == verdict::run_inline &&
+            this_thread_placements(placement_counter::source_inline) != inline_before) {
+            adaptive_.sample(t0, sys().now_ns());  // the continuation ran here
         }
-        if (!adaptive_hopping_) {
-            if (adaptive_ewma_ns_ > budget) {
-                adaptive_hopping_ = true;
-                adaptive_probe_gap_ns_ = adaptive_first_probe_gap_ns;
-                adaptive_next_probe_ns_ = t1 + adaptive_probe_gap_ns_;
-            }
-            return;
-        }
-        if (adaptive_ewma_ns_ <= budget) {
-            adaptive_hopping_ = false;  // the probes say continuations are short again
-            return;
-        }
-        // a long probe: the work is still long, probe less often; a short one: soon again
-        adaptive_probe_gap_ns_ = dt > budget ? std::min(adaptive_probe_gap_ns_ * 2, adaptive_last_probe_gap_ns) : adaptive_first_probe_gap_ns;
-        adaptive_next_probe_ns_ = t1 + adaptive_probe_gap_ns_;
+        adaptive_verdict_ = outer;
     }
 
     void cancel_op(io_op* op) noexcept {
         switch (op->phase) {
         case op_phase::timer:
-            remove_timer(op);
+            timers_.remove(op);
             op->result = -ECANCELED;
             op->canceled_by_token = true;
             finish(op);
@@ -442,28 +374,23 @@ public:
         d->release_ref();
     }
 
-    /// Adaptive policy: may a continuation run inline here now? (A1–A3 above)
-    bool adaptive_inline_ok() noexcept {
-        bool ok = !adaptive_overrun_ && !adaptive_hopping_;
-        if (!ok && !adaptive_overrun_ && sys().now_ns() >= adaptive_next_probe_ns_) {
-            ok = true;  // A3: a probe, timed like any inline run
+    /// The adaptive scheduler's question (§7): may its continuation run inline here now?
+    /// Inside a completion, finish()'s verdict; outside one (a continuation attached to an
+    /// op's task after it completed), the rule applied now.
+    bool adaptive_runs_inline() const noexcept {
+        if (adaptive_verdict_ != verdict::none) {
+            return adaptive_verdict_ == verdict::run_inline;
         }
-        adaptive_ran_inline_ = ok;
-        return ok;
+        return adaptive_.decide(sys().now_ns());
     }
-    void count_adaptive_hop() noexcept {
-        adaptive_ran_inline_ = false;
-        counters_.bump(counters_.adaptive_hops);
-    }
+    void count_adaptive_hop() noexcept { counters_[io_counter::adaptive_hops].bump(); }
 
     /// The thread body. Returns after shutdown() once every op has finished.
     void run(const any_scheduler& self_as_scheduler) {
         current_reactor_slot() = this;
         scheduler_scope scope(self_as_scheduler);
-        auto& block = this_thread_placement_block();
-        auto at = [&](placement_counter c) {
-            return block.counters[static_cast<unsigned>(c)].load(relaxed);  // order: relaxed — our own counters
-        };
+        placement_block& block = this_thread_placement_block();  // this thread's, read once
+        auto at = [&](placement_counter c) { return block[c].load(); };
         auto inline_now = [&] {
             return at(placement_counter::source_inline) + at(placement_counter::named_inline) +
                    at(placement_counter::captured_inline) + at(placement_counter::completing_inline);
@@ -475,15 +402,15 @@ public:
         std::uint64_t hop0 = hops_now();
         auto fold_placements = [&] {  // this thread's placement decisions into our counters
             const std::uint64_t i1 = inline_now(), h1 = hops_now();
-            counters_.bump(counters_.cont_inline, i1 - inline0);
-            counters_.bump(counters_.cont_hop, h1 - hop0);
+            counters_[io_counter::continuations_inline].bump(i1 - inline0);
+            counters_[io_counter::continuations_hopped].bump(h1 - hop0);
             inline0 = i1;
             hop0 = h1;
         };
         for (;;) {
-            counters_.bump(counters_.loops);
+            counters_[io_counter::loops].bump();
             immediate_left_ = cfg_.immediate_budget;
-            adaptive_overrun_ = false;
+            adaptive_.new_turn();
             drain_incoming();
             run_ready();
             fire_timers();
@@ -499,7 +426,7 @@ public:
         current_reactor_slot() = nullptr;
     }
 
-    /// Any thread: asks run() to return; it first ends every op (canceled) — see §6 of the note.
+    /// Any thread: asks run() to return; it first ends every op (canceled) — see §10.
     void shutdown() noexcept {
         stop_requested_.store(true, release);  // order: release — pairs with run()'s acquire
         backend_->wake();
@@ -509,15 +436,15 @@ private:
     friend struct cancel_request;
 
     void wake_if_sleeping() noexcept {
-        // R1, producer side: the push above, then StoreLoad, then read sleeping_
+        // §3, producer side: the push above, then StoreLoad, then read sleeping_
         if (store_load_barrier_then_load(sleeping_) != 0 && sleeping_.exchange(0, acq_rel) != 0) {
             // order: acq_rel — one producer wins the right to write the eventfd per sleep
-            counters_.wakeups.fetch_add(1, relaxed);  // order: relaxed — a statistic
+            counters_[io_counter::wakeups].add();
             backend_->wake();
         }
     }
 
-    /// R1, reactor side: publish the intent to sleep, then re-check the queue.
+    /// §3, reactor side: publish the intent to sleep, then re-check the queue.
     std::int64_t next_timeout() noexcept {
         if (!ready_.empty()) {
             return 0;
@@ -525,7 +452,7 @@ private:
         std::int64_t timeout = -1;
         if (!timers_.empty()) {
             const auto now = io_clock::now();
-            const auto due = timers_.front()->deadline;
+            const auto due = timers_.top()->deadline;
             if (due <= now) {
                 return 0;
             }
@@ -533,7 +460,7 @@ private:
                 timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(due - now).count();
             }
         }
-        sleeping_.store(1, relaxed);  // order: relaxed — the barrier below orders it (R1)
+        sleeping_.store(1, relaxed);  // order: relaxed — the barrier below orders it (§3)
         (void)store_load_barrier_then_load(sleeping_);
         if (!incoming_.empty_hint() || stop_requested_.load(acquire)) {  // order: acquire — as in run()
             sleeping_.store(0, relaxed);  // order: relaxed — this thread's own flag
@@ -562,23 +489,10 @@ private:
         }
     }
 
-    // --- timers: a binary min-heap on deadline; heap_index kept in the op ---------------
+    // --- timers (timer_heap.hpp) ----------------------------------------------------------
     void add_timer(io_op* op) {
+        timers_.push(op);
         op->phase = op_phase::timer;
-        op->heap_index = timers_.size();
-        timers_.push_back(op);
-        sift_up(op->heap_index);
-    }
-    void remove_timer(io_op* op) noexcept {
-        const std::size_t i = op->heap_index;
-        io_op* last = timers_.back();
-        timers_.pop_back();
-        if (last != op) {
-            timers_[i] = last;
-            last->heap_index = i;
-            sift_down(i);
-            sift_up(last->heap_index);
-        }
     }
     void fire_timers() noexcept {
         if (timers_.empty()) {
@@ -586,46 +500,15 @@ private:
         }
         const auto now = io_clock::now();
         // One at a time from the top: a timer canceled by an earlier one's continuation has
-        // left the heap before it could be popped (reliability §1 F30).
-        while (!timers_.empty() && timers_.front()->deadline <= now) {
-            io_op* op = timers_.front();
-            remove_timer(op);
+        // left the heap before it could be popped (§2 d).
+        while (!timers_.empty() && timers_.top()->deadline <= now) {
+            io_op* op = timers_.top();
+            timers_.remove(op);
             op->result = 0;
-            counters_.bump(counters_.timers_fired);
+            counters_[io_counter::timers_fired].bump();
             finish(op);
         }
     }
-    void sift_up(std::size_t i) noexcept {
-        while (i > 0) {
-            const std::size_t parent = (i - 1) / 2;
-            if (!(timers_[i]->deadline < timers_[parent]->deadline)) {
-                break;
-            }
-            swap_timers(i, parent);
-            i = parent;
-        }
-    }
-    void sift_down(std::size_t i) noexcept {
-        for (;;) {
-            std::size_t smallest = i;
-            for (std::size_t c = 2 * i + 1; c <= 2 * i + 2 && c < timers_.size(); ++c) {
-                if (timers_[c]->deadline < timers_[smallest]->deadline) {
-                    smallest = c;
-                }
-            }
-            if (smallest == i) {
-                return;
-            }
-            swap_timers(i, smallest);
-            i = smallest;
-        }
-    }
-    void swap_timers(std::size_t a, std::size_t b) noexcept {
-        std::swap(timers_[a], timers_[b]);
-        timers_[a]->heap_index = a;
-        timers_[b]->heap_index = b;
-    }
-
     // --- the list of every op begun and not finished (shutdown cancels them all) -----------
     void link_inflight(io_op* op) noexcept {
         op->inflight_prev = nullptr;
@@ -645,7 +528,7 @@ private:
 
     void drain_for_shutdown() noexcept {
         stopping_ = true;
-        // R2: no push from another thread lands after this
+        // §4: no push from another thread lands after this
         admission_.fetch_or(1u, acq_rel);  // order: acq_rel — pairs with push()'s acquire/release
         while (admission_.load(acquire) != 1u) {  // order: acquire — sees the pushers' release
             std::this_thread::yield();
@@ -678,18 +561,8 @@ private:
             }
         }
     }
-    void close_after_shutdown(descriptor* d) noexcept {
-        // The reactor is gone or going: no op can be in flight on d (shutdown ended them all).
-        if (!d->closed) {
-            d->closed = true;
-            sys().close(d->fd);  // leaves the epoll set with it
-            if (d->registered) {  // nobody polls any more: drop epoll's reference too
-                d->registered = false;
-                d->release_ref();
-            }
-        }
-        d->release_ref();
-    }
+    /// request_close() once the reactor is gone (§4). Defined in handoff.hpp.
+    inline void close_after_shutdown(descriptor* d) noexcept;
 
 public:
     /// Discarding an op start at shutdown: its task completes canceled.
@@ -712,26 +585,20 @@ private:
     reactor_config cfg_;
 
     // --- any thread ---------------------------------------------------------------------
-    injection_queue incoming_;
-    atomic<std::uint32_t> sleeping_{0};  // 1: the reactor is (about to be) blocked in poll (R1)
-    atomic<std::uint32_t> admission_{0};   // bit 0: closed; +2 per push in progress (R2)
-    atomic<std::uint32_t> late_admission_{0};  // close requests during shutdown (R2)
+    mpsc_queue incoming_;
+    atomic<std::uint32_t> sleeping_{0};  // 1: the reactor is (about to be) blocked in poll (§3)
+    atomic<std::uint32_t> admission_{0};   // bit 0: closed; +2 per push in progress (§4)
+    atomic<std::uint32_t> late_admission_{0};  // close requests during shutdown (§4)
     atomic<bool> stop_requested_{false};
 
     // --- reactor thread only ----------------------------------------------------------------
     bool stopping_ = false;
     std::size_t immediate_left_ = 0;
-    // adaptive policy (A1–A3)
-    static constexpr std::int64_t adaptive_first_probe_gap_ns = 1'000'000;
-    static constexpr std::int64_t adaptive_last_probe_gap_ns = 64'000'000;
-    bool adaptive_overrun_ = false;     ///< A2: this loop turn had an overrun
-    bool adaptive_hopping_ = false;     ///< A3: the average is over budget
-    bool adaptive_ran_inline_ = false;  ///< the decision for the continuation being completed
-    std::int64_t adaptive_ewma_ns_ = 0; ///< 1/8 moving average of inline continuation times
-    std::int64_t adaptive_probe_gap_ns_ = adaptive_first_probe_gap_ns;
-    std::int64_t adaptive_next_probe_ns_ = 0;
+    adaptive_policy adaptive_{cfg_.adaptive_budget_ns};  // §7
+    enum class verdict : std::uint8_t { none, run_inline, hop };
+    verdict adaptive_verdict_ = verdict::none;  // §7: finish()'s decision while a task completes
     op_fifo ready_;
-    std::vector<io_op*> timers_;
+    timer_heap timers_;
     io_op* inflight_ = nullptr;
     reactor_counters counters_;
 };
@@ -773,7 +640,7 @@ inline void reactor::finish_blocking(io_op* op) noexcept {
     const std::int64_t res = op->result;
     op->result = 0;
     if (descriptor* d = op->desc; d != nullptr && --d->blocking_ops == 0 && d->closed && d->fd >= 0) {
-        sys().close(d->fd);  // E5: the close waited for the last pool op on the fd
+        sys().close(d->fd);  // §9.5: the close waited for the last pool op on the fd
         d->fd = -1;
     }
     if (!settle(op, res)) {

@@ -1,68 +1,34 @@
 // weft/detail/io/uring.hpp — the io_uring backend (true completions, through liburing).
+// Design note: §8/§9 of the reactor note (weft/detail/io/reactor.hpp, which has §1–§12);
+// this backend's own section is here, next to its code:
 //
-// Design note: the reactor (both backends; shared code in reactor.hpp)
-//
-// 1. Ownership. An io_context owns N I/O threads; each owns one reactor, and each reactor one
-//    backend: here a private io_uring (no SQPOLL). Only that thread touches the SQ and CQ, the
-//    timer heap, the ready list and the descriptors' queues. Other threads hand over work
-//    items (op starts, posts, cancel and close requests, blocking-pool results) through the
-//    reactor's wait-free MPSC queue and wake it through an eventfd, written only when the
-//    reactor announced it sleeps (reactor.hpp R1). Here the eventfd always has a read in
-//    flight, so a wake-up is just another CQE. A socket belongs to one reactor for life
-//    (round robin at creation); an op started on its reactor's thread is issued directly.
-// 2. Ring ordering. liburing's io_uring_get_sqe/io_uring_submit publish the SQ tail with a
-//    release store and read the CQ tail with an acquire load (its barrier.h); with one thread
-//    per ring and no SQPOLL that is all we need: we add no barriers of our own. Completions
-//    are copied out of the CQ in batches of up to 128 and the CQ head is advanced before any
-//    of them is processed, so a continuation that starts new I/O never races the CQ walk.
-// 3. Op lifetime. An op (detail/io/op.hpp) lives in its task's state, reference-counted: the
-//    task holds one reference, "in flight" another, a queued cancel request a third. One SQE
-//    per attempt, user_data = the op's address; the kernel may hold its buffer until the CQE,
-//    so the op is finished (its task completed, the in-flight reference dropped) only at its
-//    terminal CQE — never at a cancel. A cancel is its own SQE (IORING_OP_ASYNC_CANCEL by
-//    user_data) with user_data 0; its CQE (0, -EALREADY, -ENOENT), in whichever order it
-//    arrives relative to the target's, is ignored: the target's CQE alone says how it ended
-//    (-ECANCELED, or the result it reached first). A short read_exact/write_all attempt, or
-//    -EINTR/-EAGAIN, is re-issued for the rest (R3 in reactor.hpp: exactly one finish()).
-//    So that two writes on one socket never interleave (a short write_all re-issued after a
-//    later write's SQE), a socket has one stream write in the kernel at a time: the others
-//    wait in its write_q (phase `waiting`, FIFO) and the next is issued when one ends —
-//    before that one's continuation runs. Cancel and close end a queued write at once.
-//    Fd reuse: the kernel pins the file at submission, and close() first submits every
-//    pending SQE, cancels the fd's ops and only then calls close(2): a new socket that gets
-//    the same fd number can never receive an old op's completion, which names the old op.
-// 4. Back-pressure. SQ full: submit what is queued and retry; if still full, the op waits in
-//    a backlog FIFO issued at the next loop turn (a cancel likewise waits in a retry list). CQ overflow: the ring is created with the
-//    kernel's NODROP behaviour (FEAT_NODROP, 5.5+): overflowed CQEs wait in the kernel; when
-//    io_uring_cq_has_overflow() says so we flush them (io_uring_get_events) and reap again.
-//    -EBUSY/-EAGAIN from submit: reap first, the SQEs stay queued and go with the next submit.
-//    -EINTR/-ETIME from the wait: the loop comes round (EINTR is never seen by a user).
-// 5. Differences from the epoll backend (epoll.hpp):
-//    | concern          | io_uring                              | epoll                                   |
-//    |------------------|---------------------------------------|-----------------------------------------|
-//    | model            | completion: the kernel does the I/O   | readiness: we do the syscall on EAGAIN  |
-//    | first attempt    | an SQE (the kernel may poll inside)   | the syscall at once, queue on EAGAIN    |
-//    | sockets          | blocking fds                          | O_NONBLOCK, registered once, ET         |
-//    | regular files    | true async read/write/openat          | a bounded blocking pool                 |
-//    | cancel in flight | ASYNC_CANCEL SQE, end at target's CQE | unlink from the wait queue, end now     |
-//    | close with ops   | submit, cancel each, close(2)         | end queued ops, EPOLL_CTL_DEL, close(2) |
-//    | stale completion | names the old op (user_data)          | names the old descriptor (data.ptr),    |
-//    |                  |                                       | kept alive until the batch is done      |
-//    | wake-up          | eventfd read always in flight         | eventfd in the epoll set                |
-// 6. Shutdown. io_context's destructor asks each reactor to stop; the reactor then (a) closes
-//    admission (R2) and discards what is still queued (op starts and posts complete canceled),
-//    (b) cancels every op in flight (timers at once; kernel ops by ASYNC_CANCEL; epoll queues at
-//    once; running blocking-pool ops finish with their own result), (c) keeps polling until
-//    the last in-flight op's terminal completion, then (d) returns; the thread is joined and
-//    the ring torn down. A continuation that starts I/O during this gets shutdown_error.
-// 7. Rejected: SQPOLL (burns a core when idle: reliability §1 G37 and the 2% idle rule);
-//    registered/fixed files and provided-buffer rings (worth it later, for throughput, with
-//    their own pitfalls: ENOBUFS ends a multishot); one ring shared by all I/O threads (a lock
-//    per submit); IORING_SETUP_SINGLE_ISSUER/DEFER_TASKRUN (need the ring created on its own
-//    thread; a follow-up for the benchmark issue).
-// 8. Tests: tests/io/*.cpp run on both backends (ctest twice, WEFT_IO_BACKEND=uring|epoll);
-//    tests/io/io_fault_test.cpp drives the fault matrix through detail/io/sys.hpp (here:
-//    errors injected as NOPs at issue, short I/O by clamping the SQE length, reversed batches).
+// §8 io_uring backend.
+//    §8.1 Ring ordering. liburing's io_uring_get_sqe/io_uring_submit publish the SQ tail with
+//         a release store and read the CQ tail with an acquire load; with one thread per ring
+//         and no SQPOLL that is all we need: we add no barriers of our own. Completions are
+//         copied out of the CQ in batches of up to 128 and the CQ head is advanced before any
+//         of them is processed, so a continuation that starts new I/O never races the CQ walk.
+//         The eventfd always has a read in flight, so a wake-up is just another CQE.
+//    §8.2 Ops in the kernel. One SQE per attempt, user_data = the op's address; the kernel may
+//         hold its buffer until the CQE, so the op is finished only at its terminal CQE —
+//         never at a cancel. A cancel is its own SQE (IORING_OP_ASYNC_CANCEL by user_data)
+//         with user_data 0; its CQE (0, -EALREADY, -ENOENT), in whichever order it arrives
+//         relative to the target's, is ignored: the target's CQE alone says how it ended
+//         (-ECANCELED, or the result it reached first). -EINTR/-EAGAIN is re-issued. So that
+//         two writes on one socket never interleave (a short write_all re-issued after a later
+//         write's SQE), a socket has one stream write in the kernel at a time: the others wait
+//         in its write_q (phase `waiting`, FIFO) and the next is issued when one ends — before
+//         that one's continuation runs. Cancel and close end a queued write at once. Fd reuse:
+//         the kernel pins the file at submission, and close() first submits every pending SQE,
+//         cancels the fd's ops and only then calls close(2): a new socket that gets the same
+//         fd number can never receive an old op's completion, which names the old op.
+//    §8.3 Back-pressure. SQ full: submit what is queued and retry; if still full, the op waits
+//         in a backlog FIFO issued at the next loop turn (a cancel likewise waits in a retry
+//         list). CQ overflow: the ring is created with the kernel's NODROP behaviour
+//         (FEAT_NODROP, 5.5+): overflowed CQEs wait in the kernel; when
+//         io_uring_cq_has_overflow() says so we flush them (io_uring_get_events) and reap
+//         again. -EBUSY/-EAGAIN from submit: reap first, the SQEs stay queued and go with the
+//         next submit. -EINTR/-ETIME from the wait: the loop comes round.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -118,7 +84,7 @@ public:
 
     void begin(io_op* op) override {
         if (op->kind == op_kind::send && op->desc != nullptr) {
-            if (op->desc->send_in_kernel) {  // §3: one stream write per socket in the kernel
+            if (op->desc->send_in_kernel) {  // §8.2: one stream write per socket in the kernel
                 op->phase = op_phase::waiting;
                 op->desc->write_q.push(op);
                 return;
@@ -153,7 +119,7 @@ public:
             return;
         }
         io_uring_sqe* sqe = sqe_or_null();
-        if (sqe == nullptr) {  // SQ full even after a submit: retried at the next poll (§4)
+        if (sqe == nullptr) {  // SQ full even after a submit: retried at the next poll (§8.3)
             if (!op->cancel_wanted) {
                 op->cancel_wanted = true;
                 cancel_retry_.push_back(op);
@@ -181,7 +147,7 @@ public:
             cancel(op);
             op = next;
         }
-        submit();  // §3: every SQE naming this fd number is in the kernel before close(2)
+        submit();  // §8.2: every SQE naming this fd number is in the kernel before close(2)
         if (::io_uring_sq_ready(&ring_) == 0) {
             sys().close(d->fd);
         } else {
@@ -241,11 +207,11 @@ private:
             const int rc = sys().uring_submit(&ring_);
             if (rc >= 0) {
                 pending_ = 0;
-            }  // else (-EBUSY, -EAGAIN, -EINTR): the SQEs stay queued for the next submit (§4)
+            }  // else (-EBUSY, -EAGAIN, -EINTR): the SQEs stay queued for the next submit (§8.3)
         }
         close_deferred();
     }
-    /// fds whose close waited for their SQEs to reach the kernel (§3).
+    /// fds whose close waited for their SQEs to reach the kernel (§8.2).
     void close_deferred() noexcept {
         if (!deferred_closes_.empty() && ::io_uring_sq_ready(&ring_) == 0) {
             for (const int fd : deferred_closes_) {
@@ -350,7 +316,7 @@ private:
             for (unsigned i = 0; i < n; ++i) {
                 got[i] = {cqes[i]->user_data, cqes[i]->res};
             }
-            ::io_uring_cq_advance(&ring_, n);  // §2: the CQ is free before any op runs
+            ::io_uring_cq_advance(&ring_, n);  // §8.1: the CQ is free before any op runs
             if (sys().reverse_cqe_batches) {
                 std::reverse(got, got + n);
             }
@@ -360,7 +326,7 @@ private:
             if (n == batch) {
                 continue;
             }
-            if (::io_uring_cq_has_overflow(&ring_)) {  // §4: flush the kernel's backlog
+            if (::io_uring_cq_has_overflow(&ring_)) {  // §8.3: flush the kernel's backlog
                 (void)::io_uring_get_events(&ring_);
                 continue;
             }
@@ -370,7 +336,7 @@ private:
 
     void handle(const completion& c) noexcept {
         if (c.data == 0) {
-            return;  // §3: a cancel's own CQE (0, -EALREADY, -ENOENT) says nothing
+            return;  // §8.2: a cancel's own CQE (0, -EALREADY, -ENOENT) says nothing
         }
         if (c.data == reinterpret_cast<std::uint64_t>(&wake_value_)) {
             arm_wake();
@@ -389,7 +355,7 @@ private:
             if (op->closed || op->cancel_sent) {
                 op->result = -ECANCELED;  // asked to stop: report the cancel, not the partial count
             } else {
-                issue(op);  // short exact I/O: the rest (§3)
+                issue(op);  // short exact I/O: the rest (§8.2)
                 return;
             }
         }

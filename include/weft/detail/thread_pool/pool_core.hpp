@@ -14,7 +14,7 @@
 //    slot         one item, owner-only: the latest submission from this worker, run next
 //                 (message-passing locality: a continuation runs where its antecedent ran).
 //    deque        work_stealing_deque.hpp; the owner pushes and pops the bottom, thieves steal the top.
-//    injector     injection_queue.hpp; many producers, one consumer at a time taking a batch.
+//    injector     detail/mpsc_queue.hpp; many producers, one consumer at a time taking a batch.
 //    spinning     looking for work without sleeping; sleeping: registered in the idle set.
 //    spare        a thread started (or un-retired) while a worker is inside weft::blocking.
 //
@@ -56,6 +56,10 @@
 //    done_ and wakes all; all exit, spares included. (4) The owner joins the threads, unless it
 //    is one of them (shutdown from the pool's own task): then they are detached and the core,
 //    shared by every thread, is freed by the last one out.
+//    The injector's empty_hint() may say "empty" while a worker is consuming (mpsc_queue.hpp
+//    M2); that is harmless here: an active consumer looks at the queue again before it can
+//    park, step (3) requires every participant to be parked, and a parking worker's re-check
+//    (§4, idle_set.hpp P2) sees a producer's exchange on the injector's tail.
 //
 // §8 Blocking regions. weft::blocking(f) on a worker: (1) its slot item moves to its deque
 //    (stealable); (2) blocked_ += 1; (3) if fewer spares run than workers block, and fewer than
@@ -82,19 +86,24 @@
 //    §8: the blocking-region tests; the deque: tests/model/deque_model.cpp and
 //    tests/detail/work_stealing_deque_test.cpp; §3 fairness: the ping-pong hog test.
 //
-// Lock order: idle lock before spare_mutex_; no lock is held while work runs.
+// Lock order: the idle lock before spare_set's threads mutex (never both: compensate() takes them
+// one after the other); no lock is held while work runs.
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <weft/detail/atomic.hpp>
+#include <weft/detail/blocking_wait.hpp>
+#include <weft/detail/counters.hpp>
+#include <weft/detail/mpsc_queue.hpp>
 #include <weft/detail/spin.hpp>
-#include <weft/detail/task_state.hpp>
-#include <weft/detail/thread_pool/idle_set.hpp>
-#include <weft/detail/thread_pool/injection_queue.hpp>
-#include <weft/detail/thread_pool/work_stealing_deque.hpp>
 #include <weft/detail/thread_name.hpp>
+#include <weft/detail/thread_pool/idle_set.hpp>
+#include <weft/detail/thread_pool/spares.hpp>
+#include <weft/detail/thread_pool/worker.hpp>
 #include <weft/errors.hpp>
+#include <weft/pool_options.hpp>
 #include <weft/scheduler.hpp>
+#include <weft/unobserved.hpp>
 #include <weft/work_item.hpp>
 
 #include <algorithm>
@@ -103,128 +112,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <pthread.h>
-#include <sched.h>
-
-namespace weft {
-
-/// How shutdown treats work that has not started.
-enum class shutdown_mode {
-    drain,   ///< run everything queued, and what it spawns, until the pool is quiet
-    cancel,  ///< discard everything queued (its tasks complete canceled); running work finishes
-};
-
-/// Counters of one worker (totals are their sum). Read while running they are approximate.
-struct worker_stats {
-    std::uint64_t tasks_run = 0;
-    std::uint64_t slot_hits = 0;      ///< items run from the LIFO slot
-    std::uint64_t steals = 0;
-    std::uint64_t failed_steals = 0;  ///< rounds over every victim that found nothing
-    std::uint64_t parks = 0;
-    std::uint64_t wakeups = 0;
-    std::uint64_t injected = 0;  ///< items this worker took from the injection queue
-    std::uint64_t discarded = 0;
-};
-
-struct pool_stats {
-    std::vector<worker_stats> workers;  ///< the workers, then every spare that ever started
-    std::uint64_t injections = 0;       ///< submissions from threads that are not workers
-    std::uint64_t spares_started = 0;   ///< threads started to compensate blocking regions
-    worker_stats total() const noexcept {
-        worker_stats t;
-        for (const auto& w : workers) {
-            t.tasks_run += w.tasks_run;
-            t.slot_hits += w.slot_hits;
-            t.steals += w.steals;
-            t.failed_steals += w.failed_steals;
-            t.parks += w.parks;
-            t.wakeups += w.wakeups;
-            t.injected += w.injected;
-            t.discarded += w.discarded;
-        }
-        return t;
-    }
-};
-
-struct pool_options {
-    std::size_t threads = 0;            ///< 0: std::thread::hardware_concurrency()
-    std::string name = "weft";          ///< thread name prefix (name-<index>, cut to 15 bytes)
-    std::function<void(std::size_t)> on_thread_start{};  ///< runs on each thread before any work
-    std::function<void(std::size_t)> on_thread_stop{};   ///< runs on each thread as it exits
-    /// Threads the pool may add while workers are inside weft::blocking (§8). SIZE_MAX (the
-    /// default): as many as `threads`; otherwise at most thread_pool::max_spare_threads.
-    std::size_t max_blocking_threads = static_cast<std::size_t>(-1);
-    /// CPU affinity: thread i runs on CPU cpus[i % cpus.size()]; empty: not pinned.
-    std::vector<int> cpus{};
-};
-
-namespace detail {
-
-class pool_core;
-
-inline void bump(atomic<std::uint64_t>& counter) noexcept {
-    counter.store(counter.load(relaxed) + 1, relaxed);  // order: relaxed — single writer
-}
-
-struct alignas(WEFT_CACHE_LINE) worker_data final : wait_helper {
-    pool_core* core = nullptr;
-    std::size_t index = 0;
-    bool spare = false;
-    work_stealing_deque<work_item*> deque;  // read by thieves: kept off the owner's lines below
-    // --- owner thread only -------------------------------------------------------------------
-    alignas(WEFT_CACHE_LINE) work_item* slot = nullptr;
-    unsigned slot_streak = 0;
-    unsigned picks_to_injector = 61;  // fairness_interval
-    unsigned help_depth = 0;
-    unsigned blocking_depth = 0;
-    any_scheduler* current_slot = nullptr;  // this thread's current_scheduler() (set in thread_main)
-    bool spinning = false;
-    std::minstd_rand rng;
-    std::int64_t last_take_ns = 0;   // when this worker last took a batch from the injector
-    std::size_t last_take_size = 0;  // and how many items it took
-    // --- written by the owner (relaxed, single writer), read by stats() ----------------------
-    alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> tasks_run{0}, slot_hits{0}, steals{0}, failed_steals{0}, parks{0},
-        wakeups{0}, injected{0}, discarded{0};
-    // --- a retired spare sleeps on this (§8) ---------------------------------------------------
-    atomic<std::uint32_t> retire_word{0};
-
-    bool help_one() noexcept override;
-    void run_item_as_pool(work_item* item) noexcept;
-    void park_until(const atomic<std::uint32_t>& done, std::chrono::steady_clock::time_point deadline) noexcept override;
-    void wake_parked() noexcept override;
-};
-
-inline constexpr unsigned slot_streak_cap = 32;
-inline constexpr std::size_t injector_batch = 16;
-inline constexpr std::int64_t long_injected_item_ns = 20'000;
-inline constexpr unsigned fairness_interval = 61;
-inline constexpr unsigned max_help_depth = 512;
-
-WEFT_TLS_ACCESSOR inline worker_data*& current_worker() noexcept {
-    static thread_local worker_data* w = nullptr;
-    WEFT_TLS_OPAQUE();
-    return w;
-}
-
-inline void pin_thread(const std::vector<int>& cpus, std::size_t index) noexcept {
-    if (cpus.empty()) {
-        return;
-    }
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    const int cpu = cpus[index % cpus.size()];
-    if (cpu < 0 || cpu >= CPU_SETSIZE) {
-        return;
-    }
-    CPU_SET(static_cast<std::size_t>(cpu), &set);
-    ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);  // a bad CPU number: not pinned
-}
+namespace weft::detail {
 
 class pool_core : public std::enable_shared_from_this<pool_core> {
 public:
@@ -233,7 +125,7 @@ public:
           capacity_(workers + spares),
           options_(std::move(options)),
           slots_(std::make_unique<worker_data[]>(workers + spares)),
-          spare_threads_(spares),
+          spares_(workers, spares),
           idle_(workers + spares) {
         for (std::size_t i = 0; i < capacity_; ++i) {
             slots_[i].core = this;
@@ -246,17 +138,6 @@ public:
 
     pool_core(const pool_core&) = delete;
     pool_core& operator=(const pool_core&) = delete;
-
-    /// A spare started while a pool thread's own shutdown() was detaching the others (a blocking
-    /// region that began just before) is detached here; every pool thread holds a reference to
-    /// the core, so this runs only once they have all finished.
-    ~pool_core() {
-        for (auto& t : spare_threads_) {
-            if (t.joinable()) {
-                t.detach();
-            }
-        }
-    }
 
     std::size_t size() const noexcept { return workers_; }
 
@@ -306,7 +187,7 @@ public:
             throw shutdown_error{};
         }
         injector_.push(w);
-        injections_.fetch_add(1, relaxed);  // order: relaxed — a statistic
+        injections_.add();
         idle_.notify_work();                // keeps I2
         leave_admission();
     }
@@ -323,7 +204,7 @@ public:
             if (work_item* item = w.slot) {
                 if (++w.slot_streak < slot_streak_cap) {
                     w.slot = nullptr;
-                    bump(w.slot_hits);
+                    w.counters[worker_counter::slot_hits].bump();
                     return item;
                 }
                 --w.slot_streak;  // find_work_slow() counts it again
@@ -345,7 +226,7 @@ public:
                 if (w.slot_streak >= slot_streak_cap) {
                     w.slot_streak = 0;  // nobody else is waiting: no reason to move the chain
                 }
-                bump(w.slot_hits);
+                w.counters[worker_counter::slot_hits].bump();
                 return item;
             }
             w.slot_streak = 0;
@@ -390,7 +271,7 @@ public:
         }
         w.last_take_ns = now;
         w.last_take_size = n;
-        w.injected.store(w.injected.load(relaxed) + n, relaxed);  // order: relaxed — single writer
+        w.counters[worker_counter::injected].bump(n);
         for (std::size_t i = n; i > 1; --i) {
             w.deque.push(batch[i - 1]);  // reserved: cannot throw; oldest ends up nearest the bottom
         }
@@ -412,21 +293,21 @@ public:
                 continue;  // the hint skips the steal's fence for an empty victim
             }
             if (work_item* item = victim.deque.steal()) {
-                bump(w.steals);
+                w.counters[worker_counter::steals].bump();
                 return item;
             }
         }
-        bump(w.failed_steals);
+        w.counters[worker_counter::failed_steals].bump();
         return nullptr;
     }
 
     void run_item(worker_data& w, work_item* item) noexcept {
         if (cancel_mode_.load(relaxed)) {  // order: relaxed — see schedule()
-            bump(w.discarded);
+            w.counters[worker_counter::discarded].bump();
             item->discard();
             return;
         }
-        bump(w.tasks_run);
+        w.counters[worker_counter::tasks_run].bump();
         item->run();
     }
 
@@ -478,14 +359,14 @@ public:
                 }
                 continue;
             }
-            bump(w.parks);
+            w.counters[worker_counter::parks].bump();
             w.spinning = idle_.park(
                 w.index, w.spinning, [&] { return has_work_hint(w) || done(); },
                 [&] { return quiescent_locked(w); });
             if (done()) {
                 break;
             }
-            bump(w.wakeups);
+            w.counters[worker_counter::wakeups].bump();
         }
         if (w.spinning) {
             w.spinning = false;
@@ -514,11 +395,9 @@ public:
         }
         admission_.fetch_or(closing_bit, seq_cst);  // order: seq_cst — see schedule_external
         idle_.locked([&] {  // retired spares leave (§8); under the lock, so compensate() cannot
-            for (std::size_t i = workers_; i < capacity_; ++i) {  // un-retire one meanwhile
-                if (spare_started_[i - workers_] && !spare_running_[i - workers_]) {
-                    signal_retired(slots_[i], retire_exit);
-                }
-            }
+            spares_.for_each_retired_locked([&](std::size_t i) {  // un-retire one meanwhile
+                spare_set::signal(slots_[i].retire_word, spare_set::retire_exit);
+            });
         });
         idle_.wake_all();  // everyone looks at I4 again; the last one to park decides
     }
@@ -536,7 +415,7 @@ public:
         }
         ++w.blocking_depth;
         notify_local();
-        blocked_.fetch_add(1, seq_cst);  // order: seq_cst — read by retire_if_surplus under the lock
+        spares_.worker_blocks();
         compensate();
     }
 
@@ -544,26 +423,18 @@ public:
         if (--w.blocking_depth != 0) {
             return;
         }
-        blocked_.fetch_sub(1, seq_cst);  // order: seq_cst — as above
+        spares_.worker_unblocks();
     }
 
     pool_stats stats() const {
         pool_stats s;
-        const std::size_t started = spares_started_.load(relaxed);  // order: relaxed — a statistic
+        const std::size_t started = static_cast<std::size_t>(spares_.started_count());
         for (std::size_t i = 0; i < workers_ + std::min(started, capacity_ - workers_); ++i) {
-            const worker_data& w = slots_[i];
             worker_stats ws;
-            ws.tasks_run = w.tasks_run.load(relaxed);  // order: relaxed — counters
-            ws.slot_hits = w.slot_hits.load(relaxed);
-            ws.steals = w.steals.load(relaxed);
-            ws.failed_steals = w.failed_steals.load(relaxed);
-            ws.parks = w.parks.load(relaxed);
-            ws.wakeups = w.wakeups.load(relaxed);
-            ws.injected = w.injected.load(relaxed);
-            ws.discarded = w.discarded.load(relaxed);
+            slots_[i].counters.add_to(ws, worker_stats_fields);
             s.workers.push_back(ws);
         }
-        s.injections = injections_.load(relaxed);  // order: relaxed — counter
+        s.injections = injections_.load();
         s.spares_started = started;
         return s;
     }
@@ -588,22 +459,7 @@ public:
     }
 
     /// Joins (or, from a pool thread, detaches) the spare threads; after the workers are gone.
-    void release_spares(bool detach) {
-        std::vector<std::thread> threads;
-        {
-            std::lock_guard lock(spare_mutex_);
-            threads.swap(spare_threads_);
-        }
-        for (auto& t : threads) {
-            if (t.joinable()) {
-                if (detach) {
-                    t.detach();
-                } else {
-                    t.join();
-                }
-            }
-        }
-    }
+    void release_spares(bool detach) { spares_.join_or_detach(detach); }
 
     idle_set<>& idle() noexcept { return idle_; }
 
@@ -619,7 +475,7 @@ private:
     static constexpr std::uint64_t closing_bit = 1;
 
     /// Under the idle lock: the participants that count for quiescence (I4).
-    std::size_t active_locked() const noexcept { return workers_running_ + spares_active_; }
+    std::size_t active_locked() const noexcept { return workers_running_ + spares_.active_locked(); }
     void publish_active_locked() noexcept {
         active_hint_.store(active_locked(), relaxed);  // order: relaxed — a hint (notify_local)
     }
@@ -643,58 +499,34 @@ private:
         }
     }
 
+    bool closing() const noexcept {
+        return (admission_.load(relaxed) & closing_bit) != 0;  // order: relaxed — set before
+    }                                                          // close() takes the idle lock
+
     /// §8 step 3.
     void compensate() {
-        const std::size_t limit = capacity_ - workers_;
-        std::size_t index = capacity_;
-        bool start = false;
+        spare_set::claim c;
         idle_.locked([&] {
-            if ((admission_.load(relaxed) & closing_bit) != 0 ||  // order: relaxed — set before close()
-                spares_active_ >= limit ||                       //        takes this lock
-                spares_active_ >= blocked_.load(seq_cst)) {  // order: seq_cst — see enter_blocking
+            c = spares_.claim_locked(closing());
+            if (c.index == spare_set::none) {
                 return;
             }
-            for (std::size_t i = workers_; i < capacity_; ++i) {
-                if (!spare_running_[i - workers_]) {
-                    index = i;
-                    break;
-                }
-            }
-            if (index == capacity_) {
-                return;
-            }
-            spare_running_[index - workers_] = true;
-            ++spares_active_;
             publish_active_locked();
-            start = !spare_started_[index - workers_];
-            spare_started_[index - workers_] = true;
-            if (!start) {
-                signal_retired(slots_[index], retire_resume);
+            if (!c.start) {
+                spare_set::signal(slots_[c.index].retire_word, spare_set::retire_resume);
             }
         });
-        if (!start) {
+        if (c.index == spare_set::none || !c.start) {
             return;
         }
         try {
-            std::lock_guard lock(spare_mutex_);
-            spare_threads_.emplace_back([core = shared_from_this(), index] { core->thread_main(index); });
-            spares_started_.fetch_add(1, relaxed);  // order: relaxed — a statistic
+            spares_.start([core = shared_from_this(), index = c.index] { core->thread_main(index); });
         } catch (...) {
             idle_.locked([&] {  // no thread: the region runs uncompensated
-                spare_running_[index - workers_] = false;
-                spare_started_[index - workers_] = false;
-                --spares_active_;
+                spares_.unclaim_locked(c.index);
                 publish_active_locked();
             });
         }
-    }
-
-    static constexpr std::uint32_t retire_sleeping = 0, retire_resume = 1, retire_exit = 2;
-
-    /// Under the idle lock.
-    static void signal_retired(worker_data& s, std::uint32_t how) noexcept {
-        s.retire_word.store(how, release);  // order: release — pairs with retire_if_surplus
-        futex_wake_all(s.retire_word);
     }
 
     /// §8: a spare with nothing to do retires while spares outnumber blocked workers.
@@ -702,16 +534,11 @@ private:
     retired retire_if_surplus(worker_data& w) {
         bool retire = false;
         idle_.locked([&] {
-            // order: seq_cst — see enter_blocking
-            if (done() || spares_active_ <= blocked_.load(seq_cst) ||
-                (admission_.load(relaxed) & closing_bit) != 0) {  // order: relaxed — under the lock
-                return;
+            retire = spares_.retire_locked(w.index, done() || closing());
+            if (retire) {
+                publish_active_locked();
+                w.retire_word.store(spare_set::retire_sleeping, relaxed);  // order: relaxed — under the lock
             }
-            spare_running_[w.index - workers_] = false;
-            --spares_active_;
-            publish_active_locked();
-            w.retire_word.store(retire_sleeping, relaxed);  // order: relaxed — under the lock
-            retire = true;
         });
         if (!retire) {
             return retired::no;
@@ -720,39 +547,27 @@ private:
             w.spinning = false;
             idle_.stop_spinning();
         }
-        std::uint32_t how = retire_sleeping;
-        // order: acquire — pairs with signal_retired()'s release
-        while ((how = w.retire_word.load(acquire)) == retire_sleeping) {
-            futex_wait(w.retire_word, retire_sleeping);
-        }
-        return how == retire_exit ? retired::exit : retired::resumed;
+        return spare_set::wait_retired(w.retire_word) ? retired::resumed : retired::exit;
     }
 
     const std::size_t workers_;
     const std::size_t capacity_;  // workers + spare slots
     std::shared_ptr<const pool_options> options_;
     std::unique_ptr<worker_data[]> slots_;  // fixed after construction
-    injection_queue injector_;
-    atomic<std::uint64_t> injections_{0};
-    atomic<std::uint64_t> spares_started_{0};
+    mpsc_queue injector_;
+    stat_counter injections_;
     any_scheduler self_handle_;  // the owning thread_pool, set before the threads start
 
     alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> admission_{0};  // closing bit + 2 per submission in flight
     atomic<bool> cancel_mode_{false};
     atomic<bool> done_{false};          // §7; set under the idle lock
-    atomic<std::size_t> blocked_{0};    // workers inside weft::blocking (§8)
     atomic<std::size_t> active_hint_{0};
 
-    std::mutex spare_mutex_;
-    // --- guarded by spare_mutex_ ----------------------------------------------------------------
-    std::vector<std::thread> spare_threads_;
+    spare_set spares_;  // §8
 
     idle_set<> idle_;
     // --- guarded by the idle lock (idle_.locked / park's before_sleep) ------------------------
     std::size_t workers_running_ = workers_;  // all of them, unless construction failed part-way
-    std::size_t spares_active_ = 0;
-    std::vector<bool> spare_running_ = std::vector<bool>(capacity_ - workers_);
-    std::vector<bool> spare_started_ = std::vector<bool>(capacity_ - workers_);
 };
 
 inline bool worker_data::help_one() noexcept {
@@ -802,7 +617,7 @@ inline void worker_data::park_until(const atomic<std::uint32_t>& done,
             return;
         }
     }
-    bump(parks);
+    counters[worker_counter::parks].bump();
     if (!can_help) {
         core->idle().wait_for_notify(index, finished, timeout);
         return;
@@ -817,5 +632,4 @@ inline void worker_data::park_until(const atomic<std::uint32_t>& done,
 
 inline void worker_data::wake_parked() noexcept { core->idle().notify(index); }
 
-}  // namespace detail
-}  // namespace weft
+}  // namespace weft::detail

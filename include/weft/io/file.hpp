@@ -1,11 +1,11 @@
-// weft/file.hpp — files over the reactor: open, read_at, write_at. True async on io_uring;
+// weft/io/file.hpp — files over the reactor: open, read_at, write_at. True async on io_uring;
 // on epoll (regular files cannot be polled) run on a small bounded blocking pool.
 // Design note: docs/decisions/0006-io-reactor.md §"Files"; guide: docs/guide/io.md.
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <weft/detail/io/handle.hpp>
-#include <weft/io_context.hpp>
+#include <weft/io/io_context.hpp>
 
 #include <fcntl.h>
 

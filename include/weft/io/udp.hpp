@@ -1,11 +1,11 @@
-// weft/udp.hpp — UDP over the reactor: send_to / receive_from, IPv4 and IPv6.
+// weft/io/udp.hpp — UDP over the reactor: send_to / receive_from, IPv4 and IPv6.
 // Design note: docs/decisions/0006-io-reactor.md; guide: docs/guide/io.md.
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <weft/detail/io/handle.hpp>
-#include <weft/endpoint.hpp>
-#include <weft/io_context.hpp>
+#include <weft/io/endpoint.hpp>
+#include <weft/io/io_context.hpp>
 
 #include <sys/socket.h>
 

@@ -1,12 +1,12 @@
-// weft/tcp.hpp — TCP over the reactor: tcp_listener (bind, accept) and tcp_socket (connect,
+// weft/io/tcp.hpp — TCP over the reactor: tcp_listener (bind, accept) and tcp_socket (connect,
 // read_some / write_some, read_exact / write_all), IPv4 and IPv6.
 // Design note: docs/decisions/0006-io-reactor.md; guide: docs/guide/io.md.
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <weft/detail/io/handle.hpp>
-#include <weft/endpoint.hpp>
-#include <weft/io_context.hpp>
+#include <weft/io/endpoint.hpp>
+#include <weft/io/io_context.hpp>
 
 #include <netinet/tcp.h>
 #include <sys/socket.h>

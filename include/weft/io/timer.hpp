@@ -1,12 +1,12 @@
-// weft/timer.hpp — timers served by the reactor: delay, delay_until, with_timeout /
+// weft/io/timer.hpp — timers served by the reactor: delay, delay_until, with_timeout /
 // with_deadline on any task, periodic_timer. steady_clock only.
 // Design note: docs/decisions/0006-io-reactor.md §"Timers"; guide: docs/guide/io.md.
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <weft/cancellation.hpp>
-#include <weft/io_context.hpp>
-#include <weft/io_error.hpp>
+#include <weft/io/io_context.hpp>
+#include <weft/io/error.hpp>
 #include <weft/task.hpp>
 #include <weft/when_any.hpp>
 

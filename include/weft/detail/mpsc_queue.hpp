@@ -1,23 +1,25 @@
-// weft/detail/thread_pool/injection_queue.hpp — the pool's queue for work from other threads.
+// weft/detail/mpsc_queue.hpp — a wait-free multi-producer queue of work items with one consumer
+// at a time: the pool's injector, a strand's queue, a reactor's incoming queue.
 //
 // Design note
 // ===========
-// Many producers (any thread that is not a worker of the pool), one consumer at a time (the
-// worker holding `consumer_lock_`, who takes a batch). Producers are wait-free: one exchange on
-// `tail_` and one store. The queue is intrusive (it links work_item::next), so a submission
-// allocates nothing. It is Vyukov's intrusive MPSC queue with a stub node (our own code).
-//
-// Emptiness: the queue is empty exactly when both `head_` and `tail_` are the stub. `tail_`
-// alone is not enough: when the consumer re-links the stub behind the last item it takes, a
-// producer may have slipped an item in between, which then sits *before* the stub (found by the
-// random-shutdown stress test: a drained pool left 16 items behind). `head_` is written only by
-// the consumer; a reader that races a consumer may see "empty" while that consumer is active,
-// which is harmless: an active consumer looks at the queue again before it can park, and the
-// quiescence check (pool_core §7) requires every worker to be parked. A parking worker's
-// re-check (idle protocol, pool_core §4) sees a producer's exchange on `tail_`.
-// A producer that has exchanged `tail_` but not yet linked its item makes the queue look
-// non-empty while the consumer cannot take the item yet ("busy"). Workers then keep looking
-// (spinning with yields) until the producer links it; the producer's wake-up follows its link.
+// M1 Roles. Many producers (any thread); one consumer at a time: either by construction (a
+//    strand's drain owner, a reactor's own thread: pop_batch_exclusive) or by taking
+//    `consumer_lock_` (the pool's workers: try_pop_batch). Producers are wait-free: one
+//    exchange on `tail_` and one store. The queue is intrusive (it links work_item::next), so
+//    a push allocates nothing. It is Vyukov's intrusive MPSC queue with a stub node (our own
+//    code).
+// M2 Emptiness. The queue is empty exactly when both `head_` and `tail_` are the stub. `tail_`
+//    alone is not enough: when the consumer re-links the stub behind the last item it takes, a
+//    producer may have slipped an item in between, which then sits *before* the stub (found by
+//    the pool's random-shutdown stress test: a drained pool left 16 items behind). `head_` is
+//    written only by the consumer; a reader that races a consumer may see "empty" while that
+//    consumer is active — each user must make that harmless (the pool's argument is §7 of its
+//    note, pool_core.hpp). A producer's exchange on `tail_` is seen by empty_hint() at once.
+// M3 Busy. A producer that has exchanged `tail_` but not yet linked its item makes the queue
+//    look non-empty while the consumer cannot take the item yet. pop returns nothing then; the
+//    consumer looks again later (the producer's wake-up, if any, follows its link).
+// Tests: tests/detail/mpsc_queue_test.cpp; under the pool, tests/stress/.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -30,15 +32,15 @@
 
 namespace weft::detail {
 
-class injection_queue {
+class mpsc_queue {
 public:
-    injection_queue() noexcept : stub_(&stub_invoke) {
+    mpsc_queue() noexcept : stub_(&stub_invoke) {
         tail_.store(&stub_, relaxed);  // order: relaxed — before any other thread sees the queue
         head_.store(&stub_, relaxed);
     }
 
-    injection_queue(const injection_queue&) = delete;
-    injection_queue& operator=(const injection_queue&) = delete;
+    mpsc_queue(const mpsc_queue&) = delete;
+    mpsc_queue& operator=(const mpsc_queue&) = delete;
 
     /// Any thread; wait-free.
     void push(work_item* w) noexcept { link(w); }

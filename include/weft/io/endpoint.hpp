@@ -1,4 +1,4 @@
-// weft/endpoint.hpp — an IPv4 or IPv6 address and port (numeric; no name resolution).
+// weft/io/endpoint.hpp — an IPv4 or IPv6 address and port (numeric; no name resolution).
 // Design note: docs/decisions/0006-io-reactor.md §"Endpoints".
 // SPDX-License-Identifier: MIT
 #pragma once

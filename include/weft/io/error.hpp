@@ -1,4 +1,4 @@
-// weft/io_error.hpp — how I/O reports what went wrong: std::system_error with the errno of the
+// weft/io/error.hpp — how I/O reports what went wrong: std::system_error with the errno of the
 // failing operation, weft::io_errc::eof for a stream that ended early, weft::timeout_error.
 // Design note: docs/decisions/0006-io-reactor.md §"Errors".
 // SPDX-License-Identifier: MIT

@@ -1,0 +1,212 @@
+// weft/detail/blocking_wait.hpp — blocking on a task: get(), wait() and wait_for() on any
+// thread, and what a scheduler's own thread does instead of sleeping (wait_helper).
+// Design note: a blocked waiter is a continuation node (waiter_node) in the task's list, so the
+// completion that runs the list wakes it, exactly once, with the task core's own protocol
+// (task_state.hpp). A waiter first runs the work deferred on its own thread (trampoline.hpp):
+// it never waits on its own stack. On a pool worker or a run loop's thread it does not sleep
+// while work is queued: it runs that work (wait_helper::help_one), and sleeps where its
+// scheduler's wake-ups reach it (the pool's note, §5 "Helping waits").
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/atomic.hpp>
+#include <weft/detail/down_cast.hpp>
+#include <weft/detail/futex.hpp>
+#include <weft/detail/spin.hpp>
+#include <weft/detail/task_state.hpp>
+#include <weft/detail/trampoline.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <new>
+
+namespace weft::detail {
+
+/// What a blocking wait on a scheduler's own thread does instead of sleeping: run queued work.
+/// Installed per thread by schedulers whose threads may block in get()/wait().
+class wait_helper {
+public:
+    /// Runs one queued item if there is one; false if none was found.
+    virtual bool help_one() noexcept = 0;
+    /// Blocks until `done` is non-zero, new work may be available, or `deadline` passes.
+    virtual void park_until(const atomic<std::uint32_t>& done,
+                            std::chrono::steady_clock::time_point deadline) noexcept = 0;
+    /// Wakes this helper's threads parked in park_until() so they re-check their `done` flag.
+    virtual void wake_parked() noexcept = 0;
+
+protected:
+    ~wait_helper() = default;
+};
+
+WEFT_TLS_ACCESSOR inline wait_helper*& current_wait_helper() noexcept {
+    static thread_local wait_helper* helper = nullptr;
+    WEFT_TLS_OPAQUE();
+    return helper;
+}
+
+/// A blocked waiter, linked into the task's continuation list.
+/// flag_: 0 waiting (awake), 1 done, 2 waiting and asleep in futex.
+/// helper_: the waiting thread's wait helper (a pool worker, a run loop), which notify() wakes.
+/// The helper may be destroyed as soon as its waiter returns, so whoever takes helper_ (an
+/// exchange) owns the right to call it: notify() takes it and, once done with it, sets
+/// notifier_done_; a waiter that finds helper_ already taken waits for notifier_done_ before it
+/// returns. A timed waiter that gives up takes helper_ itself, and notify() then leaves it alone.
+struct waiter_node : continuation {
+    atomic<std::uint32_t> flag_{0};
+    atomic<wait_helper*> helper_{nullptr};
+    atomic<std::uint32_t> notifier_done_{0};
+    bool on_heap_ = false;           // timed waits: the waiter may abandon the node
+    atomic<std::uint32_t> refs_{2};  // on_heap_ only: the waiter and the continuation list
+
+    static constexpr std::uint32_t awake = 0, done = 1, asleep = 2;
+
+    waiter_node() noexcept { on_complete = &notify; }
+
+    void set_helper(wait_helper* h) noexcept {
+        helper_.store(h, relaxed);  // order: relaxed — published by attach()'s release CAS
+    }
+
+    /// The waiter, before it returns: if notify() took the helper, wait until it is done with
+    /// it (a short, bounded section: a futex wake and the helper's wake-up call).
+    void release_helper() noexcept {
+        // order: acq_rel — pairs with notify()'s exchange: exactly one of us gets the helper
+        if (helper_.exchange(nullptr, acq_rel) != nullptr) {
+            return;  // notify() never took it and never will
+        }
+        // order: acquire — pairs with notify()'s release store after its last use of the helper;
+        //        spin_until yields after a moment, in case the notifier shares our CPU
+        while (!spin_until([this] { return notifier_done_.load(acquire) != 0; })) {
+        }
+    }
+
+    static void notify(continuation* c) noexcept {
+        auto* self = detail::down_cast<waiter_node>(c);
+        const bool on_heap = self->on_heap_;
+        // order: acq_rel — see release_helper()
+        wait_helper* helper = self->helper_.exchange(nullptr, acq_rel);
+        // order: acq_rel — release: the waiter that sees `done` sees the task's result (it was
+        //        published before this node ran); acquire: we read `asleep` written by the waiter.
+        //        Without a helper, a stack node may be gone after this; below we use only its
+        //        address (futex). With one, the waiter waits for notifier_done_.
+        const std::uint32_t old = self->flag_.exchange(done, acq_rel);
+        if (old == asleep) {
+            futex_wake_all(self->flag_);
+        }
+        if (helper != nullptr) {
+            helper->wake_parked();
+            // order: release — our last use of the helper (and of a stack node) is before this
+            self->notifier_done_.store(1, release);
+        }
+        // order: acq_rel — the last owner deletes and sees the other owner's accesses
+        if (on_heap && self->refs_.fetch_sub(1, acq_rel) == 1) {
+            delete self;
+        }
+    }
+};
+
+/// Blocks until `s` is complete (task::get(), task::wait()).
+inline void blocking_wait(state_base& s) noexcept {
+    if (s.is_ready()) {
+        return;
+    }
+    run_deferred();  // never block on work deferred on this very thread
+    if (wait_helper* helper = current_wait_helper()) {
+        // A worker: the awaited task is most often the newest item of its own queue, so run
+        // queued work before anything else (no spinning while the work sits here).
+        while (!s.is_ready()) {
+            if (!helper->help_one()) {
+                break;
+            }
+        }
+        if (s.is_ready()) {
+            return;
+        }
+    } else if (spin_until([&s] { return s.is_ready(); })) {
+        return;
+    }
+    waiter_node node;
+    wait_helper* const helper = current_wait_helper();
+    node.set_helper(helper);
+    if (!s.attach(&node)) {
+        return;
+    }
+    if (helper != nullptr) {
+        // A worker of a pool: run its queued work while waiting (no deadlock with 1 worker).
+        while (node.flag_.load(acquire) != waiter_node::done) {  // order: acquire — see notify
+            if (!helper->help_one()) {
+                helper->park_until(node.flag_, std::chrono::steady_clock::time_point::max());
+            }
+        }
+        node.release_helper();
+        return;
+    }
+    std::uint32_t expected = waiter_node::awake;
+    // order: acquire on failure — observes `done` and, through notify's release, the result
+    if (node.flag_.compare_exchange_strong(expected, waiter_node::asleep, acq_rel, acquire)) {
+        while (node.flag_.load(acquire) == waiter_node::asleep) {  // order: acquire — see notify
+            futex_wait(node.flag_, waiter_node::asleep);
+        }
+    }
+}
+
+/// Blocks until `s` is complete or `deadline` passed; true if complete.
+inline bool blocking_wait_until(state_base& s, std::chrono::steady_clock::time_point deadline) noexcept {
+    using clock = std::chrono::steady_clock;
+    if (s.is_ready()) {
+        return true;
+    }
+    run_deferred();
+    if (spin_until([&s] { return s.is_ready(); },
+                   std::min<std::chrono::nanoseconds>(default_spin_for, deadline - clock::now()))) {
+        return true;
+    }
+    // The node may outlive this call (a timeout abandons it), so it lives on the heap with two
+    // owners: this waiter and the continuation list.
+    auto* node = new (std::nothrow) waiter_node;
+    if (node == nullptr) {
+        while (!s.is_ready() && clock::now() < deadline) {
+            cpu_relax();
+        }
+        return s.is_ready();
+    }
+    wait_helper* const helper = current_wait_helper();
+    node->set_helper(helper);
+    node->on_heap_ = true;
+    if (!s.attach(node)) {
+        delete node;
+        return true;
+    }
+    for (;;) {
+        std::uint32_t f = node->flag_.load(acquire);  // order: acquire — see notify
+        if (f == waiter_node::done) {
+            break;
+        }
+        const auto now = clock::now();
+        if (now >= deadline) {
+            break;
+        }
+        if (helper != nullptr) {
+            if (!helper->help_one()) {
+                helper->park_until(node->flag_, deadline);
+            }
+            continue;
+        }
+        if (f == waiter_node::awake &&
+            !node->flag_.compare_exchange_strong(f, waiter_node::asleep, acq_rel, acquire)) {
+            continue;  // order: acq_rel/acquire — as in wait()
+        }
+        futex_wait_for(node->flag_, waiter_node::asleep, deadline - now);
+    }
+    const bool ready = s.is_ready();
+    if (helper != nullptr) {
+        node->release_helper();  // given up or done: the helper is not touched after we return
+    }
+    // order: acq_rel — the last owner deletes the node
+    if (node->refs_.fetch_sub(1, acq_rel) == 1) {
+        delete node;
+    }
+    return ready;
+}
+
+}  // namespace weft::detail
