@@ -5,6 +5,8 @@
 #pragma once
 
 #include <weft/detail/atomic.hpp>
+#include <weft/detail/ref_count.hpp>
+#include <weft/detail/ref_ptr.hpp>
 #include <weft/detail/timer_service.hpp>
 #include <weft/errors.hpp>
 #include <weft/unobserved.hpp>
@@ -54,19 +56,12 @@ struct cancel_callback_impl final : cancel_callback_node {
 /// lock, and clears the mark. A registration being destroyed unlinks its node under mutex_; if
 /// its callback is running on another thread it waits on done_cv_; if it is running on this
 /// thread (deregistering from inside the callback) it does not wait.
-class cancel_state {
+class cancel_state : public ref_counted<cancel_state> {
 public:
     cancel_state() = default;
     cancel_state(const cancel_state&) = delete;
     cancel_state& operator=(const cancel_state&) = delete;
 
-    void add_ref() noexcept { refs_.fetch_add(1, relaxed); }  // order: relaxed — caller holds one
-    void release_ref() noexcept {
-        // order: acq_rel — the destroying thread sees every owner's accesses
-        if (refs_.fetch_sub(1, acq_rel) == 1) {
-            delete this;
-        }
-    }
     void add_source() noexcept { sources_.fetch_add(1, relaxed); }  // order: relaxed — counter
     /// The last source handle is gone: nobody can cancel any more, so a pending cancel_after
     /// timer is dropped (it holds a reference).
@@ -166,7 +161,6 @@ private:
     }
     void drop_timer() noexcept;
 
-    atomic<std::uint32_t> refs_{1};
     atomic<std::uint32_t> sources_{0};
     atomic<bool> canceled_{false};
 
@@ -240,27 +234,12 @@ private:
 class cancellation_token {
 public:
     cancellation_token() noexcept = default;
-    cancellation_token(const cancellation_token& o) noexcept : state_(o.state_) {
-        if (state_ != nullptr) {
-            state_->add_ref();
-        }
-    }
-    cancellation_token(cancellation_token&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
-    cancellation_token& operator=(cancellation_token o) noexcept {
-        std::swap(state_, o.state_);
-        return *this;
-    }
-    ~cancellation_token() {
-        if (state_ != nullptr) {
-            state_->release_ref();
-        }
-    }
 
     /// A token that can never be canceled (.NET CancellationToken.None).
     static cancellation_token none() noexcept { return {}; }
 
-    bool is_cancellation_requested() const noexcept { return state_ != nullptr && state_->is_canceled(); }
-    bool can_be_canceled() const noexcept { return state_ != nullptr; }
+    bool is_cancellation_requested() const noexcept { return state_ && state_->is_canceled(); }
+    bool can_be_canceled() const noexcept { return static_cast<bool>(state_); }
     void throw_if_cancellation_requested() const {
         if (is_cancellation_requested()) {
             throw operation_canceled{};
@@ -280,7 +259,7 @@ public:
                 throw std::invalid_argument("weft: null cancellation callback");
             }
         }
-        if (state_ == nullptr) {
+        if (!state_) {
             return {};
         }
         auto* node = new detail::cancel_callback_impl<std::decay_t<F>>(std::forward<F>(f));
@@ -289,8 +268,8 @@ public:
             owned->invoke();
             return {};
         }
-        state_->add_ref();
-        return cancellation_registration(state_, node);
+        state_->add_ref();  // the registration's
+        return cancellation_registration(state_.get(), node);
     }
 
     friend bool operator==(const cancellation_token& a, const cancellation_token& b) noexcept {
@@ -299,12 +278,8 @@ public:
 
 private:
     friend class cancellation_source;
-    explicit cancellation_token(detail::cancel_state* s) noexcept : state_(s) {
-        if (state_ != nullptr) {
-            state_->add_ref();
-        }
-    }
-    detail::cancel_state* state_ = nullptr;
+    explicit cancellation_token(detail::cancel_state* s) noexcept : state_(s) {}
+    detail::ref_ptr<detail::cancel_state> state_;
 };
 
 /// Signals cancellation to its tokens (.NET CancellationTokenSource). Copies share one state.

@@ -7,6 +7,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/detail/futex.hpp>
 #include <weft/detail/task_state.hpp>
 #include <weft/detail/thread_pool/pool_core.hpp>
 #include <weft/errors.hpp>
@@ -97,7 +98,9 @@ public:
 
 private:
     enum class status : std::uint8_t { pending, succeeded, failed, canceled };
-    static constexpr std::uint32_t pending_flag = 0, done = 1, sleeping = 2, worker_waits = 3;
+    // a one-shot event (detail/futex.hpp), with a mark of our own: worker i waits in the idle set
+    static constexpr std::uint32_t pending_flag = detail::event_unset, done = detail::event_set,
+                                   sleeping = detail::event_sleeping, worker_waits = 3;
 
     void run_body() noexcept {
         try {
@@ -127,11 +130,10 @@ private:
     void complete() noexcept {
         detail::pool_core* core = core_;
         auto* word = &flag_;
-        // order: acq_rel — release: the result is visible to the joiner; acquire: we read who waits
-        const std::uint32_t old = flag_.exchange(done, detail::acq_rel);
-        if (old == sleeping) {
-            detail::futex_wake_all(*word);  // only the address is used: harmless if it is gone
-        } else if (old >= worker_waits) {
+        // the result is visible to the joiner; we read who waits (only the word's address is
+        // used after the exchange: harmless if it is gone)
+        const std::uint32_t old = detail::event_set_and_wake(*word);
+        if (old >= worker_waits) {
             core->idle().notify(old - worker_waits);
         }
     }
@@ -162,13 +164,7 @@ private:
     }
 
     void join_elsewhere() noexcept {
-        std::uint32_t expected = pending_flag;
-        // order: acquire on failure — sees the result when already done
-        if (flag_.compare_exchange_strong(expected, sleeping, detail::acq_rel, detail::acquire)) {
-            while (flag_.load(detail::acquire) == sleeping) {  // order: acquire — pairs with complete()
-                detail::futex_wait(flag_, sleeping);
-            }
-        }
+        detail::event_wait(flag_, pending_flag);  // sees the result when already done
     }
 
     F fn_;

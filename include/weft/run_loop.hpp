@@ -21,6 +21,7 @@
 #pragma once
 
 #include <weft/detail/atomic.hpp>
+#include <weft/detail/counters.hpp>
 #include <weft/detail/blocking_wait.hpp>
 #include <weft/detail/trampoline.hpp>
 #include <weft/scheduler.hpp>
@@ -65,7 +66,7 @@ public:
             }
             while (work_item* w = items.pop()) {
                 w->discard();  // may schedule more here (continuations captured on the loop)
-                discarded_.fetch_add(1, detail::relaxed);  // order: relaxed — a total
+                discarded_.add();
             }
         }
     }
@@ -111,7 +112,7 @@ public:
     scheduler_stats stats() const {
         std::lock_guard lock(mutex_);
         // order: relaxed ×2 — totals, exact once the loop is quiet
-        return {scheduled_, ran_.load(detail::relaxed), discarded_.load(detail::relaxed)};
+        return {scheduled_, ran_.load(), discarded_.load()};
     }
 
 private:
@@ -180,7 +181,7 @@ private:
     }
 
     void run_item(work_item* w) noexcept {
-        ran_.fetch_add(1, detail::relaxed);  // order: relaxed — a total; counted before it runs
+        ran_.add();  // counted before it runs
         w->run();
     }
 
@@ -263,8 +264,8 @@ private:
     std::uint64_t scheduled_ = 0;
     std::condition_variable wake_;
     // --- not guarded -------------------------------------------------------------------------
-    detail::atomic<std::uint64_t> ran_{0};  // written by the driving thread only
-    detail::atomic<std::uint64_t> discarded_{0};
+    detail::stat_counter ran_;  // written by the driving thread only
+    detail::stat_counter discarded_;
     any_scheduler identity_handle_;  // set before any thread drives the loop
     const void* identity_ = this;
 };

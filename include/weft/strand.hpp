@@ -43,6 +43,7 @@
 #pragma once
 
 #include <weft/detail/atomic.hpp>
+#include <weft/detail/counters.hpp>
 #include <weft/detail/down_cast.hpp>
 #include <weft/detail/ref_count.hpp>
 #include <weft/detail/spin.hpp>
@@ -84,7 +85,7 @@ public:
         //        own RMW on pending_, so that RMW comes after this one in pending_'s order.
         const std::uint64_t before = pending_.fetch_add(1, acq_rel);
         // order: relaxed — a total; on pending_'s cache line, which this thread now owns
-        scheduled_.fetch_add(1, relaxed);
+        scheduled_.add();
         test_hook("strand.between_count_and_push");  // the busy window (tests only)
         queue_.push(w);
         if (before != 0) {
@@ -102,9 +103,9 @@ public:
 
     scheduler_stats stats() const noexcept {
         scheduler_stats s;
-        s.ran = ran_.load(relaxed);  // order: relaxed ×3 — totals, exact once the strand is quiet
-        s.discarded = discarded_.load(relaxed);
-        s.scheduled = scheduled_.load(relaxed);
+        s.ran = ran_.load();  // totals, exact once the strand is quiet
+        s.discarded = discarded_.load();
+        s.scheduled = scheduled_.load();
         return s;
     }
 
@@ -152,10 +153,10 @@ private:
                 // order: acquire — pairs with close()'s release; an item not started when the
                 //        strand was destroyed is discarded
                 if (closed_.load(acquire)) {
-                    count(discarded_, 1);
+                    discarded_.bump();
                     items[i]->discard();
                 } else {
-                    count(ran_, 1);  // before it runs: a waiter on its task sees it counted
+                    ran_.bump();  // before it runs: a waiter on its task sees it counted
                     items[i]->run();
                 }
             }
@@ -193,7 +194,7 @@ private:
             }
             for (std::size_t i = 0; i < n; ++i) {
                 if (items[i] != keep) {
-                    count(discarded_, 1);
+                    discarded_.bump();
                     items[i]->discard();
                 }
             }
@@ -206,24 +207,21 @@ private:
 
     /// The producer that started the drain was refused by the base: it owns the queue.
     void refuse(work_item* own) noexcept {
-        scheduled_.fetch_sub(1, relaxed);  // order: relaxed — a total; `own` was not accepted
+        scheduled_.sub();  // `own` was not accepted
         discard_all(own);
     }
 
-    static void count(atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
-        // order: relaxed — one writer at a time (the drain owner; S1 hands the role over with
-        //        acq_rel on pending_); readers only take totals
-        counter.store(counter.load(relaxed) + n, relaxed);
-    }
 
     any_scheduler base_;
     any_scheduler self_;  // the strand object: current_scheduler() while an item runs
     mpsc_queue queue_;
     alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> pending_{0};  // S1, S2
-    atomic<std::uint64_t> scheduled_{0};  // accepted items (a refused one is taken back off)
+    stat_counter scheduled_;  // accepted items (a refused one is taken back off); any thread
     alignas(WEFT_CACHE_LINE) atomic<bool> closed_{false};
-    atomic<std::uint64_t> ran_{0};        // written by the drain owner only
-    atomic<std::uint64_t> discarded_{0};  // written by the drain owner only
+    // written by the drain owner only (bump): one writer at a time, S1 hands the role over with
+    // acq_rel on pending_
+    stat_counter ran_;
+    stat_counter discarded_;
 };
 
 }  // namespace detail

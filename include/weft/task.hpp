@@ -8,6 +8,7 @@
 #include <weft/detail/blocking_wait.hpp>
 #include <weft/detail/down_cast.hpp>
 #include <weft/detail/placement.hpp>
+#include <weft/detail/ref_ptr.hpp>
 #include <weft/detail/task_state.hpp>
 #include <weft/errors.hpp>
 #include <weft/scheduler.hpp>
@@ -139,24 +140,9 @@ public:
     using const_result = typename detail::const_result<T>::type;
 
     task() noexcept = default;
-    task(const task& o) noexcept : state_(o.state_) {
-        if (state_ != nullptr) {
-            state_->add_ref();
-        }
-    }
-    task(task&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
-    task& operator=(task o) noexcept {
-        std::swap(state_, o.state_);
-        return *this;
-    }
-    ~task() {
-        if (state_ != nullptr) {
-            state_->release_ref();
-        }
-    }
 
     /// False for a default-constructed or moved-from task.
-    bool valid() const noexcept { return state_ != nullptr; }
+    bool valid() const noexcept { return static_cast<bool>(state_); }
 
     task_status status() const { return checked().status(); }
     bool is_ready() const { return checked().is_ready(); }
@@ -248,16 +234,16 @@ public:
 
 private:
     friend struct detail::task_access;
-    explicit task(detail::task_state<T>* adopted) noexcept : state_(adopted) {}
+    explicit task(detail::task_state<T>* adopted) noexcept : state_(detail::ref_ptr<detail::task_state<T>>::adopt(adopted)) {}
 
     detail::task_state<T>& checked() const {
-        if (state_ == nullptr) {
+        if (!state_) {
             throw no_state{};
         }
         return *state_;
     }
 
-    detail::task_state<T>* state_ = nullptr;
+    detail::ref_ptr<detail::task_state<T>> state_;  // copies share the state; moves leave it empty
 };
 
 namespace detail {
@@ -269,7 +255,7 @@ struct task_access {
     }
     template<typename T>
     static task_state<T>* state(const task<T>& t) noexcept {
-        return t.state_;
+        return t.state_.get();
     }
     template<typename T>
     static task_state<T>* checked_state(const task<T>& t) {
@@ -278,7 +264,7 @@ struct task_access {
     /// Takes the reference out of `t` (which becomes empty).
     template<typename T>
     static task_state<T>* release(task<T>& t) noexcept {
-        return std::exchange(t.state_, nullptr);
+        return t.state_.release();
     }
 };
 

@@ -46,7 +46,7 @@ WEFT_TLS_ACCESSOR inline wait_helper*& current_wait_helper() noexcept {
 }
 
 /// A blocked waiter, linked into the task's continuation list.
-/// flag_: 0 waiting (awake), 1 done, 2 waiting and asleep in futex.
+/// flag_: a one-shot event (futex.hpp): awake (unset), done (set), asleep (sleeping).
 /// helper_: the waiting thread's wait helper (a pool worker, a run loop), which notify() wakes.
 /// The helper may be destroyed as soon as its waiter returns, so whoever takes helper_ (an
 /// exchange) owns the right to call it: notify() takes it and, once done with it, sets
@@ -59,7 +59,7 @@ struct waiter_node : continuation {
     bool on_heap_ = false;           // timed waits: the waiter may abandon the node
     atomic<std::uint32_t> refs_{2};  // on_heap_ only: the waiter and the continuation list
 
-    static constexpr std::uint32_t awake = 0, done = 1, asleep = 2;
+    static constexpr std::uint32_t awake = event_unset, done = event_set, asleep = event_sleeping;
 
     waiter_node() noexcept { on_complete = &notify; }
 
@@ -85,14 +85,10 @@ struct waiter_node : continuation {
         const bool on_heap = self->on_heap_;
         // order: acq_rel — see release_helper()
         wait_helper* helper = self->helper_.exchange(nullptr, acq_rel);
-        // order: acq_rel — release: the waiter that sees `done` sees the task's result (it was
-        //        published before this node ran); acquire: we read `asleep` written by the waiter.
-        //        Without a helper, a stack node may be gone after this; below we use only its
-        //        address (futex). With one, the waiter waits for notifier_done_.
-        const std::uint32_t old = self->flag_.exchange(done, acq_rel);
-        if (old == asleep) {
-            futex_wake_all(self->flag_);
-        }
+        // The waiter that sees `done` sees the task's result (published before this node ran).
+        // Without a helper, a stack node may be gone after this (the event uses only its
+        // address). With one, the waiter waits for notifier_done_.
+        event_set_and_wake(self->flag_);
         if (helper != nullptr) {
             helper->wake_parked();
             // order: release — our last use of the helper (and of a stack node) is before this
@@ -141,13 +137,7 @@ inline void blocking_wait(state_base& s) noexcept {
         node.release_helper();
         return;
     }
-    std::uint32_t expected = waiter_node::awake;
-    // order: acquire on failure — observes `done` and, through notify's release, the result
-    if (node.flag_.compare_exchange_strong(expected, waiter_node::asleep, acq_rel, acquire)) {
-        while (node.flag_.load(acquire) == waiter_node::asleep) {  // order: acquire — see notify
-            futex_wait(node.flag_, waiter_node::asleep);
-        }
-    }
+    event_wait(node.flag_);  // observes `done` and, through notify's release, the result
 }
 
 /// Blocks until `s` is complete or `deadline` passed; true if complete.

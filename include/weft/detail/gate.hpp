@@ -31,6 +31,7 @@
 #pragma once
 
 #include <weft/detail/atomic.hpp>
+#include <weft/detail/counters.hpp>
 #include <weft/detail/down_cast.hpp>
 #include <weft/detail/ref_count.hpp>
 #include <weft/detail/trampoline.hpp>
@@ -103,7 +104,7 @@ public:
         }
         for (auto& q : dropped) {
             while (work_item* w = q.pop()) {
-                count(discarded_);
+                discarded_.add();
                 w->discard();
             }
         }
@@ -124,7 +125,7 @@ public:
     scheduler_stats stats() const {
         std::lock_guard lock(mutex_);
         // order: relaxed ×2 — totals; an item is counted before it runs or is discarded
-        return {scheduled_, ran_.load(relaxed), discarded_.load(relaxed)};
+        return {scheduled_, ran_.load(), discarded_.load()};
     }
     std::size_t max_concurrency() const noexcept { return max_concurrency_; }
 
@@ -227,7 +228,7 @@ private:
     /// caller), which is taken back; then the base's exception is returned for the caller.
     std::exception_ptr launch(startable& s, work_item* own = nullptr) noexcept {
         while (work_item* w = s.orphans.pop()) {
-            count(discarded_);
+            discarded_.add();
             w->discard();
         }
         std::exception_ptr own_refused;
@@ -271,11 +272,11 @@ private:
     void run_runner(runner* r, bool run) noexcept {
         for (unsigned visited = 1;; ++visited) {
             if (run) {
-                count(ran_);  // before it runs: a waiter on its task then sees it counted
+                ran_.add();  // before it runs: a waiter on its task then sees it counted
                 scheduler_scope scope(sides_[index(r->side)]);
                 r->item->run();
             } else {
-                count(discarded_);
+                discarded_.add();
                 r->item->discard();
             }
             startable next;
@@ -307,9 +308,6 @@ private:
         }
     }
 
-    void count(atomic<std::uint64_t>& counter) noexcept {
-        counter.fetch_add(1, relaxed);  // order: relaxed — a total
-    }
 
     /// Completes completion() once complete() or close() was called and nothing is queued
     /// or running.
@@ -342,8 +340,8 @@ private:
     runner* free_ = nullptr;
     std::uint64_t scheduled_ = 0;
     // --- not guarded ---------------------------------------------------------------------------
-    atomic<std::uint64_t> ran_{0};
-    atomic<std::uint64_t> discarded_{0};
+    stat_counter ran_;  // many runners: add()
+    stat_counter discarded_;
 };
 
 }  // namespace weft::detail

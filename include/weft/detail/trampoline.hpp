@@ -5,6 +5,7 @@
 #pragma once
 
 #include <weft/config.hpp>
+#include <weft/detail/intrusive_fifo.hpp>
 #include <weft/work_item.hpp>
 
 namespace weft::detail {
@@ -14,32 +15,11 @@ namespace weft::detail {
 /// uses at most this many frames.
 inline constexpr unsigned max_inline_depth = 16;
 
-/// An intrusive FIFO of work items, linked through work_item::next; one thread's only.
-struct work_item_fifo {
-    work_item* head = nullptr;
-    work_item* tail = nullptr;
-
-    void push(work_item* w) noexcept {
-        w->next = nullptr;
-        if (tail != nullptr) {
-            tail->next = w;
-        } else {
-            head = w;
-        }
-        tail = w;
-    }
-    work_item* pop() noexcept {
-        work_item* w = head;
-        if (w != nullptr) {
-            head = w->next;
-            if (head == nullptr) {
-                tail = nullptr;
-            }
-            w->next = nullptr;
-        }
-        return w;
-    }
+struct work_item_link {
+    static work_item*& next(work_item* w) noexcept { return w->next; }
 };
+/// An intrusive FIFO of work items, linked through work_item::next; one thread's only.
+using work_item_fifo = intrusive_fifo<work_item, work_item_link>;
 
 struct trampoline_state {
     unsigned depth = 0;

@@ -8,6 +8,7 @@
 #include <weft/cancellation.hpp>
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/down_cast.hpp>
+#include <weft/detail/intrusive_fifo.hpp>
 #include <weft/detail/ref_count.hpp>
 #include <weft/detail/io/sys.hpp>
 #include <weft/detail/task_state.hpp>
@@ -46,15 +47,12 @@ enum class op_phase : std::uint8_t {
     done,      ///< finished: the task was completed
 };
 
-/// Intrusive FIFO of ops (reactor thread only).
-struct op_fifo {
-    io_op* head = nullptr;
-    io_op* tail = nullptr;
-    bool empty() const noexcept { return head == nullptr; }
-    inline void push(io_op* op) noexcept;
-    inline io_op* pop() noexcept;
-    inline bool remove(io_op* op) noexcept;
+/// Links op_fifo through io_op::qnext (defined once io_op is complete).
+struct op_link {
+    static inline io_op*& next(io_op* op) noexcept;
 };
+/// Intrusive FIFO of ops (reactor thread only; the blocking pool's under its lock).
+using op_fifo = intrusive_fifo<io_op, op_link>;
 
 /// The reactor's view of one socket or file. Reference-counted: the handle object owns one
 /// reference, every op in flight on it one, and the epoll backend one while it is registered
@@ -154,40 +152,7 @@ private:
     static inline void on_item(work_item* w, bool run) noexcept;  // defined in reactor.hpp
 };
 
-inline void op_fifo::push(io_op* op) noexcept {
-    op->qnext = nullptr;
-    if (tail == nullptr) {
-        head = tail = op;
-    } else {
-        tail->qnext = op;
-        tail = op;
-    }
-}
-inline io_op* op_fifo::pop() noexcept {
-    io_op* op = head;
-    if (op != nullptr) {
-        head = op->qnext;
-        if (head == nullptr) {
-            tail = nullptr;
-        }
-        op->qnext = nullptr;
-    }
-    return op;
-}
-inline bool op_fifo::remove(io_op* op) noexcept {
-    io_op* prev = nullptr;
-    for (io_op* p = head; p != nullptr; prev = p, p = p->qnext) {
-        if (p == op) {
-            (prev == nullptr ? head : prev->qnext) = p->qnext;
-            if (tail == p) {
-                tail = prev;
-            }
-            p->qnext = nullptr;
-            return true;
-        }
-    }
-    return false;
-}
+inline io_op*& op_link::next(io_op* op) noexcept { return op->qnext; }
 
 inline const char* op_name(op_kind k) noexcept {
     static constexpr const char* names[] = {"weft: read",    "weft: write",   "weft: receive_from",
