@@ -22,6 +22,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,15 +104,19 @@ TEST_CASE("shutdown(drain) runs everything queued and everything it spawns", "[t
     CHECK(ran == 2000);
 }
 
+namespace {
+std::atomic<bool> blocker_may_finish{false};
+}  // namespace
+
 TEST_CASE("shutdown(cancel) completes queued tasks canceled and destroys each closure once", "[thread_pool]") {
     weft_test::lifetime_counts closures;
     std::vector<weft::task<void>> tasks;
-    std::atomic<bool> open{false};
     std::atomic<bool> started{false};
+    blocker_may_finish = false;
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
     auto blocker = weft::spawn(pool, [&] {
         started = true;
-        while (!open) {
+        while (!blocker_may_finish) {
             std::this_thread::yield();
         }
     });
@@ -121,12 +126,15 @@ TEST_CASE("shutdown(cancel) completes queued tasks canceled and destroys each cl
     for (int i = 0; i < 100; ++i) {
         tasks.push_back(weft::spawn(pool, [c = weft_test::counted(closures)] {}));
     }
-    std::thread opener([&] {
-        std::this_thread::sleep_for(10ms);
-        open = true;
-    });
-    pool.shutdown(weft::shutdown_mode::cancel);
-    opener.join();
+    {
+        // The blocker may finish only once the pool is closed in cancel mode: no timing.
+        weft_test::scoped_hook hook([](const char* name) {
+            if (std::string_view(name) == "pool.closed") {
+                blocker_may_finish = true;
+            }
+        });
+        pool.shutdown(weft::shutdown_mode::cancel);
+    }
     blocker.get();
     for (auto& t : tasks) {
         CHECK(t.is_canceled());
@@ -491,6 +499,74 @@ TEST_CASE("steals and injected batches are counted per worker", "[thread_pool]")
     CHECK(total.injected + total.slot_hits + total.steals > 0);
     CHECK(total.injected >= 1000);
     CHECK(total.tasks_run >= 3001);
+}
+
+namespace {
+/// Polls `pred` for up to 20 s (statistics a worker writes after the work it counts).
+template<typename Pred>
+bool within_20s(Pred pred) {
+    const auto give_up = std::chrono::steady_clock::now() + 20s;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > give_up) {
+            return false;
+        }
+        std::this_thread::yield();
+    }
+    return true;
+}
+}  // namespace
+
+TEST_CASE("each worker counts its own parks, wake-ups, steals and slot hits", "[thread_pool]") {
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    // Both workers asleep first, so the work below must wake them.
+    REQUIRE(within_20s([&] {
+        const auto st = pool.stats();
+        return st.workers[0].parks >= 1 && st.workers[1].parks >= 1;
+    }));
+    const auto before = pool.stats();
+    std::atomic<bool> first_ran{false};
+    std::thread::id outer_thread;
+    std::thread::id first_thread;
+    auto outer = weft::spawn(pool, [&] {
+        outer_thread = std::this_thread::get_id();
+        auto first = weft::spawn(pool, [&] {
+            first_thread = std::this_thread::get_id();
+            first_ran = true;
+        });                                       // into this worker's slot
+        auto second = weft::spawn(pool, [] {});  // into the slot; `first` moves to the deque
+        // This worker does not take `first` back while it runs this task: only a steal by the
+        // other worker runs it.
+        const bool stolen = within_20s([&] { return first_ran.load(); });
+        return std::make_pair(stolen, std::move(second));
+    });
+    auto [stolen, second] = outer.get();
+    second.get();
+    REQUIRE(stolen);
+    CHECK(first_thread != outer_thread);
+    pool.shutdown();
+    const auto after = pool.stats();
+    REQUIRE(after.workers.size() == 2);
+    std::uint64_t steals = 0;
+    std::uint64_t wakeups = 0;
+    std::uint64_t slot_hits = 0;
+    std::uint64_t tasks = 0;
+    for (std::size_t i = 0; i < 2; ++i) {
+        const auto& w = after.workers[i];
+        const auto& b = before.workers[i];
+        CHECK(w.parks >= b.parks);
+        steals += w.steals - b.steals;
+        wakeups += w.wakeups - b.wakeups;
+        slot_hits += w.slot_hits - b.slot_hits;
+        tasks += w.tasks_run - b.tasks_run;
+        if (w.steals > b.steals) {
+            CHECK(w.wakeups > b.wakeups);  // the thief was asleep: it was woken to steal
+        }
+    }
+    CHECK(steals == 1);     // `first`, by the other worker
+    CHECK(wakeups >= 1);    // `outer` from outside woke a sleeper
+    CHECK(slot_hits >= 1);  // `second` ran from the LIFO slot of outer's worker
+    CHECK(tasks == 3);
+    CHECK(after.total().injected - before.total().injected == 1);  // `outer`
 }
 
 TEST_CASE("long items from outside start in submission order once their length is known", "[thread_pool]") {

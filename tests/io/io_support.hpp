@@ -1,11 +1,15 @@
-// tests/io/io_support.hpp — helpers of the I/O suites: a bounded wait, a connected pair.
+// tests/io/io_support.hpp — helpers of the I/O suites: a bounded wait, a connected pair, an
+// echo loop and its client.
 #pragma once
 
 #include "catch.hpp"
 
 #include <weft/weft.hpp>
 
+#include <array>
 #include <chrono>
+#include <cstddef>
+#include <span>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -27,7 +31,6 @@ decltype(auto) await_get(weft::task<T>&& t) {
     return std::move(t).get();
 }
 
-/// The backend the suite was asked to run on ("uring", "epoll" or "" for automatic).
 /// True once `pred` holds, polling for up to 10 s: for statistics an I/O thread folds in at
 /// its next loop turn (exact once it is quiet), never for behaviour.
 template<typename Pred>
@@ -42,6 +45,7 @@ bool eventually(Pred pred) {
     return true;
 }
 
+/// The backend the suite was asked to run on ("uring", "epoll" or "" for automatic).
 inline std::string wanted_backend() {
     const char* v = std::getenv("WEFT_IO_BACKEND");
     return v == nullptr ? std::string() : std::string(v);
@@ -71,6 +75,34 @@ std::error_code error_of(weft::task<T>& t) {
     }
     FAIL("expected a std::system_error");
     return {};
+}
+
+/// Echoes what `s` reads until the peer ends the stream; the byte count.
+inline weft::task<std::size_t> echo_until_eof(weft::tcp_socket s) {
+    std::array<std::byte, 256> buf;
+    std::size_t total = 0;
+    for (;;) {
+        const std::size_t n = co_await s.read_some(buf);
+        if (n == 0) {
+            s.close();  // the frame (and `s`) lives as long as the task: close explicitly
+            co_return total;
+        }
+        total += n;
+        co_await s.write_all(std::span(buf.data(), n));
+    }
+}
+
+/// Sends `rounds` numbered messages and reads each back; how many came back intact.
+inline weft::task<int> ping(weft::tcp_socket& c, int rounds) {
+    int good = 0;
+    for (int i = 0; i < rounds; ++i) {
+        const std::string msg = "message " + std::to_string(i);
+        co_await c.write_all(msg);
+        std::string back(msg.size(), '\0');
+        co_await c.read_exact(back);
+        good += back == msg ? 1 : 0;
+    }
+    co_return good;
 }
 
 }  // namespace weft_test

@@ -96,6 +96,7 @@
 #include <weft/detail/counters.hpp>
 #include <weft/detail/mpsc_queue.hpp>
 #include <weft/detail/spin.hpp>
+#include <weft/detail/test_hooks.hpp>
 #include <weft/detail/thread_name.hpp>
 #include <weft/detail/thread_pool/idle_set.hpp>
 #include <weft/detail/thread_pool/spares.hpp>
@@ -399,6 +400,7 @@ public:
                 spare_set::signal(slots_[i].retire_word, spare_set::retire_exit);
             });
         });
+        test_hook("pool.closed");  // §7 steps 1-2 done (tests only)
         idle_.wake_all();  // everyone looks at I4 again; the last one to park decides
     }
 
