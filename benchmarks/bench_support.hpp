@@ -2,12 +2,12 @@
 // check, the worker count of a configuration, and its registration over worker counts.
 #pragma once
 
-#include <benchmark/benchmark.h>
-
 #include <cstddef>
 #include <cstdlib>
 #include <stdexcept>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 namespace weft_bench {
 
@@ -19,7 +19,9 @@ inline void check(bool ok, const char* what) {
 }
 
 /// The worker count of this configuration (the benchmark's only argument).
-inline std::size_t workers(const benchmark::State& st) { return static_cast<std::size_t>(st.range(0)); }
+inline std::size_t workers(const benchmark::State& st) {
+    return static_cast<std::size_t>(st.range(0));
+}
 
 /// Worker counts to run: WEFT_BENCH_THREADS="1,2,4,8,16" on a bigger machine; default 1 and 2.
 inline std::vector<long> thread_counts() {
@@ -66,7 +68,7 @@ inline int run_benchmarks(int argc, char** argv) {
     return 0;
 }
 
-}  // namespace weft_bench
+} // namespace weft_bench
 
 /// Registers `fn` as BM_<workload>/<impl>/threads:<T>/real_time (all in one process).
 #define WEFT_BENCH(fn, workload, impl) weft_bench::register_over_threads("BM_" workload "/" impl, fn)

@@ -4,16 +4,16 @@
 // SIGKILL after 5 s. Shared by the echo and placement benchmarks.
 #pragma once
 
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 extern char** environ;
 
@@ -103,4 +103,4 @@ private:
     int out_ = -1;
 };
 
-}  // namespace bench_support
+} // namespace bench_support

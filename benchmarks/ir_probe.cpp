@@ -3,14 +3,14 @@
 // Usage: weft_ir_probe <chain_spawn|chain_resume_on|strand_resume_on|chain_then|spawn_get|asio_post> <N>
 //        weft_ir_probe fan_out <N>                 (N tasks submitted from main)
 //        weft_ir_probe <fib_spawn|fib_local> <n>   (fib(n): F(n+1) - 1 spawned tasks)
-#include "pool_workloads.hpp"
-#include "workloads.hpp"
-
 #include <weft/weft.hpp>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "pool_workloads.hpp"
+#include "workloads.hpp"
 
 int main(int argc, char** argv) {
     if (argc != 3) {

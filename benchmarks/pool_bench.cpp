@@ -16,12 +16,7 @@
 // Every result is checked, so a broken run cannot look fast. WEFT_BENCH_THREADS="1,2,4,8,16"
 // runs other worker counts (default 1 and 2). ping_pong always uses two 1-thread executors
 // (the same one when threads = 1).
-#include "bench_support.hpp"
-#include "pool_workloads.hpp"
-
 #include <weft/weft.hpp>
-
-#include <benchmark/benchmark.h>
 
 #include <atomic>
 #include <chrono>
@@ -35,6 +30,11 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
+#include "pool_workloads.hpp"
+
+#include <benchmark/benchmark.h>
+
 #if WEFT_BENCH_HAVE_TBB
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
@@ -45,12 +45,14 @@ namespace {
 
 constexpr int fib_n = 30;
 constexpr long fib_result = 832'040;
-constexpr long fib_tasks = 1'346'268;  // F(31) - 1
+constexpr long fib_tasks = 1'346'268; // F(31) - 1
 constexpr long fan_out_tasks = 1'000'000;
 constexpr long ping_pong_trips = 100'000;
 
 using weft_bench::check;
-std::size_t threads(const benchmark::State& st) { return weft_bench::workers(st); }
+std::size_t threads(const benchmark::State& st) {
+    return weft_bench::workers(st);
+}
 
 // ---- weft ------------------------------------------------------------------------------------
 
@@ -191,8 +193,8 @@ private:
     }
     std::mutex mutex_;
     std::condition_variable cv_;
-    std::deque<std::function<void()>> queue_;  // guarded by mutex_
-    bool stop_ = false;                        // guarded by mutex_
+    std::deque<std::function<void()>> queue_; // guarded by mutex_
+    bool stop_ = false;                       // guarded by mutex_
     std::vector<std::thread> threads_;
 };
 
@@ -331,7 +333,7 @@ void BM_ping_pong_tbb_arena(benchmark::State& st) {
 }
 #endif
 
-}  // namespace
+} // namespace
 
 // Names: BM_<workload>/<implementation>/threads:<T>/real_time, all in this one process.
 int main(int argc, char** argv) {

@@ -32,12 +32,16 @@ inline long fib_local(weft::thread_pool& pool, int n) {
     if (n < 2) {
         return n;
     }
-    weft::local_task child{pool, [&pool, n] { return fib_local(pool, n - 1); }};
+    weft::local_task child{pool, [&pool, n] {
+                               return fib_local(pool, n - 1);
+                           }};
     const long b = fib_local(pool, n - 2);
     return child.get() + b;
 }
 
-inline long fib_serial(int n) { return n < 2 ? n : fib_serial(n - 1) + fib_serial(n - 2); }
+inline long fib_serial(int n) {
+    return n < 2 ? n : fib_serial(n - 1) + fib_serial(n - 2);
+}
 
 constexpr long skynet_size = 1'000'000;
 constexpr long skynet_div = 10;
@@ -68,7 +72,9 @@ inline long skynet_fork_rest(weft::thread_pool& pool, long num, long sub, long i
     if (i == skynet_div - 1) {
         return skynet_local(pool, num + i * sub, sub);
     }
-    weft::local_task child{pool, [&pool, n = num + i * sub, sub] { return skynet_local(pool, n, sub); }};
+    weft::local_task child{pool, [&pool, n = num + i * sub, sub] {
+                               return skynet_local(pool, n, sub);
+                           }};
     const long rest = skynet_fork_rest(pool, num, sub, i + 1);
     return child.get() + rest;
 }
@@ -116,4 +122,4 @@ inline long ping_pong(weft::thread_pool& a, weft::thread_pool& b, long round_tri
     return finished.get();
 }
 
-}  // namespace weft_bench
+} // namespace weft_bench

@@ -17,13 +17,13 @@
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
 
-#include "bench_support.hpp"
-#include "workloads.hpp"
-
 #include <atomic>
 #include <future>
 #include <thread>
 #include <vector>
+
+#include "bench_support.hpp"
+#include "workloads.hpp"
 
 #if WEFT_BENCH_HAVE_ASIO
 #include <asio/post.hpp>
@@ -191,7 +191,7 @@ void BM_strand_contended_asio_pool(benchmark::State& st) {
 }
 #endif
 
-}  // namespace
+} // namespace
 
 // Names: BM_<workload>/<implementation>/threads:<T>/real_time, all in this one process.
 

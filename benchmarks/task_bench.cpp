@@ -8,12 +8,7 @@
 //   pingpong          two OS threads hand a token back and forth through fresh promises
 //
 // Every result is checked (counts, sums) so a broken run cannot look fast.
-#include "bench_support.hpp"
-#include "workloads.hpp"
-
 #include <weft/weft.hpp>
-
-#include <benchmark/benchmark.h>
 
 #include <atomic>
 #include <cstdint>
@@ -22,9 +17,12 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
+#include "workloads.hpp"
 #include <pthread.h>
 #include <sched.h>
 
+#include <benchmark/benchmark.h>
 
 namespace {
 
@@ -134,8 +132,12 @@ int cpu_for(const benchmark::State& st, int side) {
 }
 
 /// Waits on promise `p` and returns its value, for either promise type.
-int wait_value(weft::promise<int>& p) { return p.get_task().get(); }
-int wait_value(std::promise<int>& p) { return p.get_future().get(); }
+int wait_value(weft::promise<int>& p) {
+    return p.get_task().get();
+}
+int wait_value(std::promise<int>& p) {
+    return p.get_future().get();
+}
 
 template<typename Promise>
 void BM_pingpong(benchmark::State& st) {
@@ -160,7 +162,7 @@ void BM_pingpong(benchmark::State& st) {
     st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(pingpong_trips));
 }
 
-}  // namespace
+} // namespace
 
 // Names: BM_<workload>/<implementation>/threads:<T>/real_time, all in this one process.
 

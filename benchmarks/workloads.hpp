@@ -84,4 +84,4 @@ long run_asio_chain(Executor ex, long links) {
 }
 #endif
 
-}  // namespace weft_bench
+} // namespace weft_bench

@@ -10,21 +10,26 @@ int main() {
     weft::cancellation_source cs;
 
     // Cooperative: the work polls its token (it receives it as its last argument).
-    auto worker = weft::spawn(pool, [](weft::cancellation_token& token) {
-        long spins = 0;
-        while (!token.is_cancellation_requested()) {
-            ++spins;
-        }
-        token.throw_if_cancellation_requested();  // completes the task as canceled
-        return spins;
-    }, cs.token());
+    auto worker = weft::spawn(
+        pool,
+        [](weft::cancellation_token& token) {
+            long spins = 0;
+            while (!token.is_cancellation_requested()) {
+                ++spins;
+            }
+            token.throw_if_cancellation_requested(); // completes the task as canceled
+            return spins;
+        },
+        cs.token());
 
-    auto queued = weft::spawn(pool, [] { std::puts("never printed"); }, cs.token());
+    auto queued = weft::spawn(
+        pool, [] { std::puts("never printed"); }, cs.token());
     auto reg = cs.token().register_callback([] { std::puts("callback: canceled"); });
-    cs.cancel_after(20ms);  // on the timer thread
+    cs.cancel_after(20ms); // on the timer thread
 
     worker.wait();
-    std::printf("worker canceled: %s, queued canceled: %s\n", worker.is_canceled() ? "yes" : "no",
+    std::printf("worker canceled: %s, queued canceled: %s\n",
+                worker.is_canceled() ? "yes" : "no",
                 queued.is_canceled() ? "yes" : "no");
     return worker.is_canceled() && queued.is_canceled() ? 0 : 1;
 }

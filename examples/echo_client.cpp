@@ -18,7 +18,7 @@ weft::task<int> talk(weft::io_context& io, weft::endpoint server, int count) {
         const std::string line = "line " + std::to_string(i) + "\n";
         co_await s.write_all(line);
         std::string back(line.size(), '\0');
-        co_await weft::with_timeout(io, s.read_exact(back), 5s);  // timeout_error if it stalls
+        co_await weft::with_timeout(io, s.read_exact(back), 5s); // timeout_error if it stalls
         good += back == line ? 1 : 0;
     }
     co_return good;

@@ -11,13 +11,13 @@ weft::task<void> echo(weft::tcp_socket s) {
     std::array<std::byte, 4096> buf;
     try {
         for (;;) {
-            std::size_t n = co_await s.read_some(buf);         // resumes on the I/O thread
+            std::size_t n = co_await s.read_some(buf); // resumes on the I/O thread
             if (n == 0) {
-                break;                                         // the peer closed: end of stream
+                break; // the peer closed: end of stream
             }
-            co_await s.write_all(std::span(buf.data(), n));    // short writes are resumed
+            co_await s.write_all(std::span(buf.data(), n)); // short writes are resumed
         }
-    } catch (const std::system_error& e) {                     // ECONNRESET and friends
+    } catch (const std::system_error& e) { // ECONNRESET and friends
         std::fprintf(stderr, "connection: %s\n", e.what());
     }
     s.close();
@@ -26,7 +26,7 @@ weft::task<void> echo(weft::tcp_socket s) {
 weft::task<void> serve(weft::tcp_listener& listener, int connections) {
     for (int i = 0; connections < 0 || i < connections; ++i) {
         weft::tcp_socket s = co_await listener.accept();
-        (void)echo(std::move(s));  // runs on by itself; the frame lives until it ends
+        (void)echo(std::move(s)); // runs on by itself; the frame lives until it ends
     }
 }
 
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     auto listener = weft::tcp_listener::bind(io, weft::endpoint::any_v4(port));
     std::printf("echo_server on port %u (%s)\n", listener.local_endpoint().port(), io.backend_name().c_str());
     if (argc > 1) {
-        serve(listener, -1).wait();  // forever
+        serve(listener, -1).wait(); // forever
         return 0;
     }
     auto server = serve(listener, 1);

@@ -3,13 +3,13 @@
 // a generated 4 MiB file and checks the copy.
 #include <weft/weft.hpp>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <array>
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 constexpr std::size_t block = 256 * 1024;
 
@@ -22,11 +22,11 @@ weft::task<std::uint64_t> copy(weft::io_context& io, std::string from, std::stri
     weft::task<std::size_t> writing;
     for (std::size_t cur = 0; n > 0; cur ^= 1u) {
         if (writing.valid()) {
-            co_await writing;  // the other buffer is free again
+            co_await writing; // the other buffer is free again
         }
         writing = dst.write_all_at(offset, std::span(buf[cur].data(), n));
         offset += n;
-        n = co_await src.read_at(offset, buf[cur ^ 1u]);  // overlaps the write above
+        n = co_await src.read_at(offset, buf[cur ^ 1u]); // overlaps the write above
     }
     if (writing.valid()) {
         co_await writing;
@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
     const bool same = bytes == data.size() && g.read_at(data.size(), past).get() == 0 && back == data;
     ::unlink(from.c_str());
     ::unlink(to.c_str());
-    std::printf("copied %llu bytes with %s: %s\n", static_cast<unsigned long long>(bytes), io.backend_name().c_str(),
+    std::printf("copied %llu bytes with %s: %s\n",
+                static_cast<unsigned long long>(bytes),
+                io.backend_name().c_str(),
                 same ? "identical" : "DIFFERENT");
     return same ? 0 : 1;
 }

@@ -18,16 +18,15 @@ namespace {
 constexpr std::size_t max_header_bytes = 8192;
 
 struct request_result {
-    std::size_t consumed = 0;  // bytes of the buffer this request used (0: incomplete)
+    std::size_t consumed = 0; // bytes of the buffer this request used (0: incomplete)
     bool bad = false;
     bool close = false;
     std::string response;
 };
 
 bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x | 0x20) == (y | 0x20);
-           });
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return (x | 0x20) == (y | 0x20); });
 }
 
 std::string reply(int status, std::string_view reason, std::string_view body, bool close) {
@@ -85,14 +84,15 @@ request_result parse_one(std::string_view in) {
             value.remove_prefix(1);
         }
         if (iequals(name, "Content-Length")) {
-            if (value.empty() || value.size() > 9 || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            if (value.empty() || value.size() > 9 ||
+                !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
                 r.bad = r.close = true;
                 r.response = reply(400, "Bad Request", "bad Content-Length\n", true);
                 return r;
             }
             body = std::stoul(std::string(value));
         } else if (iequals(name, "Transfer-Encoding")) {
-            r.bad = r.close = true;  // chunked bodies are not supported by this example
+            r.bad = r.close = true; // chunked bodies are not supported by this example
             r.response = reply(400, "Bad Request", "Transfer-Encoding not supported\n", true);
             return r;
         } else if (iequals(name, "Connection")) {
@@ -100,7 +100,7 @@ request_result parse_one(std::string_view in) {
         }
     }
     if (in.size() < end + 4 + body) {
-        return r;  // the body has not all arrived yet
+        return r; // the body has not all arrived yet
     }
     r.consumed = end + 4 + body;
     r.close = !keep_alive;
@@ -108,7 +108,7 @@ request_result parse_one(std::string_view in) {
         r.response = reply(405, "Method Not Allowed", "only GET\n", r.close);
     } else if (target == "/") {
         r.response = reply(200, "OK", method == "HEAD" ? "" : "Hello, World!", r.close);
-        if (method == "HEAD") {  // same headers as GET, no body
+        if (method == "HEAD") { // same headers as GET, no body
             r.response = reply(200, "OK", "", r.close);
             r.response.replace(r.response.find("Content-Length: 0"), 17, "Content-Length: 13");
         }
@@ -129,7 +129,7 @@ weft::task<void> session(weft::tcp_socket s) {
             }
             in.append(buf.data(), n);
             std::string out;
-            for (;;) {  // every complete request, in order (pipelining)
+            for (;;) { // every complete request, in order (pipelining)
                 request_result r = parse_one(in);
                 if (r.consumed == 0 && !r.bad) {
                     break;
@@ -159,7 +159,7 @@ weft::task<void> serve(weft::tcp_listener& l) {
             (void)session(std::move(s));
         }
     } catch (const std::system_error& e) {
-        if (e.code() != std::errc::operation_canceled) {  // ECANCELED: the listener was closed
+        if (e.code() != std::errc::operation_canceled) { // ECANCELED: the listener was closed
             throw;
         }
     }
@@ -185,12 +185,13 @@ std::size_t count(std::string_view hay, std::string_view needle) {
     return n;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     const unsigned threads = argc > 2 ? static_cast<unsigned>(std::atoi(argv[2])) : 1;
     weft::io_context io{weft::io_options{.threads = threads}};
-    auto listener = weft::tcp_listener::bind(io, weft::endpoint::any_v4(static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 0)));
+    auto listener = weft::tcp_listener::bind(
+        io, weft::endpoint::any_v4(static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 0)));
     const auto port = listener.local_endpoint().port();
     std::printf("http_server on port %u, %u I/O thread(s), %s\n", port, threads, io.backend_name().c_str());
     std::fflush(stdout);
@@ -206,10 +207,10 @@ int main(int argc, char** argv) {
     const std::string closing = exchange(io, at, "GET / HTTP/1.0\r\n\r\n" + get).get();
     const bool ok = count(pipelined, "HTTP/1.1 200 OK") == 3 && count(pipelined, "HTTP/1.1 404") == 1 &&
                     count(pipelined, "Content-Length: 13\r\n\r\nHello, World!") == 3 &&
-                    pipelined.rfind("Hello, World!") == pipelined.size() - 13 &&
-                    bad.rfind("HTTP/1.1 400", 0) == 0 && count(bad, "HTTP/1.1") == 1 &&
-                    count(closing, "HTTP/1.1 200 OK") == 1;
+                    pipelined.rfind("Hello, World!") == pipelined.size() - 13 && bad.rfind("HTTP/1.1 400", 0) == 0 &&
+                    count(bad, "HTTP/1.1") == 1 && count(closing, "HTTP/1.1 200 OK") == 1;
     std::printf("pipelined: %zu responses, malformed: 400 + close, HTTP/1.0: one response: %s\n",
-                count(pipelined, "HTTP/1.1 "), ok ? "ok" : "FAILED");
+                count(pipelined, "HTTP/1.1 "),
+                ok ? "ok" : "FAILED");
     return ok ? 0 : 1;
 }

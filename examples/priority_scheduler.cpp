@@ -55,13 +55,14 @@ private:
                 wake_.wait(lock, [&] { return stopping_ || !urgent_.empty() || !background_.empty(); });
                 auto& q = !urgent_.empty() ? urgent_ : background_;
                 if (q.empty()) {
-                    return;  // stopping, and nothing left
+                    return; // stopping, and nothing left
                 }
                 urgent = &q == &urgent_;
                 w = q.front();
                 q.pop_front();
             }
-            weft::scheduler_scope scope{urgent ? weft::any_scheduler(urgent_lane_) : weft::any_scheduler(background_lane_)};
+            weft::scheduler_scope scope{urgent ? weft::any_scheduler(urgent_lane_)
+                                               : weft::any_scheduler(background_lane_)};
             w->run();
         }
     }
@@ -72,12 +73,12 @@ private:
     bool stopping_ = false;
     lane urgent_lane_{*this, true};
     lane background_lane_{*this, false};
-    std::thread thread_;  // last: starts after everything above exists
+    std::thread thread_; // last: starts after everything above exists
 };
 
 weft::task<std::string> handle(weft::thread_pool& pool, priority_scheduler& sched, int id) {
-    co_await weft::resume_on(sched.urgent());                 // hop onto the user's scheduler
-    int parsed = co_await weft::spawn(pool, [id] { return id * 2; });  // back here afterwards
+    co_await weft::resume_on(sched.urgent());                         // hop onto the user's scheduler
+    int parsed = co_await weft::spawn(pool, [id] { return id * 2; }); // back here afterwards
     co_return "request " + std::to_string(id) + " -> " + std::to_string(parsed) +
         (sched.urgent().runs_on_this_thread() ? " (urgent lane)" : " (elsewhere!)");
 }
@@ -90,8 +91,9 @@ int main() {
     for (int id = 0; id < 3; ++id) {
         requests.push_back(handle(pool, sched, id));
     }
-    auto report = weft::spawn(sched.background(), [] { return std::string("background report"); })
-                      .then(sched.urgent(), [](const std::string& s) { return s + ", then urgent"; });
+    auto report = weft::spawn(sched.background(), [] {
+                      return std::string("background report");
+                  }).then(sched.urgent(), [](const std::string& s) { return s + ", then urgent"; });
 
     auto all = weft::when_all(requests).get();
     bool ok = true;

@@ -1,10 +1,7 @@
 // Tests for weft/cancellation.hpp.
 #include <weft/cancellation.hpp>
-
 #include <weft/promise.hpp>
 #include <weft/unobserved.hpp>
-
-#include "catch.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -13,6 +10,8 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "catch.hpp"
 
 using namespace std::chrono_literals;
 
@@ -61,7 +60,9 @@ TEST_CASE("a callback registered after cancellation runs at once on the register
 TEST_CASE("a destroyed registration's callback never runs", "[cancel]") {
     weft::cancellation_source cs;
     bool ran = false;
-    { auto reg = cs.token().register_callback([&] { ran = true; }); }
+    {
+        auto reg = cs.token().register_callback([&] { ran = true; });
+    }
     auto reg2 = cs.token().register_callback([&] {});
     reg2.unregister();
     CHECK_FALSE(static_cast<bool>(reg2));
@@ -99,7 +100,7 @@ TEST_CASE("unregistering from another thread waits for a running callback to fin
         std::this_thread::sleep_for(20ms);
         release = true;
     });
-    reg.unregister();  // must not return before the callback finished
+    reg.unregister(); // must not return before the callback finished
     CHECK(finished);
     canceler.join();
     releaser.join();
@@ -196,7 +197,7 @@ TEST_CASE("a later cancel_after replaces an earlier one, dropping the source dro
         cs.cancel_after(1h);
         cs.cancel_after(2h);
         CHECK(weft::detail::timer_service::global().pending() == before + 1);
-        auto token = cs.token();  // a token alone cannot cancel: the timer still goes with the source
+        auto token = cs.token(); // a token alone cannot cancel: the timer still goes with the source
     }
     CHECK(weft::detail::timer_service::global().pending() == before);
 }

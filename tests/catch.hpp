@@ -1,7 +1,7 @@
 // tests/catch.hpp — one include for Catch2 v3 (when installed) or Debian's 2.13.
 #pragma once
 
-#ifndef WEFT_CATCH2_MAJOR  // CMake's definition wins
+#ifndef WEFT_CATCH2_MAJOR // CMake's definition wins
 #if __has_include(<catch2/catch_test_macros.hpp>)
 #define WEFT_CATCH2_MAJOR 3
 #else
@@ -18,9 +18,9 @@
 #else
 #include <catch2/catch.hpp>
 #define WEFT_CONTAINS_SUBSTRING(s) Catch::Matchers::Contains(s)
-#define WEFT_SKIP(msg)  \
-    do {                \
-        WARN(msg);      \
-        return;         \
+#define WEFT_SKIP(msg)                                                                                                 \
+    do {                                                                                                               \
+        WARN(msg);                                                                                                     \
+        return;                                                                                                        \
     } while (false)
 #endif

@@ -1,12 +1,8 @@
 // Tests for task<T>::then (weft/task.hpp): value and task forms, unwrapping, options, chains.
-#include <weft/task.hpp>
-
 #include <weft/promise.hpp>
 #include <weft/spawn.hpp>
+#include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
-
-#include "catch.hpp"
-#include "support/manual_scheduler.hpp"
 
 #include <atomic>
 #include <functional>
@@ -15,11 +11,14 @@
 #include <string>
 #include <thread>
 
+#include "catch.hpp"
+#include "support/manual_scheduler.hpp"
+
 namespace {
 struct custom_error : std::runtime_error {
     custom_error() : std::runtime_error("custom") {}
 };
-}  // namespace
+} // namespace
 
 TEST_CASE("the value form receives the value and its result becomes the new task's", "[then]") {
     weft::promise<int> p;
@@ -99,7 +98,7 @@ TEST_CASE("an exception thrown by a continuation fails its task, not the thread"
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
     auto t = weft::spawn(pool, [] { return 1; }).then(pool, [](int) -> int { throw custom_error{}; });
     CHECK_THROWS_AS(t.get(), custom_error);
-    CHECK(weft::spawn(pool, [] { return 2; }).get() == 2);  // the worker survived
+    CHECK(weft::spawn(pool, [] { return 2; }).get() == 2); // the worker survived
 }
 
 TEST_CASE("then(scheduler, f) runs f on the named scheduler", "[then]") {
@@ -107,7 +106,7 @@ TEST_CASE("then(scheduler, f) runs f on the named scheduler", "[then]") {
     weft::promise<int> p;
     auto t = p.get_task().then(sched, [](int x) { return x + 1; });
     p.set_value(1);
-    CHECK_FALSE(t.is_ready());  // queued on sched, not run inline
+    CHECK_FALSE(t.is_ready()); // queued on sched, not run inline
     CHECK(sched.run_all() == 1);
     CHECK(t.get() == 2);
 }
@@ -159,7 +158,7 @@ TEST_CASE("continuation options", "[then]") {
         weft::task<int> t;
         auto outer = weft::spawn(sched, [&] {
             t = p.get_task().then([](int x) { return x; }, weft::continuation_options::run_asynchronously);
-            return t.is_ready();  // must not have run inline inside this item
+            return t.is_ready(); // must not have run inline inside this item
         });
         CHECK(sched.run_all() == 2);
         CHECK_FALSE(outer.get());
@@ -171,7 +170,7 @@ TEST_CASE("continuation options", "[then]") {
         using o = weft::continuation_options;
         CHECK_THROWS_AS(t.then([](int) {}, o::execute_synchronously | o::run_asynchronously), std::invalid_argument);
         CHECK_THROWS_AS(t.then([](int) {}, o::only_on_error), std::invalid_argument);
-        CHECK_THROWS_AS(t.then([](int) {}, o::run_asynchronously), std::invalid_argument);  // nowhere to hop
+        CHECK_THROWS_AS(t.then([](int) {}, o::run_asynchronously), std::invalid_argument); // nowhere to hop
         int (*null_fn)(int) = nullptr;
         CHECK_THROWS_AS(t.then(null_fn), std::invalid_argument);
         CHECK_THROWS_AS(t.then(std::function<void(int)>{}), std::invalid_argument);
@@ -194,7 +193,7 @@ TEST_CASE("a million-link chain built ahead completes without stack overflow", "
         for (int i = 0; i < links; ++i) {
             t = t.then([](int x) { return x + 1; });
         }
-        p.set_value(0);  // the whole chain completes here, on this thread
+        p.set_value(0); // the whole chain completes here, on this thread
         CHECK(t.get() == links);
     }
     SECTION("an error propagating through every link") {

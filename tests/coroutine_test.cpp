@@ -1,20 +1,19 @@
 // Tests for task<T> as a coroutine and awaitable (weft/detail/task_coroutine.hpp via
 // weft/task.hpp) and for weft/resume_on.hpp.
-#include <weft/task.hpp>
-
 #include <weft/promise.hpp>
 #include <weft/resume_on.hpp>
 #include <weft/spawn.hpp>
+#include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
-
-#include "catch.hpp"
-#include "support/manual_scheduler.hpp"
-#include "support/thread_tag.hpp"
 
 #include <memory>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "catch.hpp"
+#include "support/manual_scheduler.hpp"
+#include "support/thread_tag.hpp"
 
 namespace {
 
@@ -22,22 +21,26 @@ struct custom_error : std::runtime_error {
     custom_error() : std::runtime_error("custom") {}
 };
 
-weft::task<int> ready_value(int v) { co_return v; }
+weft::task<int> ready_value(int v) {
+    co_return v;
+}
 
-weft::task<int> add_one(weft::task<int> t) { co_return co_await t + 1; }
+weft::task<int> add_one(weft::task<int> t) {
+    co_return co_await t + 1;
+}
 
 weft::task<void> record_then_wait(bool& started, weft::task<void> gate) {
     started = true;
     co_await gate;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("a coroutine task starts eagerly on the caller", "[coroutine]") {
     bool started = false;
     weft::promise<void> gate;
     auto t = record_then_wait(started, gate.get_task());
-    CHECK(started);  // ran up to its first suspension before returning
+    CHECK(started); // ran up to its first suspension before returning
     CHECK_FALSE(t.is_ready());
     gate.set_value();
     CHECK(t.is_ready());
@@ -102,7 +105,7 @@ TEST_CASE("co_await resumes on the scheduler that was current at the co_await", 
     starter.get();
     std::thread completer([&] { p.set_value(7); });
     completer.join();
-    CHECK_FALSE(t.is_ready());  // the resumption went back to sched, not the completer
+    CHECK_FALSE(t.is_ready()); // the resumption went back to sched, not the completer
     sched.run_all();
     CHECK(t.get() == 7);
     CHECK(resumed_on == weft_test::this_thread_tag());
@@ -135,21 +138,27 @@ TEST_CASE("resume_on a shut-down scheduler throws at the co_await", "[coroutine]
 
 TEST_CASE("a discarded resumption surfaces as operation_canceled", "[coroutine]") {
     weft_test::manual_scheduler sched;
-    auto body = [](weft_test::manual_scheduler& s) -> weft::task<void> { co_await weft::resume_on(s); };
+    auto body = [](weft_test::manual_scheduler& s) -> weft::task<void> {
+        co_await weft::resume_on(s);
+    };
     auto t = body(sched);
     CHECK(sched.discard_all() == 1);
     CHECK(t.is_canceled());
 }
 
 TEST_CASE("move-only and reference results pass through co_await", "[coroutine]") {
-    auto make = []() -> weft::task<std::unique_ptr<int>> { co_return std::make_unique<int>(3); };
+    auto make = []() -> weft::task<std::unique_ptr<int>> {
+        co_return std::make_unique<int>(3);
+    };
     auto use = [&]() -> weft::task<int> {
         std::unique_ptr<int> v = co_await make();
         co_return *v;
     };
     CHECK(use().get() == 3);
     static int target = 1;
-    auto ref = []() -> weft::task<int&> { co_return target; };
+    auto ref = []() -> weft::task<int&> {
+        co_return target;
+    };
     auto use_ref = [&]() -> weft::task<bool> {
         int& r = co_await ref();
         co_return &r == &target;
@@ -173,9 +182,9 @@ TEST_CASE("a million coroutines awaiting each other resume without stack overflo
     weft::promise<int> p;
     weft::task<int> t = p.get_task();
     for (int i = 0; i < depth; ++i) {
-        t = add_one(std::move(t));  // each suspends on the previous one
+        t = add_one(std::move(t)); // each suspends on the previous one
     }
-    p.set_value(0);  // resumes all of them, one after another, on this thread
+    p.set_value(0); // resumes all of them, one after another, on this thread
     CHECK(t.get() == depth);
 }
 

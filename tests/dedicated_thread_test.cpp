@@ -1,15 +1,11 @@
 // Tests for weft/dedicated_thread.hpp: a scheduler with one thread of its own, and
 // weft::long_running (a new thread per item, TaskCreationOptions.LongRunning).
 #include <weft/dedicated_thread.hpp>
-
 #include <weft/resume_on.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
 #include <weft/when_all.hpp>
-
-#include "catch.hpp"
-#include "support/thread_tag.hpp"
 
 #include <atomic>
 #include <cstring>
@@ -19,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "catch.hpp"
+#include "support/thread_tag.hpp"
 #include <pthread.h>
 
 static_assert(weft::scheduler<weft::dedicated_thread>);
@@ -30,11 +28,11 @@ std::string this_thread_name() {
     ::pthread_getname_np(::pthread_self(), name, sizeof name);
     return name;
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("dedicated_thread runs every item on its one named thread, in order", "[dedicated]") {
     weft::dedicated_thread dt{"weft-test"};
-    std::vector<int> order;  // plain: one thread
+    std::vector<int> order; // plain: one thread
     std::set<long> threads;
     std::vector<weft::task<void>> tasks;
     for (int i = 0; i < 500; ++i) {
@@ -79,7 +77,7 @@ TEST_CASE("dedicated_thread: a blocking get on its thread runs its queue meanwhi
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
     weft::dedicated_thread dt;
     auto t = weft::spawn(dt, [&] {
-        auto inner = weft::spawn(pool, [] { return 1; }).then([](int x) { return x + 1; });  // comes back here
+        auto inner = weft::spawn(pool, [] { return 1; }).then([](int x) { return x + 1; }); // comes back here
         return inner.get();
     });
     CHECK(t.get() == 2);
@@ -93,7 +91,7 @@ TEST_CASE("dedicated_thread's destructor runs the queued work, and what it queue
         for (int i = 0; i < 100; ++i) {
             tasks.push_back(weft::spawn(dt, [&] {
                 ran.fetch_add(1);
-                (void)weft::spawn(dt, [&] { ran.fetch_add(1); });  // queued while draining: runs too
+                (void)weft::spawn(dt, [&] { ran.fetch_add(1); }); // queued while draining: runs too
             }));
         }
     }
@@ -107,12 +105,12 @@ TEST_CASE("dedicated_thread destroyed from its own thread detaches and finishes 
     auto dt = std::make_unique<weft::dedicated_thread>();
     std::atomic<int> ran{0};
     auto self_destroy = weft::spawn(*dt, [&] {
-        (void)weft::spawn(*dt, [&] { ran.fetch_add(1); });  // queued behind this item
-        dt.reset();  // cannot join itself: detaches; the queued item still runs
+        (void)weft::spawn(*dt, [&] { ran.fetch_add(1); }); // queued behind this item
+        dt.reset();                                        // cannot join itself: detaches; the queued item still runs
         ran.fetch_add(1);
     });
     self_destroy.get();
-    while (ran.load() != 2) {  // the detached thread runs the queued item, then ends
+    while (ran.load() != 2) { // the detached thread runs the queued item, then ends
         std::this_thread::yield();
     }
     CHECK(dt == nullptr);
@@ -120,9 +118,8 @@ TEST_CASE("dedicated_thread destroyed from its own thread detaches and finishes 
 
 TEST_CASE("long_running: each item on a new thread, with no current scheduler", "[dedicated]") {
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
-    auto a = weft::spawn(weft::long_running, [] {
-        return std::make_pair(weft_test::this_thread_tag(), this_thread_name());
-    });
+    auto a = weft::spawn(weft::long_running,
+                         [] { return std::make_pair(weft_test::this_thread_tag(), this_thread_name()); });
     auto b = weft::spawn(weft::long_running, [] { return weft_test::this_thread_tag(); });
     auto c = weft::spawn(weft::long_running, [] { return static_cast<bool>(weft::current_scheduler()); });
     const auto [tid, name] = a.get();

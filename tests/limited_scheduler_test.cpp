@@ -3,14 +3,10 @@
 // refusal by the base, destruction with work queued, the capture rule.
 #include <weft/concurrent_exclusive.hpp>
 #include <weft/limited_scheduler.hpp>
-
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
 #include <weft/when_all.hpp>
-
-#include "catch.hpp"
-#include "support/manual_scheduler.hpp"
 
 #include <atomic>
 #include <latch>
@@ -18,6 +14,9 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "catch.hpp"
+#include "support/manual_scheduler.hpp"
 
 static_assert(weft::scheduler<weft::limited_scheduler>);
 static_assert(weft::scheduler<weft::concurrent_exclusive_pair::side>);
@@ -43,7 +42,7 @@ void busy_for(int spins) {
     }
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("limited_scheduler never runs more than N at once, under stress", "[limited]") {
     weft::thread_pool pool{weft::pool_options{.threads = 4}};
@@ -85,7 +84,7 @@ TEST_CASE("limited_scheduler never runs more than N at once, under stress", "[li
 TEST_CASE("limited_scheduler with N = 1 is serial and FIFO", "[limited]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     weft::limited_scheduler lim{pool, 1};
-    std::vector<int> order;  // plain: serialized (TSan checks it)
+    std::vector<int> order; // plain: serialized (TSan checks it)
     std::vector<weft::task<void>> tasks;
     for (int i = 0; i < 2000; ++i) {
         tasks.push_back(weft::spawn(lim, [&order, i] { order.push_back(i); }));
@@ -111,7 +110,7 @@ TEST_CASE("concurrent/exclusive: an exclusive item never overlaps anything, unde
     std::atomic<int> writers{0};
     std::atomic<int> violations{0};
     occupancy occ;
-    long shared_value = 0;  // written by writers only, read by readers: TSan checks the rule
+    long shared_value = 0; // written by writers only, read by readers: TSan checks the rule
     std::vector<weft::task<void>> tasks;
     for (int i = 0; i < 20000; ++i) {
         if (i % 10 == 0) {
@@ -164,9 +163,9 @@ TEST_CASE("concurrent/exclusive: a waiting writer goes before readers that came 
         readers_in.count_down();
         release.wait();
     });
-    readers_in.wait();  // both readers run
+    readers_in.wait(); // both readers run
     auto w = weft::spawn(pair.exclusive(), [&] { note('W'); });
-    auto r3 = weft::spawn(pair.concurrent(), [&] { note('R'); });  // arrives after the writer
+    auto r3 = weft::spawn(pair.concurrent(), [&] { note('R'); }); // arrives after the writer
     release.count_down();
     weft::when_all(r1, r2, w, r3).get();
     CHECK(order == std::vector<char>{'W', 'R'});
@@ -201,9 +200,9 @@ TEST_CASE("limited_scheduler destroyed with work queued completes that work canc
         for (int i = 0; i < 4; ++i) {
             tasks.push_back(weft::spawn(lim, [i] { return i; }));
         }
-        CHECK(base.queued() == 1);  // one runner: the limit is 1
+        CHECK(base.queued() == 1); // one runner: the limit is 1
     }
-    base.run_all();  // the runner outlives the scheduler: its item runs, the rest were discarded
+    base.run_all(); // the runner outlives the scheduler: its item runs, the rest were discarded
     CHECK(tasks[0].get() == 0);
     for (std::size_t i = 1; i < tasks.size(); ++i) {
         CHECK(tasks[i].is_canceled());
@@ -227,9 +226,9 @@ TEST_CASE("a gate whose base refuses or discards the work cancels it, never hang
         weft_test::manual_scheduler base;
         weft::limited_scheduler lim{base, 1};
         auto a = weft::spawn(lim, [] { return 1; });
-        auto b = weft::spawn(lim, [] { return 2; });  // queued: the limit is 1
+        auto b = weft::spawn(lim, [] { return 2; }); // queued: the limit is 1
         base.close();
-        base.discard_all();  // a's runner is discarded: a, then b, complete canceled
+        base.discard_all(); // a's runner is discarded: a, then b, complete canceled
         CHECK(a.is_canceled());
         CHECK(b.is_canceled());
         CHECK(lim.stats().discarded == 2);
@@ -259,9 +258,8 @@ TEST_CASE("continuations attached on a side come back to that side", "[limited][
         });
     });
     CHECK(on_exclusive.get());
-    auto on_limited = weft::spawn(lim, [&] {
-        return weft::spawn(pool, [] { return 1; }).then([&](int) { return lim.runs_on_this_thread(); });
-    });
+    auto on_limited = weft::spawn(
+        lim, [&] { return weft::spawn(pool, [] { return 1; }).then([&](int) { return lim.runs_on_this_thread(); }); });
     CHECK(on_limited.get());
 }
 

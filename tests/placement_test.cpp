@@ -1,18 +1,17 @@
 // Tests for weft/placement.hpp: the placement rule (named > source > captured > completing),
 // its counters and its observer.
 #include <weft/placement.hpp>
-
 #include <weft/promise.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
 
-#include "catch.hpp"
-#include "support/manual_scheduler.hpp"
-
 #include <atomic>
 #include <thread>
 #include <vector>
+
+#include "catch.hpp"
+#include "support/manual_scheduler.hpp"
 
 namespace {
 weft::placement_stats delta(const weft::placement_stats& a, const weft::placement_stats& b) {
@@ -28,7 +27,7 @@ weft::placement_stats delta(const weft::placement_stats& a, const weft::placemen
     d.refused = b.refused - a.refused;
     return d;
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("rule 1: a named scheduler wins over source and captured ones", "[placement]") {
     weft_test::manual_scheduler named;
@@ -84,7 +83,7 @@ TEST_CASE("rule 3 runs inline when the completing thread already belongs to the 
         const auto id = std::this_thread::get_id();
         auto t = p.get_task().then([id](int) { return std::this_thread::get_id() == id; });
         const auto before = weft::placement_stats_snapshot();
-        p.set_value(0);  // on a worker of the captured pool: no hop
+        p.set_value(0); // on a worker of the captured pool: no hop
         const bool ran_here = t.is_ready() && t.get();
         return ran_here && delta(before, weft::placement_stats_snapshot()).captured_inline == 1;
     });
@@ -109,7 +108,9 @@ TEST_CASE("co_await follows the same rule as then", "[placement]") {
     weft::promise<int> p;
     weft::task<int> t;
     auto attach = weft::spawn(captured, [&] {
-        t = [](weft::task<int> in) -> weft::task<int> { co_return co_await in; }(p.get_task());
+        t = [](weft::task<int> in) -> weft::task<int> {
+            co_return co_await in;
+        }(p.get_task());
     });
     captured.run_all();
     const auto before = weft::placement_stats_snapshot();
@@ -139,7 +140,7 @@ TEST_CASE("deep inline chains are counted as deferred, refused hops as refused",
     CHECK(d.completing_inline == 1000);
     CHECK(d.deferred > 0);
     CHECK(d.refused == 1);
-    CHECK(d.named_hop == 1);  // decided (and counted) before the scheduler refused it
+    CHECK(d.named_hop == 1); // decided (and counted) before the scheduler refused it
 }
 
 namespace {
@@ -151,7 +152,7 @@ void observer(const weft::placement_event& e) noexcept {
         ++observed_hops;
     }
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("the placement observer sees every decision", "[placement]") {
     weft_test::manual_scheduler sched;

@@ -1,18 +1,17 @@
 // Tests for weft/promise.hpp (TaskCompletionSource).
 #include <weft/promise.hpp>
-
 #include <weft/spawn.hpp>
 #include <weft/thread_pool.hpp>
 #include <weft/unobserved.hpp>
-
-#include "catch.hpp"
-#include "support/manual_scheduler.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "catch.hpp"
+#include "support/manual_scheduler.hpp"
 
 TEST_CASE("set_value completes the task, a second set fails clearly and changes nothing", "[promise]") {
     weft::promise<int> p;
@@ -62,7 +61,7 @@ TEST_CASE("a moved-from promise has no state", "[promise]") {
     weft::promise<int> a;
     auto t = a.get_task();
     weft::promise<int> b = std::move(a);
-    CHECK_FALSE(a.valid());  // NOLINT(bugprone-use-after-move): testing the moved-from state
+    CHECK_FALSE(a.valid()); // NOLINT(bugprone-use-after-move): testing the moved-from state
     CHECK_THROWS_AS(a.set_value(1), weft::no_state);
     CHECK_THROWS_AS(a.get_task(), weft::no_state);
     CHECK_FALSE(a.try_set_value(1));
@@ -89,7 +88,7 @@ TEST_CASE("a promise with a source policy runs unnamed continuations on that sch
     weft::promise<int> p{weft::any_scheduler(sched)};
     auto t = p.get_task().then([](int x) { return x + 1; });
     p.set_value(1);
-    CHECK_FALSE(t.is_ready());  // not inline on the setter
+    CHECK_FALSE(t.is_ready()); // not inline on the setter
     CHECK(sched.run_all() == 1);
     CHECK(t.get() == 2);
 }
@@ -99,8 +98,8 @@ TEST_CASE("a promise dropped after a waiter timed out frees the waiter and repor
     auto previous = weft::set_unobserved_exception_handler([&](std::exception_ptr) { ++reports; });
     {
         weft::promise<int> p;
-        CHECK_FALSE(p.get_task().wait_for(std::chrono::microseconds(50)));  // leaves a node behind
-    }  // the broken_promise publish frees the node (LSan checks); no handle could observe it
+        CHECK_FALSE(p.get_task().wait_for(std::chrono::microseconds(50))); // leaves a node behind
+    } // the broken_promise publish frees the node (LSan checks); no handle could observe it
     weft::set_unobserved_exception_handler(previous);
     CHECK(reports == 0);
 }

@@ -1,15 +1,11 @@
 // Tests for weft/run_loop.hpp: the caller-driven loop (run, run_one, poll, stop, finish), the
 // capture rule, the nesting error, blocking waits on the loop thread, destruction.
-#include <weft/run_loop.hpp>
-
 #include <weft/promise.hpp>
 #include <weft/resume_on.hpp>
+#include <weft/run_loop.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
-
-#include "catch.hpp"
-#include "support/thread_tag.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -17,6 +13,9 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "catch.hpp"
+#include "support/thread_tag.hpp"
 
 static_assert(weft::scheduler<weft::run_loop>);
 
@@ -26,7 +25,7 @@ TEST_CASE("run_loop: poll runs what is ready, in order, without blocking", "[run
     auto a = weft::spawn(loop, [&] { order.push_back(1); });
     auto b = weft::spawn(loop, [&] {
         order.push_back(2);
-        (void)weft::spawn(loop, [&] { order.push_back(3); });  // queued behind: not this poll's
+        (void)weft::spawn(loop, [&] { order.push_back(3); }); // queued behind: not this poll's
     });
     CHECK(order.empty());
     CHECK(loop.poll() == 2);
@@ -44,7 +43,7 @@ TEST_CASE("run_loop: poll runs what is ready, in order, without blocking", "[run
 TEST_CASE("run_loop: run_one blocks for work from another thread, run returns on stop", "[run_loop]") {
     weft::run_loop loop;
     std::thread producer([&] { (void)weft::spawn(loop, [] {}); });
-    CHECK(loop.run_one());  // blocks until the producer's item arrives
+    CHECK(loop.run_one()); // blocks until the producer's item arrives
     producer.join();
 
     std::atomic<int> ran{0};
@@ -69,7 +68,7 @@ TEST_CASE("run_loop: run_one blocks for work from another thread, run returns on
 TEST_CASE("run_loop: stop from another thread wakes an idle run()", "[run_loop]") {
     weft::run_loop loop;
     std::thread stopper([&] {
-        weft::spawn(loop, [] {}).wait();  // run() is running once this completes
+        weft::spawn(loop, [] {}).wait(); // run() is running once this completes
         loop.stop();
     });
     CHECK(loop.run() == 1);
@@ -93,14 +92,13 @@ TEST_CASE("run_loop: continuations attached on the loop come back to it (then an
     const long loop_thread = weft_test::this_thread_tag();
     weft::task<bool> via_then = weft::spawn(loop, [&] {
         return weft::spawn(pool, [] { return weft_test::this_thread_tag(); }).then([&](long worker) {
-            return worker != loop_thread && weft_test::this_thread_tag() == loop_thread &&
-                   loop.runs_on_this_thread();
+            return worker != loop_thread && weft_test::this_thread_tag() == loop_thread && loop.runs_on_this_thread();
         });
     });
     auto coro = [&]() -> weft::task<bool> {
         const long worker = co_await weft::spawn(pool, [] { return weft_test::this_thread_tag(); });
-        co_return worker != loop_thread && weft_test::this_thread_tag() == loop_thread &&
-            weft::current_scheduler() == weft::any_scheduler(loop);
+        co_return worker != loop_thread&& weft_test::this_thread_tag() == loop_thread&& weft::current_scheduler() ==
+            weft::any_scheduler(loop);
     };
     weft::task<bool> via_await = weft::spawn(loop, coro);
     while (!(via_then.is_ready() && via_await.is_ready())) {
@@ -108,7 +106,7 @@ TEST_CASE("run_loop: continuations attached on the loop come back to it (then an
     }
     CHECK(via_then.get());
     CHECK(via_await.get());
-    CHECK_FALSE(static_cast<bool>(weft::current_scheduler()));  // reset after the loop returned
+    CHECK_FALSE(static_cast<bool>(weft::current_scheduler())); // reset after the loop returned
 }
 
 TEST_CASE("run_loop: an explicit scheduler overrides the capture", "[run_loop]") {
@@ -121,7 +119,7 @@ TEST_CASE("run_loop: an explicit scheduler overrides the capture", "[run_loop]")
         p.set_value(1);
         return cont;
     });
-    CHECK(loop.run_one());  // the spawned item; the continuation runs on the pool, not here
+    CHECK(loop.run_one()); // the spawned item; the continuation runs on the pool, not here
     CHECK(t.get());
 }
 
@@ -131,20 +129,20 @@ TEST_CASE("run_loop: co_await resume_on(pool) leaves the loop, and the capture f
     const long loop_thread = weft_test::this_thread_tag();
     auto coro = [&]() -> weft::task<bool> {
         const bool on_loop = weft_test::this_thread_tag() == loop_thread;
-        co_await weft::resume_on(pool);  // the explicit override: rule 1
+        co_await weft::resume_on(pool); // the explicit override: rule 1
         const bool on_pool = pool.runs_on_this_thread();
         weft::promise<int> p;
         auto later = p.get_task();
         std::thread setter([&p] { p.set_value(1); });
-        co_await later;  // captured now: the pool, not the loop
+        co_await later; // captured now: the pool, not the loop
         setter.join();
-        co_return on_loop && on_pool && pool.runs_on_this_thread() &&
+        co_return on_loop&& on_pool&& pool.runs_on_this_thread() &&
             weft::current_scheduler() == weft::any_scheduler(pool);
     };
     auto t = weft::spawn(loop, coro);
-    CHECK(loop.run_one());  // starts the coroutine; it leaves the loop at its first co_await
+    CHECK(loop.run_one()); // starts the coroutine; it leaves the loop at its first co_await
     CHECK(t.get());
-    CHECK(loop.poll() == 0);  // nothing came back to the loop
+    CHECK(loop.poll() == 0); // nothing came back to the loop
 }
 
 TEST_CASE("run_loop: run inside run on the same loop fails clearly", "[run_loop]") {
@@ -180,7 +178,7 @@ TEST_CASE("run_loop: a blocking get on the loop thread runs the loop instead of 
     auto t = weft::spawn(loop, [&] {
         // the continuation is captured on the loop: it can only run on this very thread
         auto inner = weft::spawn(pool, [] { return 20; }).then([](int x) { return x + 1; });
-        return inner.get();  // .NET's .Result on a UI thread deadlocks here; weft helps
+        return inner.get(); // .NET's .Result on a UI thread deadlocks here; weft helps
     });
     while (!t.is_ready()) {
         loop.run_one();
@@ -203,14 +201,14 @@ TEST_CASE("run_loop: destroyed with work queued, the tasks complete canceled", "
         for (int i = 0; i < 3; ++i) {
             tasks.push_back(weft::spawn(loop, [i] { return i; }));
         }
-        CHECK(loop.run_one());  // runs `attach` only
+        CHECK(loop.run_one()); // runs `attach` only
         CHECK(attach.is_succeeded());
     }
     CHECK(later.is_canceled());
     for (auto& t : tasks) {
         CHECK(t.is_canceled());
     }
-    captured.wait();  // never hangs
+    captured.wait(); // never hangs
     CHECK(captured.is_canceled());
     CHECK_THROWS_AS(captured.get(), weft::operation_canceled);
 }
@@ -221,7 +219,7 @@ TEST_CASE("run_loop: a foreign thread's post wakes a sleeping run promptly, many
     std::atomic<int> seen{0};
     std::thread poster([&] {
         for (int i = 0; i < rounds; ++i) {
-            weft::spawn(loop, [&] { seen.fetch_add(1); }).wait();  // waits for the loop each time
+            weft::spawn(loop, [&] { seen.fetch_add(1); }).wait(); // waits for the loop each time
         }
         loop.stop();
     });
@@ -234,11 +232,11 @@ TEST_CASE("run_loop: a timed wait that gave up on the loop thread does not touch
     weft::promise<int> p;
     auto never_yet = p.get_task();
     {
-        auto loop = std::make_unique<weft::run_loop>();  // on the heap: ASan sees a later use
+        auto loop = std::make_unique<weft::run_loop>(); // on the heap: ASan sees a later use
         auto waited = weft::spawn(*loop, [&] { return never_yet.wait_for(std::chrono::milliseconds(1)); });
         CHECK(loop->poll() == 1);
-        CHECK_FALSE(waited.get());  // gave up; its waiter node stays in never_yet's list
+        CHECK_FALSE(waited.get()); // gave up; its waiter node stays in never_yet's list
     }
-    p.set_value(1);  // completes never_yet: the abandoned node must not call into the dead loop
+    p.set_value(1); // completes never_yet: the abandoned node must not call into the dead loop
     CHECK(never_yet.get() == 1);
 }

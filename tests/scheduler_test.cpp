@@ -1,24 +1,23 @@
 // Tests for weft/scheduler.hpp: the concept, inline_scheduler, any_scheduler, current_scheduler.
-#include <weft/scheduler.hpp>
-
 #include <weft/concurrent_exclusive.hpp>
 #include <weft/dedicated_thread.hpp>
 #include <weft/limited_scheduler.hpp>
 #include <weft/promise.hpp>
 #include <weft/resume_on.hpp>
 #include <weft/run_loop.hpp>
-#include <weft/strand.hpp>
+#include <weft/scheduler.hpp>
 #include <weft/spawn.hpp>
+#include <weft/strand.hpp>
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
-
-#include "catch.hpp"
-#include "support/manual_scheduler.hpp"
-#include "support/thread_tag.hpp"
 
 #include <atomic>
 #include <memory>
 #include <thread>
+
+#include "catch.hpp"
+#include "support/manual_scheduler.hpp"
+#include "support/thread_tag.hpp"
 
 namespace {
 
@@ -45,7 +44,7 @@ struct counting_item final : weft::work_item {
     }
 };
 
-}  // namespace
+} // namespace
 
 TEST_CASE("inline_scheduler runs the item before schedule() returns", "[scheduler]") {
     counting_item item;
@@ -105,11 +104,11 @@ TEST_CASE("per-thread scheduler state does not leak from one task to the next", 
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
     weft_test::manual_scheduler m;
     auto a = weft::spawn(pool, [&] {
-        weft::scheduler_scope scope{weft::any_scheduler(m)};  // a task changes it locally...
+        weft::scheduler_scope scope{weft::any_scheduler(m)}; // a task changes it locally...
     });
     a.get();
     auto b = weft::spawn(pool, [&] { return weft::current_scheduler() == weft::any_scheduler(pool); });
-    CHECK(b.get());  // ...and the next task sees the pool again
+    CHECK(b.get()); // ...and the next task sees the pool again
 }
 
 TEST_CASE("inline work nested a million deep runs in bounded stack", "[scheduler][deep]") {
@@ -121,7 +120,7 @@ TEST_CASE("inline work nested a million deep runs in bounded stack", "[scheduler
             auto* self = static_cast<chain_item*>(w);
             ++self->ran;
             if (--self->remaining > 0) {
-                weft::inline_scheduler{}.schedule(self);  // re-enters from inside the run
+                weft::inline_scheduler{}.schedule(self); // re-enters from inside the run
             }
         }
     };
@@ -163,12 +162,13 @@ bool comes_back_counted(S& s, weft::thread_pool& pool, Drive&& drive) {
     CHECK(after.captured_hop - before.captured_hop >= 1);
     return back && captured_hops_seen.load() == 1 && after.captured_hop - before.captured_hop >= 1;
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("every built-in scheduler keeps its continuations, and the counters see it", "[scheduler][placement]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     auto previous = weft::set_placement_observer(&watch_captured);
-    auto nothing = [](auto&) {};
+    auto nothing = [](auto&) {
+    };
     {
         weft::strand s{pool};
         CHECK(comes_back_counted(s, pool, nothing));

@@ -1,24 +1,24 @@
 // Tests for weft/spawn.hpp: arguments, unwrapping, tokens, refusal.
-#include <weft/spawn.hpp>
-
 #include <weft/promise.hpp>
+#include <weft/spawn.hpp>
 #include <weft/thread_pool.hpp>
 
-#include "catch.hpp"
-#include "support/counted.hpp"
-
 #include <atomic>
-#include <memory>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
+
+#include "catch.hpp"
+#include "support/counted.hpp"
 
 using namespace std::chrono_literals;
 
 TEST_CASE("spawn passes its arguments to the function", "[spawn]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
-    auto t = weft::spawn(pool, [](int a, const std::string& b) { return b + std::to_string(a); }, 7, std::string("x"));
+    auto t = weft::spawn(
+        pool, [](int a, const std::string& b) { return b + std::to_string(a); }, 7, std::string("x"));
     CHECK(t.get() == "x7");
 }
 
@@ -36,7 +36,8 @@ TEST_CASE("a token canceled before spawn: the function never runs", "[spawn][can
     weft::cancellation_source cs;
     cs.cancel();
     std::atomic<bool> ran{false};
-    auto t = weft::spawn(pool, [&] { ran = true; }, cs.token());
+    auto t = weft::spawn(
+        pool, [&] { ran = true; }, cs.token());
     CHECK(t.is_canceled());
     CHECK_THROWS_AS(t.get(), weft::operation_canceled);
     CHECK_FALSE(ran);
@@ -46,7 +47,7 @@ TEST_CASE("cancellation reaches queued work: it completes canceled at once and n
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
     std::atomic<bool> open{false};
     std::atomic<bool> blocker_started{false};
-    auto blocker = weft::spawn(pool, [&] {  // blocks its only worker without helping
+    auto blocker = weft::spawn(pool, [&] { // blocks its only worker without helping
         blocker_started = true;
         while (!open) {
             std::this_thread::yield();
@@ -58,9 +59,10 @@ TEST_CASE("cancellation reaches queued work: it completes canceled at once and n
     weft::cancellation_source cs;
     std::atomic<bool> ran{false};
     weft_test::lifetime_counts closures;
-    auto queued = weft::spawn(pool, [&, c = weft_test::counted(closures)] { ran = true; }, cs.token());
+    auto queued = weft::spawn(
+        pool, [&, c = weft_test::counted(closures)] { ran = true; }, cs.token());
     cs.cancel();
-    CHECK(queued.is_canceled());  // without waiting for the busy worker
+    CHECK(queued.is_canceled()); // without waiting for the busy worker
     open = true;
     blocker.get();
     pool.shutdown();
@@ -71,9 +73,11 @@ TEST_CASE("cancellation reaches queued work: it completes canceled at once and n
 TEST_CASE("the function receives the spawn token when it accepts one", "[spawn][cancel]") {
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
     weft::cancellation_source cs;
-    auto t = weft::spawn(pool, [](weft::cancellation_token& tok) { return tok.can_be_canceled(); }, cs.token());
+    auto t = weft::spawn(
+        pool, [](weft::cancellation_token& tok) { return tok.can_be_canceled(); }, cs.token());
     CHECK(t.get());
-    auto u = weft::spawn(pool, [](int x) { return x; }, 3, cs.token());
+    auto u = weft::spawn(
+        pool, [](int x) { return x; }, 3, cs.token());
     CHECK(u.get() == 3);
 }
 
@@ -87,7 +91,8 @@ TEST_CASE("a function throwing operation_canceled completes its task canceled", 
 TEST_CASE("canceling after the task completed changes nothing", "[spawn][cancel]") {
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
     weft::cancellation_source cs;
-    auto t = weft::spawn(pool, [] { return 5; }, cs.token());
+    auto t = weft::spawn(
+        pool, [] { return 5; }, cs.token());
     CHECK(t.get() == 5);
     CHECK(cs.cancel());
     CHECK(t.is_succeeded());
@@ -112,7 +117,7 @@ struct throws_when_moved {
     int operator()() const { return 7; }
     int operator()(int x) const { return x; }
 };
-}  // namespace
+} // namespace
 
 TEST_CASE("a closure whose move constructor throws is run in place, never moved on a worker", "[spawn]") {
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
@@ -124,7 +129,7 @@ TEST_CASE("a closure whose move constructor throws is run in place, never moved 
         }
     });
     auto t = weft::spawn(pool, throws_when_moved(armed));
-    *armed = true;  // from here a move would throw
+    *armed = true; // from here a move would throw
     auto u = t.then(throws_when_moved(std::make_shared<bool>(false)));
     open = true;
     gate.get();

@@ -1,17 +1,12 @@
 // Tests for weft/strand.hpp: serial FIFO execution over any scheduler, the capture rule on a
 // strand, refusal by the base, destruction with work queued.
-#include <weft/strand.hpp>
-
 #include <weft/resume_on.hpp>
 #include <weft/run_loop.hpp>
 #include <weft/spawn.hpp>
+#include <weft/strand.hpp>
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
 #include <weft/when_all.hpp>
-
-#include "catch.hpp"
-#include "support/manual_scheduler.hpp"
-#include "support/test_hook.hpp"
 
 #include <atomic>
 #include <latch>
@@ -20,12 +15,16 @@
 #include <thread>
 #include <vector>
 
+#include "catch.hpp"
+#include "support/manual_scheduler.hpp"
+#include "support/test_hook.hpp"
+
 static_assert(weft::scheduler<weft::strand>);
 
 TEST_CASE("a strand runs items one at a time, in the order they were scheduled", "[strand]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     weft::strand s{pool};
-    std::vector<int> order;  // plain: the strand serializes every access (TSan checks it)
+    std::vector<int> order; // plain: the strand serializes every access (TSan checks it)
     int inside = 0;
     int overlaps = 0;
     std::vector<weft::task<void>> tasks;
@@ -53,9 +52,8 @@ TEST_CASE("inside a strand item current_scheduler() is the strand", "[strand]") 
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     weft::strand s{pool};
     CHECK_FALSE(s.runs_on_this_thread());
-    auto t = weft::spawn(s, [&] {
-        return weft::current_scheduler() == weft::any_scheduler(s) && s.runs_on_this_thread();
-    });
+    auto t =
+        weft::spawn(s, [&] { return weft::current_scheduler() == weft::any_scheduler(s) && s.runs_on_this_thread(); });
     CHECK(t.get());
     // the worker that ran it sees the pool again in the next task (nothing leaks)
     CHECK(weft::spawn(pool, [&] { return weft::current_scheduler() == weft::any_scheduler(pool); }).get());
@@ -79,11 +77,10 @@ TEST_CASE("a pool task that a blocked strand item helps run sees the pool, not t
     weft::strand s{pool};
     auto t = weft::spawn(s, [&] {
         // the only worker blocks here inside the strand's drain, and helps: it runs `inner`
-        auto inner = weft::spawn(pool, [&] {
-            return weft::current_scheduler() == weft::any_scheduler(pool) && !s.runs_on_this_thread();
-        });
+        auto inner = weft::spawn(
+            pool, [&] { return weft::current_scheduler() == weft::any_scheduler(pool) && !s.runs_on_this_thread(); });
         const bool helped_saw_pool = inner.get();
-        return helped_saw_pool && s.runs_on_this_thread();  // and the strand is current again
+        return helped_saw_pool && s.runs_on_this_thread(); // and the strand is current again
     });
     CHECK(t.get());
 }
@@ -94,17 +91,14 @@ TEST_CASE("continuations attached in a strand item come back to the strand (then
     std::atomic<bool> strand_busy{false};
     // then: attached inside a strand item, completed by a pool task
     auto via_then = weft::spawn(s, [&] {
-                        return weft::spawn(pool, [] { return 20; }).then([&](int x) {
-                            return s.runs_on_this_thread() ? x + 1 : -1;
-                        });
-                    });
+        return weft::spawn(pool, [] { return 20; }).then([&](int x) { return s.runs_on_this_thread() ? x + 1 : -1; });
+    });
     CHECK(via_then.get() == 21);
     // co_await: a coroutine started on the strand resumes on it after awaiting pool work
     auto coro = [&]() -> weft::task<bool> {
         const bool before = s.runs_on_this_thread();
         int v = co_await weft::spawn(pool, [] { return 1; });
-        co_return before && v == 1 && s.runs_on_this_thread() &&
-            weft::current_scheduler() == weft::any_scheduler(s);
+        co_return before&& v == 1 && s.runs_on_this_thread() && weft::current_scheduler() == weft::any_scheduler(s);
     };
     auto via_await = weft::spawn(s, coro);
     CHECK(via_await.get());
@@ -114,7 +108,7 @@ TEST_CASE("continuations attached in a strand item come back to the strand (then
 TEST_CASE("resume_on(strand) hops onto the strand", "[strand]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     weft::strand s{pool};
-    int counter = 0;  // touched only on the strand
+    int counter = 0; // touched only on the strand
     auto body = [&]() -> weft::task<void> {
         for (int i = 0; i < 1000; ++i) {
             co_await weft::resume_on(s);
@@ -142,7 +136,7 @@ TEST_CASE("a strand works over a run_loop and over another strand", "[strand]") 
     while (!(a.is_ready() && b.is_ready() && c.is_ready())) {
         REQUIRE(loop.run_one());
     }
-    CHECK(order == std::vector<int>{1, 3, 2});  // inner's drain went first and took both
+    CHECK(order == std::vector<int>{1, 3, 2}); // inner's drain went first and took both
 }
 
 TEST_CASE("a strand whose base refuses the work throws, and takes nothing", "[strand]") {
@@ -163,7 +157,7 @@ TEST_CASE("a strand whose base discards its drain cancels the queued tasks", "[s
     weft::strand s{base};
     auto a = weft::spawn(s, [] { return 1; });
     auto b = weft::spawn(s, [] { return 2; });
-    CHECK(base.queued() == 1);  // one drain for both
+    CHECK(base.queued() == 1); // one drain for both
     CHECK(base.discard_all() == 1);
     CHECK(a.is_canceled());
     CHECK(b.is_canceled());
@@ -180,7 +174,7 @@ TEST_CASE("a strand destroyed with work queued completes that work canceled", "[
             tasks.push_back(weft::spawn(s, [i] { return i; }));
         }
     }
-    CHECK(base.run_all() == 1);  // the drain outlives the strand and discards
+    CHECK(base.run_all() == 1); // the drain outlives the strand and discards
     for (auto& t : tasks) {
         CHECK(t.is_canceled());
     }
@@ -188,18 +182,18 @@ TEST_CASE("a strand destroyed with work queued completes that work canceled", "[
 
 TEST_CASE("continuations captured on a destroyed strand still complete, canceled, without touching it", "[strand]") {
     weft_test::manual_scheduler base;
-    auto s = std::make_unique<weft::strand>(base);  // on the heap: ASan sees any later use
+    auto s = std::make_unique<weft::strand>(base); // on the heap: ASan sees any later use
     weft::task<int> queued;
     weft::task<int> captured;
     auto attach = weft::spawn(*s, [&] {
-        captured = queued.then([](int x) { return x; });  // captured on the strand
-        s.reset();  // the strand is destroyed from inside its own item
+        captured = queued.then([](int x) { return x; }); // captured on the strand
+        s.reset();                                       // the strand is destroyed from inside its own item
     });
-    queued = weft::spawn(*s, [] { return 1; });  // behind `attach`, in the same drain
-    CHECK(base.run_all() == 1);  // the drain runs `attach`, then discards `queued`
+    queued = weft::spawn(*s, [] { return 1; }); // behind `attach`, in the same drain
+    CHECK(base.run_all() == 1);                 // the drain runs `attach`, then discards `queued`
     CHECK(attach.is_succeeded());
     CHECK(queued.is_canceled());
-    captured.wait();  // completed (canceled) on the drain's thread, not sent to the dead strand
+    captured.wait(); // completed (canceled) on the drain's thread, not sent to the dead strand
     CHECK(captured.is_canceled());
 }
 
@@ -224,7 +218,7 @@ TEST_CASE("a strand destroyed while an item runs lets it finish and cancels the 
     release.count_down();
     CHECK(running.get() == 7);
     for (auto& t : queued) {
-        t.wait();  // never hangs
+        t.wait(); // never hangs
         CHECK(t.is_canceled());
     }
 }
@@ -264,7 +258,7 @@ void hold_in_busy_window(const char* name) {
         std::this_thread::yield();
     }
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("a producer held between counting and pushing: the drain waits, gives the thread back, "
           "and no second drain starts",
@@ -275,8 +269,8 @@ TEST_CASE("a producer held between counting and pushing: the drain waits, gives 
     weft::strand s{base};
     int ran_a = 0;
     int ran_b = 0;
-    auto a = weft::spawn(s, [&] { ++ran_a; });  // before the hook is installed: not held
-    REQUIRE(base.queued() == 1);                 // a's drain
+    auto a = weft::spawn(s, [&] { ++ran_a; }); // before the hook is installed: not held
+    REQUIRE(base.queued() == 1);               // a's drain
     weft_test::scoped_hook hook(&hold_in_busy_window);
     weft::task<void> b;
     std::thread producer([&] { b = weft::spawn(s, [&] { ++ran_b; }); });
@@ -287,13 +281,13 @@ TEST_CASE("a producer held between counting and pushing: the drain waits, gives 
     REQUIRE(base.run_one());
     CHECK(ran_a == 1);
     CHECK(ran_b == 0);
-    CHECK(base.queued() == 1);  // the same drain, rescheduled: it kept the drain role
+    CHECK(base.queued() == 1); // the same drain, rescheduled: it kept the drain role
     w.release.store(true);
     producer.join();
-    CHECK(base.queued() == 1);  // the producer saw a drain in flight: it started none
+    CHECK(base.queued() == 1); // the producer saw a drain in flight: it started none
     REQUIRE(base.run_one());
     CHECK(ran_b == 1);
-    CHECK(base.queued() == 0);  // the drain ended with the count at 0
+    CHECK(base.queued() == 0); // the drain ended with the count at 0
     CHECK(a.is_succeeded());
     CHECK(b.is_succeeded());
 }

@@ -1,11 +1,8 @@
 // Tests for weft/task.hpp: the task handle, its states, get/wait, errors.
-#include <weft/task.hpp>
-
 #include <weft/promise.hpp>
 #include <weft/spawn.hpp>
+#include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
-
-#include "catch.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "catch.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -21,7 +20,7 @@ struct custom_error : std::runtime_error {
     explicit custom_error(int c) : std::runtime_error("custom"), code(c) {}
     int code;
 };
-}  // namespace
+} // namespace
 
 TEST_CASE("a spawned task yields its value through get()", "[task]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
@@ -56,7 +55,7 @@ TEST_CASE("a handle with no state throws no_state instead of misbehaving", "[tas
     weft::promise<int> p;
     auto t = p.get_task();
     auto moved = std::move(t);
-    CHECK_FALSE(t.valid());  // NOLINT(bugprone-use-after-move): testing the moved-from state
+    CHECK_FALSE(t.valid()); // NOLINT(bugprone-use-after-move): testing the moved-from state
     CHECK_THROWS_AS(t.is_ready(), weft::no_state);
     CHECK(moved.valid());
     p.set_value(1);
@@ -111,8 +110,7 @@ TEST_CASE("status queries follow pending, running, then a final state", "[task]"
     CHECK(blocker.is_running());
     // The 1-worker pool is busy; its wait helps, so `queued` may be running or have run.
     const auto s = queued.status();
-    CHECK((s == weft::task_status::pending || s == weft::task_status::running ||
-           s == weft::task_status::succeeded));
+    CHECK((s == weft::task_status::pending || s == weft::task_status::running || s == weft::task_status::succeeded));
     gate.set_value();
     blocker.get();
     CHECK(queued.get() == 1);
@@ -129,16 +127,16 @@ TEST_CASE("wait_for times out on a pending task and succeeds on a ready one", "[
     weft::promise<int> p;
     auto t = p.get_task();
     CHECK_FALSE(t.wait_for(1ms));
-    CHECK_FALSE(t.wait_for(0ms));         // zero: polls
-    CHECK_FALSE(t.wait_for(-5s));         // negative: polls
+    CHECK_FALSE(t.wait_for(0ms)); // zero: polls
+    CHECK_FALSE(t.wait_for(-5s)); // negative: polls
     CHECK_FALSE(t.wait_until(std::chrono::steady_clock::now() + 1ms));
-    CHECK_FALSE(t.wait_until(std::chrono::steady_clock::time_point::min()));  // past: polls
+    CHECK_FALSE(t.wait_until(std::chrono::steady_clock::time_point::min())); // past: polls
     CHECK_FALSE(t.wait_until(std::chrono::system_clock::time_point::min()));
     std::thread setter([&] {
         std::this_thread::sleep_for(5ms);
         p.set_value(3);
     });
-    CHECK(t.wait_for(std::chrono::hours::max()));  // no overflow; waits until set
+    CHECK(t.wait_for(std::chrono::hours::max())); // no overflow; waits until set
     setter.join();
     CHECK(t.wait_for(0ms));
     CHECK(t.get() == 3);
@@ -149,7 +147,7 @@ TEST_CASE("a timed-out waiter leaves nothing behind when the task completes late
         weft::promise<int> p;
         auto t = p.get_task();
         CHECK_FALSE(t.wait_for(10us));
-        p.set_value(i);  // runs the abandoned waiter node: it must free itself (ASan checks)
+        p.set_value(i); // runs the abandoned waiter node: it must free itself (ASan checks)
         CHECK(t.get() == i);
     }
 }

@@ -1,17 +1,11 @@
 // Tests for weft/thread_pool.hpp, weft/blocking.hpp and weft/local_task.hpp (the engine: detail/thread_pool/pool_core.hpp).
-#include <weft/thread_pool.hpp>
-
 #include <weft/blocking.hpp>
 #include <weft/local_task.hpp>
 #include <weft/promise.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
+#include <weft/thread_pool.hpp>
 #include <weft/unobserved.hpp>
-
-#include "catch.hpp"
-#include "support/cpu.hpp"
-#include "support/counted.hpp"
-#include "support/test_hook.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -22,11 +16,15 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "catch.hpp"
+#include "support/counted.hpp"
+#include "support/cpu.hpp"
+#include "support/test_hook.hpp"
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -41,7 +39,7 @@ TEST_CASE("every task submitted from outside runs exactly once", "[thread_pool]"
         for (int i = 0; i < n; ++i) {
             (void)weft::spawn(pool, [&hits, i] { hits[static_cast<std::size_t>(i)].fetch_add(1); });
         }
-    }  // the destructor drains
+    } // the destructor drains
     for (const auto& h : hits) {
         REQUIRE(h.load() == 1);
     }
@@ -54,9 +52,9 @@ int tree(weft::thread_pool& pool, int depth) {
     }
     auto left = weft::spawn(pool, [&pool, depth] { return tree(pool, depth - 1); });
     const int right = tree(pool, depth - 1);
-    return left.get() + right;  // get() on a worker helps instead of blocking
+    return left.get() + right; // get() on a worker helps instead of blocking
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("nested spawn and join from workers runs every node once", "[thread_pool]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
@@ -68,7 +66,7 @@ TEST_CASE("a 1-worker pool whose task waits on a task it spawned finishes", "[th
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
     auto outer = weft::spawn(pool, [&pool] {
         auto inner = weft::spawn(pool, [] { return 20; });
-        return inner.get() + 22;  // the only worker runs `inner` while it waits
+        return inner.get() + 22; // the only worker runs `inner` while it waits
     });
     CHECK(outer.wait_for(30s));
     CHECK(outer.get() == 42);
@@ -79,7 +77,7 @@ TEST_CASE("a worker waiting on a task completed from outside wakes up", "[thread
     weft::promise<int> p;
     const auto parks_before = pool.stats().total().parks;
     auto waiting = weft::spawn(pool, [t = p.get_task()] { return t.get(); });
-    while (pool.stats().total().parks == parks_before) {  // until the worker parks in its wait
+    while (pool.stats().total().parks == parks_before) { // until the worker parks in its wait
         std::this_thread::yield();
     }
     p.set_value(9);
@@ -97,7 +95,7 @@ TEST_CASE("shutdown(drain) runs everything queued and everything it spawns", "[t
     for (int i = 0; i < 1000; ++i) {
         (void)weft::spawn(pool, [&] {
             ++ran;
-            (void)weft::spawn(pool, [&] { ++ran; });  // from a worker: accepted while draining
+            (void)weft::spawn(pool, [&] { ++ran; }); // from a worker: accepted while draining
         });
     }
     pool.shutdown(weft::shutdown_mode::drain);
@@ -106,7 +104,7 @@ TEST_CASE("shutdown(drain) runs everything queued and everything it spawns", "[t
 
 namespace {
 std::atomic<bool> blocker_may_finish{false};
-}  // namespace
+} // namespace
 
 TEST_CASE("shutdown(cancel) completes queued tasks canceled and destroys each closure once", "[thread_pool]") {
     weft_test::lifetime_counts closures;
@@ -147,7 +145,7 @@ TEST_CASE("submitting from outside after shutdown fails with shutdown_error", "[
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
     pool.shutdown();
     CHECK_THROWS_AS(weft::spawn(pool, [] {}), weft::shutdown_error);
-    pool.shutdown();  // idempotent
+    pool.shutdown(); // idempotent
 }
 
 TEST_CASE("shutdown or destruction from the pool's own task does not self-join", "[thread_pool]") {
@@ -162,7 +160,7 @@ TEST_CASE("shutdown or destruction from the pool's own task does not self-join",
         weft::promise<void> done;
         auto done_task = done.get_task();
         (void)weft::spawn(**pool, [pool, d = std::make_shared<weft::promise<void>>(std::move(done))] {
-            pool->reset();  // destroys the pool from one of its workers
+            pool->reset(); // destroys the pool from one of its workers
             d->set_value();
         });
         CHECK(done_task.wait_for(30s));
@@ -178,8 +176,12 @@ TEST_CASE("workers carry their names and run the start and stop hooks once each"
         weft::pool_options options;
         options.threads = 2;
         options.name = "cpu";
-        options.on_thread_start = [&](std::size_t) { ++started; };
-        options.on_thread_stop = [&](std::size_t) { ++stopped; };
+        options.on_thread_start = [&](std::size_t) {
+            ++started;
+        };
+        options.on_thread_stop = [&](std::size_t) {
+            ++stopped;
+        };
         weft::thread_pool pool{options};
         std::vector<weft::task<void>> ts;
         for (int i = 0; i < 200; ++i) {
@@ -208,13 +210,17 @@ TEST_CASE("an exception from a start or stop hook reaches the unobserved handler
     {
         weft::pool_options options;
         options.threads = 2;
-        options.on_thread_start = [](std::size_t) { throw std::runtime_error("start"); };
-        options.on_thread_stop = [](std::size_t) { throw std::runtime_error("stop"); };
+        options.on_thread_start = [](std::size_t) {
+            throw std::runtime_error("start");
+        };
+        options.on_thread_stop = [](std::size_t) {
+            throw std::runtime_error("stop");
+        };
         weft::thread_pool pool{options};
-        CHECK(weft::spawn(pool, [] { return 1; }).get() == 1);  // the workers still run
+        CHECK(weft::spawn(pool, [] { return 1; }).get() == 1); // the workers still run
     }
     weft::set_unobserved_exception_handler(previous);
-    CHECK(reported == 4);  // two starts, two stops
+    CHECK(reported == 4); // two starts, two stops
 }
 
 TEST_CASE("stats count tasks run and injections", "[thread_pool]") {
@@ -243,7 +249,7 @@ TEST_CASE("an exception thrown by a task never escapes the worker thread", "[thr
 }
 
 TEST_CASE("an idle pool parks its workers instead of spinning", "[thread_pool]") {
-    weft::thread_pool pool{weft::pool_options{.threads = 8}};  // more workers than cores
+    weft::thread_pool pool{weft::pool_options{.threads = 8}}; // more workers than cores
     std::vector<weft::task<void>> warm;
     for (int i = 0; i < 64; ++i) {
         warm.push_back(weft::spawn(pool, [] {}));
@@ -251,7 +257,7 @@ TEST_CASE("an idle pool parks its workers instead of spinning", "[thread_pool]")
     for (auto& t : warm) {
         t.get();
     }
-    std::this_thread::sleep_for(50ms);  // past every worker's spin phase
+    std::this_thread::sleep_for(50ms); // past every worker's spin phase
     // Idle means under 2% of one core: 20,000 us of CPU in 1 s (spinning workers: ~2,000,000).
     CHECK(weft_test::cpu_us_while_sleeping(1000ms) < 20'000);
 }
@@ -263,7 +269,7 @@ int nested_wait(weft::thread_pool& pool, int depth) {
     }
     return weft::spawn(pool, [&pool, depth] { return nested_wait(pool, depth - 1); }).get() + 1;
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("a 1-worker pool helps through 300 nested waits", "[thread_pool]") {
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
@@ -304,12 +310,14 @@ long long fib_local(weft::thread_pool& pool, int n) {
     if (n < 2) {
         return n;
     }
-    weft::local_task child{pool, [&pool, n] { return fib_local(pool, n - 1); }};
+    weft::local_task child{pool, [&pool, n] {
+                               return fib_local(pool, n - 1);
+                           }};
     const long long b = fib_local(pool, n - 2);
     return child.get() + b;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("no lost wake-up: work submitted while the worker is between its re-check and its sleep runs",
           "[thread_pool][hook]") {
@@ -318,16 +326,16 @@ TEST_CASE("no lost wake-up: work submitted while the worker is between its re-ch
     weft_test::scoped_hook hook(&hold_in_park_window);
     weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 0}};
     wait_until_held(w);
-    auto t = weft::spawn(pool, [] { return 7; });  // lands in the window: checked, not yet asleep
+    auto t = weft::spawn(pool, [] { return 7; }); // lands in the window: checked, not yet asleep
     w.submitted.store(true);
-    REQUIRE(t.wait_for(10s));  // a lost wake-up would leave it queued with the worker asleep
+    REQUIRE(t.wait_for(10s)); // a lost wake-up would leave it queued with the worker asleep
     CHECK(t.get() == 7);
 }
 
 TEST_CASE("ping-pong hog: a task from outside starts while two tasks bounce on one worker's LIFO slot",
           "[thread_pool][fairness]") {
     for (std::size_t workers : {1U, 2U}) {
-        std::atomic<bool> stop{false};  // before the pool: its destructor drains the bouncers
+        std::atomic<bool> stop{false}; // before the pool: its destructor drains the bouncers
         std::atomic<long> bounces{0};
         weft::thread_pool pool{weft::pool_options{.threads = workers}};
         struct bouncer {
@@ -337,7 +345,7 @@ TEST_CASE("ping-pong hog: a task from outside starts while two tasks bounce on o
             void operator()() const {
                 bounces->fetch_add(1, std::memory_order_relaxed);
                 if (!stop->load(std::memory_order_relaxed)) {
-                    (void)weft::spawn(*pool, *this);  // the next hop: our slot, run next
+                    (void)weft::spawn(*pool, *this); // the next hop: our slot, run next
                 }
             }
         };
@@ -350,7 +358,7 @@ TEST_CASE("ping-pong hog: a task from outside starts while two tasks bounce on o
         const bool started = outsider.wait_for(10s);
         const long at_start = bounces.load();
         stop.store(true);
-        REQUIRE(started);  // the injection queue is looked at every 61 picks
+        REQUIRE(started); // the injection queue is looked at every 61 picks
         CHECK(at_start >= 10'000);
     }
 }
@@ -358,7 +366,7 @@ TEST_CASE("ping-pong hog: a task from outside starts while two tasks bounce on o
 TEST_CASE("a worker that blocks inside weft::blocking is compensated: a 1-worker pool still runs work",
           "[thread_pool][blocking]") {
     weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 1}};
-    std::promise<void> release;  // a std::future wait blocks for real (a weft wait would help)
+    std::promise<void> release; // a std::future wait blocks for real (a weft wait would help)
     auto released = release.get_future();
     auto blocker = weft::spawn(pool, [&] {
         // Blocks the only worker until a task queued after it runs: needs the spare thread.
@@ -368,7 +376,7 @@ TEST_CASE("a worker that blocks inside weft::blocking is compensated: a 1-worker
         char name[16] = {};
         ::pthread_getname_np(::pthread_self(), name, sizeof name);
         release.set_value();
-        return std::string(name);  // the spare: named after the workers
+        return std::string(name); // the spare: named after the workers
     });
     REQUIRE(blocker.get());
     CHECK(other.get() == "weft-1");
@@ -378,9 +386,8 @@ TEST_CASE("a worker that blocks inside weft::blocking is compensated: a 1-worker
     // The spare retires, and a second region reuses it instead of starting another thread.
     std::promise<void> release2;
     auto released2 = release2.get_future();
-    auto blocker2 = weft::spawn(pool, [&] {
-        return weft::blocking([&] { return released2.wait_for(30s) == std::future_status::ready; });
-    });
+    auto blocker2 = weft::spawn(
+        pool, [&] { return weft::blocking([&] { return released2.wait_for(30s) == std::future_status::ready; }); });
     auto other2 = weft::spawn(pool, [&] { release2.set_value(); });
     REQUIRE(blocker2.get());
     other2.get();
@@ -392,7 +399,7 @@ TEST_CASE("without spare threads a blocking region is not compensated", "[thread
     std::atomic<bool> other_ran{false};
     auto blocker = weft::spawn(pool, [&] {
         return weft::blocking([&] {
-            std::this_thread::sleep_for(50ms);  // nobody else can run meanwhile: there is no thread
+            std::this_thread::sleep_for(50ms); // nobody else can run meanwhile: there is no thread
             return other_ran.load();
         });
     });
@@ -403,8 +410,7 @@ TEST_CASE("without spare threads a blocking region is not compensated", "[thread
     CHECK(pool.stats().spares_started == 0);
 }
 
-TEST_CASE("weft::blocking outside a pool just calls the function and passes exceptions on",
-          "[thread_pool][blocking]") {
+TEST_CASE("weft::blocking outside a pool just calls the function and passes exceptions on", "[thread_pool][blocking]") {
     CHECK(weft::blocking([] { return 5; }) == 5);
     CHECK_THROWS_AS(weft::blocking([]() -> int { throw std::runtime_error("x"); }), std::runtime_error);
 }
@@ -414,14 +420,16 @@ TEST_CASE("local_task fork-join computes fib on 1 and 2 workers and from outside
         weft::thread_pool pool{weft::pool_options{.threads = workers}};
         auto t = weft::spawn(pool, [&pool] { return fib_local(pool, 20); });
         CHECK(t.get() == 6765);
-        CHECK(fib_local(pool, 15) == 610);  // the root joins from outside (blocks, no helping)
+        CHECK(fib_local(pool, 15) == 610); // the root joins from outside (blocks, no helping)
     }
 }
 
 TEST_CASE("local_task rethrows its exception from get() and reports it when nobody asked", "[local_task]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     auto t = weft::spawn(pool, [&pool] {
-        weft::local_task child{pool, []() -> int { throw std::logic_error("child"); }};
+        weft::local_task child{pool, []() -> int {
+                                   throw std::logic_error("child");
+                               }};
         return child.get();
     });
     CHECK_THROWS_AS(t.get(), std::logic_error);
@@ -430,7 +438,11 @@ TEST_CASE("local_task rethrows its exception from get() and reports it when nobo
     static std::atomic<int>* sink = nullptr;
     sink = &reported;
     auto previous = weft::set_unobserved_exception_handler([](std::exception_ptr) noexcept { sink->fetch_add(1); });
-    weft::spawn(pool, [&pool] { weft::local_task child{pool, [] { throw std::logic_error("dropped"); }}; }).get();
+    weft::spawn(pool, [&pool] {
+        weft::local_task child{pool, [] {
+                                   throw std::logic_error("dropped");
+                               }};
+    }).get();
     weft::set_unobserved_exception_handler(previous);
     CHECK(reported.load() == 1);
 }
@@ -440,8 +452,10 @@ TEST_CASE("a local_task's destructor joins it, and void children work", "[local_
     std::atomic<int> ran{0};
     weft::spawn(pool, [&] {
         for (int i = 0; i < 100; ++i) {
-            weft::local_task child{pool, [&] { ran.fetch_add(1); }};
-        }  // each destructor waits for its child
+            weft::local_task child{pool, [&] {
+                                       ran.fetch_add(1);
+                                   }};
+        } // each destructor waits for its child
         CHECK(ran.load() == 100);
     }).get();
     CHECK(ran.load() == 100);
@@ -451,7 +465,11 @@ TEST_CASE("a local_task on a pool that stopped accepting work throws shutdown_er
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
     pool.shutdown();
     std::atomic<bool> ran{false};
-    CHECK_THROWS_AS((weft::local_task{pool, [&] { ran.store(true); }}), weft::shutdown_error);
+    CHECK_THROWS_AS((weft::local_task{pool,
+                                      [&] {
+                                          ran.store(true);
+                                      }}),
+                    weft::shutdown_error);
     CHECK_FALSE(ran.load());
 }
 
@@ -465,7 +483,7 @@ TEST_CASE("pinned workers run on the CPU they were given", "[thread_pool]") {
     });
     CHECK(cpu.get());
 
-    weft::thread_pool unpinned{weft::pool_options{.threads = 1, .cpus = {-1}}};  // invalid: not pinned
+    weft::thread_pool unpinned{weft::pool_options{.threads = 1, .cpus = {-1}}}; // invalid: not pinned
     CHECK(weft::spawn(unpinned, [] { return 3; }).get() == 3);
 }
 
@@ -514,7 +532,7 @@ bool within_20s(Pred pred) {
     }
     return true;
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("each worker counts its own parks, wake-ups, steals and slot hits", "[thread_pool]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
@@ -532,8 +550,8 @@ TEST_CASE("each worker counts its own parks, wake-ups, steals and slot hits", "[
         auto first = weft::spawn(pool, [&] {
             first_thread = std::this_thread::get_id();
             first_ran = true;
-        });                                       // into this worker's slot
-        auto second = weft::spawn(pool, [] {});  // into the slot; `first` moves to the deque
+        });                                     // into this worker's slot
+        auto second = weft::spawn(pool, [] {}); // into the slot; `first` moves to the deque
         // This worker does not take `first` back while it runs this task: only a steal by the
         // other worker runs it.
         const bool stolen = within_20s([&] { return first_ran.load(); });
@@ -559,14 +577,14 @@ TEST_CASE("each worker counts its own parks, wake-ups, steals and slot hits", "[
         slot_hits += w.slot_hits - b.slot_hits;
         tasks += w.tasks_run - b.tasks_run;
         if (w.steals > b.steals) {
-            CHECK(w.wakeups > b.wakeups);  // the thief was asleep: it was woken to steal
+            CHECK(w.wakeups > b.wakeups); // the thief was asleep: it was woken to steal
         }
     }
-    CHECK(steals == 1);     // `first`, by the other worker
-    CHECK(wakeups >= 1);    // `outer` from outside woke a sleeper
-    CHECK(slot_hits >= 1);  // `second` ran from the LIFO slot of outer's worker
+    CHECK(steals == 1);    // `first`, by the other worker
+    CHECK(wakeups >= 1);   // `outer` from outside woke a sleeper
+    CHECK(slot_hits >= 1); // `second` ran from the LIFO slot of outer's worker
     CHECK(tasks == 3);
-    CHECK(after.total().injected - before.total().injected == 1);  // `outer`
+    CHECK(after.total().injected - before.total().injected == 1); // `outer`
 }
 
 TEST_CASE("long items from outside start in submission order once their length is known", "[thread_pool]") {
@@ -610,23 +628,22 @@ TEST_CASE("long items from outside start in submission order once their length i
 
 TEST_CASE("shutdown from a spare thread's task while a worker is inside a blocking region", "[thread_pool][blocking]") {
     std::atomic<int> ran{0};
-    std::promise<void> release;  // a real block: a weft wait would help and run the stopper itself
+    std::promise<void> release; // a real block: a weft wait would help and run the stopper itself
     auto released = release.get_future();
     weft::task<bool> blocker;
     weft::task<void> stopper;
     {
         weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 1}};
-        blocker = weft::spawn(pool, [&] {
-            return weft::blocking([&] { return released.wait_for(30s) == std::future_status::ready; });
-        });
-        stopper = weft::spawn(pool, [&] {  // runs on the spare: the only worker is blocked
-            pool.shutdown();               // from the pool's own thread: detaches, never joins
+        blocker = weft::spawn(
+            pool, [&] { return weft::blocking([&] { return released.wait_for(30s) == std::future_status::ready; }); });
+        stopper = weft::spawn(pool, [&] { // runs on the spare: the only worker is blocked
+            pool.shutdown();              // from the pool's own thread: detaches, never joins
             ran.fetch_add(1);
             release.set_value();
         });
         REQUIRE(stopper.wait_for(30s));
         REQUIRE(blocker.get());
-    }  // the destructor: threads already detached; it must neither hang nor terminate
+    } // the destructor: threads already detached; it must neither hang nor terminate
     CHECK(ran.load() == 1);
 }
 
@@ -639,23 +656,23 @@ TEST_CASE("shutdown while the only worker sits between its re-check and its slee
             weft_test::scoped_hook hook(&hold_in_park_window);
             weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 0}};
             wait_until_held(w);
-            auto queued = weft::spawn(pool, [] { return 1; });  // queued inside the window
+            auto queued = weft::spawn(pool, [] { return 1; }); // queued inside the window
             std::atomic<bool> closing{false};
             auto closer = std::async(std::launch::async, [&] {
                 closing.store(true);
-                pool.shutdown(mode);  // closes while the worker is still inside the window
+                pool.shutdown(mode); // closes while the worker is still inside the window
             });
             while (!closing.load()) {
                 std::this_thread::yield();
             }
             for (int i = 0; i < 100; ++i) {
-                std::this_thread::yield();  // let close() begin; either order must end well
+                std::this_thread::yield(); // let close() begin; either order must end well
             }
             w.submitted.store(true);
-            REQUIRE(closer.wait_for(10s) == std::future_status::ready);  // no hang
+            REQUIRE(closer.wait_for(10s) == std::future_status::ready); // no hang
             REQUIRE(queued.is_ready());
             if (mode == weft::shutdown_mode::drain) {
-                CHECK(queued.get() == 1);  // drain runs what was accepted
+                CHECK(queued.get() == 1); // drain runs what was accepted
             } else {
                 CHECK((queued.is_canceled() || queued.is_succeeded()));
             }

@@ -1,12 +1,9 @@
 // Tests for weft/unobserved.hpp: nothing is swallowed.
-#include <weft/unobserved.hpp>
-
 #include <weft/promise.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
-
-#include "catch.hpp"
+#include <weft/unobserved.hpp>
 
 #include <cstdio>
 #include <fstream>
@@ -15,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "catch.hpp"
 #include <unistd.h>
 
 namespace {
@@ -32,7 +30,7 @@ struct capture_handler {
     }
     ~capture_handler() { weft::set_unobserved_exception_handler(previous); }
 };
-}  // namespace
+} // namespace
 
 TEST_CASE("a faulted task dropped unobserved reaches the handler exactly once", "[unobserved]") {
     capture_handler h;
@@ -84,7 +82,8 @@ TEST_CASE("a task failed on a worker and dropped is reported, and the worker sur
 }
 
 TEST_CASE("a throwing handler does not escape", "[unobserved]") {
-    auto previous = weft::set_unobserved_exception_handler([](std::exception_ptr) { throw std::logic_error("bad handler"); });
+    auto previous =
+        weft::set_unobserved_exception_handler([](std::exception_ptr) { throw std::logic_error("bad handler"); });
     {
         weft::promise<int> p;
         auto t = p.get_task();
@@ -95,7 +94,7 @@ TEST_CASE("a throwing handler does not escape", "[unobserved]") {
 }
 
 TEST_CASE("the default handler prints the error once to stderr", "[unobserved]") {
-    weft::set_unobserved_exception_handler(nullptr);  // restores the default
+    weft::set_unobserved_exception_handler(nullptr); // restores the default
     char path[] = "/tmp/weft_unobserved_XXXXXX";
     const int fd = ::mkstemp(path);
     REQUIRE(fd >= 0);

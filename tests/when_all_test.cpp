@@ -1,17 +1,16 @@
 // Tests for weft/when_all.hpp.
-#include <weft/when_all.hpp>
-
 #include <weft/promise.hpp>
 #include <weft/spawn.hpp>
 #include <weft/thread_pool.hpp>
-
-#include "catch.hpp"
+#include <weft/when_all.hpp>
 
 #include <list>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "catch.hpp"
 
 namespace {
 struct numbered_error : std::runtime_error {
@@ -27,7 +26,7 @@ int id_of(const std::exception_ptr& e) {
         return -1;
     }
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("variadic when_all yields a tuple of every value, void inputs give void_result", "[when_all]") {
     weft::promise<int> a;
@@ -55,7 +54,7 @@ TEST_CASE("when_all fails with every exception, in input order, after all inputs
     ps[3].set_exception(std::make_exception_ptr(numbered_error(3)));
     ps[0].set_exception(std::make_exception_ptr(numbered_error(0)));
     ps[1].set_value(1);
-    CHECK_FALSE(all.is_ready());  // still waiting on 2 and 4
+    CHECK_FALSE(all.is_ready()); // still waiting on 2 and 4
     ps[4].set_exception(std::make_exception_ptr(numbered_error(4)));
     ps[2].set_canceled();
     try {

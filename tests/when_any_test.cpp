@@ -1,12 +1,11 @@
 // Tests for weft/when_any.hpp.
-#include <weft/when_any.hpp>
-
 #include <weft/promise.hpp>
-
-#include "catch.hpp"
+#include <weft/when_any.hpp>
 
 #include <stdexcept>
 #include <vector>
+
+#include "catch.hpp"
 
 TEST_CASE("when_any reports the first input to complete, with its index", "[when_any]") {
     std::vector<weft::promise<int>> ps(3);
@@ -20,10 +19,10 @@ TEST_CASE("when_any reports the first input to complete, with its index", "[when
     auto r = any.get();
     CHECK(r.index == 2);
     CHECK(r.winner.get() == 22);
-    ps[0].set_value(0);  // late inputs change nothing and touch no freed memory
+    ps[0].set_value(0); // late inputs change nothing and touch no freed memory
     ps[1].set_exception(std::make_exception_ptr(std::runtime_error("late")));
     CHECK(any.get().index == 2);
-    CHECK_THROWS(ts[1].get());  // observe the late error
+    CHECK_THROWS(ts[1].get()); // observe the late error
 }
 
 TEST_CASE("when_any succeeds even when the winner failed, the winner carries the error", "[when_any]") {

@@ -6,15 +6,6 @@
 // Servers: epoll_loop (the floor), asio_epoll, asio_uring (when it was built), weft_epoll,
 // weft_uring, weft_uring_pool / weft_epoll_pool (continuations hop to a 1-worker pool).
 // On 2 or more CPUs the server runs on CPU 0 and the client on CPU 1.
-#include "child_process.hpp"
-
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sched.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +16,14 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "child_process.hpp"
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace {
 
@@ -107,7 +106,8 @@ void run_client(unsigned port, int conns, double seconds, double& rps, double& p
     samples.reserve(4'000'000);
     const auto start = clock_type::now();
     const auto measure_from = start + std::chrono::milliseconds(300);
-    const auto end = measure_from + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(seconds));
+    const auto end =
+        measure_from + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(seconds));
     std::uint64_t round_trips = 0;
     for (auto& c : cs) {
         c.sent_at = clock_type::now();
@@ -130,7 +130,8 @@ void run_client(unsigned port, int conns, double seconds, double& rps, double& p
             c.got = 0;
             if (now >= measure_from) {
                 ++round_trips;
-                samples.push_back(static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.sent_at).count()));
+                samples.push_back(static_cast<std::uint32_t>(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.sent_at).count()));
             }
             c.sent_at = now;
             (void)::send(c.fd, out, message, MSG_NOSIGNAL);
@@ -157,7 +158,7 @@ double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v.empty() ? 0.0 : v[v.size() / 2];
 }
-double spread(const std::vector<double>& v) {  // (max - min) / median
+double spread(const std::vector<double>& v) { // (max - min) / median
     if (v.size() < 2) {
         return 0.0;
     }
@@ -180,7 +181,7 @@ std::vector<std::string> split(const std::string& s) {
     return out;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     double seconds = 2.0;
@@ -250,8 +251,14 @@ int main(int argc, char** argv) {
                 continue;
             }
             const double sp = spread(c.rps);
-            std::printf("%-16s %5d %12.0f %7.1f%%%s %9.1f %9.1f\n", name.c_str(), conns, median(c.rps), 100 * sp,
-                        sp > 0.10 ? "!" : " ", median(c.p50_us), median(c.p99_us));
+            std::printf("%-16s %5d %12.0f %7.1f%%%s %9.1f %9.1f\n",
+                        name.c_str(),
+                        conns,
+                        median(c.rps),
+                        100 * sp,
+                        sp > 0.10 ? "!" : " ",
+                        median(c.p50_us),
+                        median(c.p99_us));
             std::fflush(stdout);
             cells.push_back(std::move(c));
         }
@@ -262,12 +269,15 @@ int main(int argc, char** argv) {
           << ",\n  \"reps\": " << reps << ",\n  \"cells\": [\n";
         for (std::size_t i = 0; i < cells.size(); ++i) {
             const auto& c = cells[i];
-            f << "    {\"server\": \"" << c.server << "\", \"conns\": " << c.conns << ", \"round_trips_per_s\": " << median(c.rps)
-              << ", \"spread\": " << spread(c.rps) << ", \"p50_us\": " << median(c.p50_us) << ", \"p99_us\": " << median(c.p99_us)
-              << "}" << (i + 1 < cells.size() ? "," : "") << "\n";
+            f << "    {\"server\": \"" << c.server << "\", \"conns\": " << c.conns
+              << ", \"round_trips_per_s\": " << median(c.rps) << ", \"spread\": " << spread(c.rps)
+              << ", \"p50_us\": " << median(c.p50_us) << ", \"p99_us\": " << median(c.p99_us) << "}"
+              << (i + 1 < cells.size() ? "," : "") << "\n";
         }
         f << "  ]\n}\n";
     }
-    std::printf("(medians of %d runs of %.1f s; spread = (max - min) / median of round trips/s, '!' above 10%%)\n", reps, seconds);
+    std::printf("(medians of %d runs of %.1f s; spread = (max - min) / median of round trips/s, '!' above 10%%)\n",
+                reps,
+                seconds);
     return failures == 0 ? 0 : 1;
 }

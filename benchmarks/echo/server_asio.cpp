@@ -2,12 +2,11 @@
 // standalone Asio): one thread running io_context::run(), the classic callback chain
 // async_read_some -> async_write per connection. Built twice: with epoll (Asio's default) and,
 // as asio_echo_server_uring, with ASIO_HAS_IO_URING + ASIO_DISABLE_EPOLL (io_uring reactor).
-#include "echo/server_main.hpp"
-
-#include <asio.hpp>
-
 #include <array>
 #include <memory>
+
+#include "echo/server_main.hpp"
+#include <asio.hpp>
 
 namespace {
 
@@ -25,11 +24,12 @@ private:
         });
     }
     void write(std::size_t n) {
-        asio::async_write(socket_, asio::buffer(buf_.data(), n), [self = shared_from_this()](std::error_code ec, std::size_t) {
-            if (!ec) {
-                self->read();
-            }
-        });
+        asio::async_write(
+            socket_, asio::buffer(buf_.data(), n), [self = shared_from_this()](std::error_code ec, std::size_t) {
+                if (!ec) {
+                    self->read();
+                }
+            });
     }
     asio::ip::tcp::socket socket_;
     std::array<char, 4096> buf_;
@@ -45,7 +45,7 @@ void accept(asio::ip::tcp::acceptor& a) {
     });
 }
 
-}  // namespace
+} // namespace
 
 int main() {
     asio::io_context io(1);

@@ -1,7 +1,8 @@
 // benchmarks/echo/server_epoll.cpp — the floor of the echo benchmark: a plain single-threaded
 // level-triggered epoll loop, read then write back at once, nothing else.
-#include "echo/server_main.hpp"
+#include <cerrno>
 
+#include "echo/server_main.hpp"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -9,8 +10,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cerrno>
 
 int main() {
     const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -53,7 +52,7 @@ int main() {
                 }
                 continue;
             }
-            for (ssize_t sent = 0; sent < got;) {  // 64-byte messages: one send, in practice
+            for (ssize_t sent = 0; sent < got;) { // 64-byte messages: one send, in practice
                 const ssize_t w = ::send(fd, buf + sent, static_cast<std::size_t>(got - sent), MSG_NOSIGNAL);
                 if (w < 0 && errno != EAGAIN) {
                     break;

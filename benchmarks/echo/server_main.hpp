@@ -12,4 +12,4 @@ inline void announce(unsigned port) {
     std::fflush(stdout);
 }
 
-}  // namespace echo_bench
+} // namespace echo_bench

@@ -1,13 +1,13 @@
 // benchmarks/echo/server_weft.cpp — the weft echo server of the echo benchmark: one I/O thread,
 // a coroutine per connection (read_some, write_all). argv[1]: uring | epoll (the backend);
 // argv[2] (optional): inline | pool — the continuation policy (pool: a 1-worker thread_pool).
-#include "echo/server_main.hpp"
-
 #include <weft/weft.hpp>
 
 #include <array>
 #include <cstring>
 #include <optional>
+
+#include "echo/server_main.hpp"
 
 namespace {
 
@@ -30,7 +30,7 @@ weft::task<void> serve(weft::tcp_listener& l) {
     }
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     const bool epoll = argc > 1 && std::strcmp(argv[1], "epoll") == 0;

@@ -4,20 +4,19 @@
 // client stops sending and drains every outstanding reply, so cells never overlap.
 #pragma once
 
-#include "placement/histogram.hpp"
-#include "placement/protocol.hpp"
-
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "placement/histogram.hpp"
+#include "placement/protocol.hpp"
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace placement {
 
@@ -25,7 +24,7 @@ using clock_type = std::chrono::steady_clock;
 
 /// What a window's requests ask for: a fixed amount of work, or the mixed load (10% heavy).
 struct work_spec {
-    std::string label;          ///< "0", "1", ..., "mixed"
+    std::string label; ///< "0", "1", ..., "mixed"
     std::uint32_t light_ns = 0;
     std::uint32_t heavy_ns = 0; ///< used for one request in ten when > 0
 };
@@ -45,7 +44,7 @@ public:
         if (ep_ < 0) {
             throw std::runtime_error("epoll_create1 failed");
         }
-        conns_.resize(static_cast<std::size_t>(conns) + 1);  // the last one is the control connection
+        conns_.resize(static_cast<std::size_t>(conns) + 1); // the last one is the control connection
         for (std::size_t i = 0; i < conns_.size(); ++i) {
             conns_[i].fd = connect_loopback();
             epoll_event ev{};
@@ -70,7 +69,11 @@ public:
         const auto measure_from = start + to_duration(warmup_s);
         auto measure_to = measure_from + to_duration(seconds);
         const std::size_t control = conns_.size() - 1;
-        enum class phase { warmup, measuring, draining } ph = phase::warmup;
+        enum class phase {
+            warmup,
+            measuring,
+            draining
+        } ph = phase::warmup;
         int stats_replies = 0;
         std::uint64_t completed_at_stats1 = 0;
         for (std::size_t i = 0; i < control; ++i) {
@@ -115,7 +118,7 @@ public:
                     if (++stats_replies == 1) {
                         out.before = s;
                         completed_at_stats1 = completed_;
-                        if (ph == phase::draining) {  // the window ended before the first reply
+                        if (ph == phase::draining) { // the window ended before the first reply
                             send_stats_request(control);
                             stats_outstanding = true;
                         }
@@ -133,7 +136,8 @@ public:
                 ++completed_;
                 if (ph == phase::measuring) {
                     ++out.requests;
-                    out.latency.record(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.sent_at).count()));
+                    out.latency.record(static_cast<std::uint64_t>(
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.sent_at).count()));
                 }
                 if (ph == phase::draining) {
                     --outstanding;
@@ -142,7 +146,8 @@ public:
                 }
             }
         }
-        out.requests_per_s = static_cast<double>(out.requests) / std::chrono::duration<double>(measure_to - measure_from).count();
+        out.requests_per_s =
+            static_cast<double>(out.requests) / std::chrono::duration<double>(measure_to - measure_from).count();
         return out;
     }
 
@@ -175,7 +180,7 @@ private:
 
     void send_all(int fd, const unsigned char* data) {
         std::size_t sent = 0;
-        while (sent < message_bytes) {  // 64 bytes into an empty socket buffer: one call
+        while (sent < message_bytes) { // 64 bytes into an empty socket buffer: one call
             const ssize_t r = ::send(fd, data + sent, message_bytes - sent, MSG_NOSIGNAL);
             if (r <= 0) {
                 throw std::runtime_error("send failed: the server closed a connection");
@@ -189,7 +194,7 @@ private:
         request r;
         r.work_ns = work.light_ns;
         if (work.heavy_ns > 0) {
-            rng_ ^= rng_ << 13;  // xorshift64: the same mixed sequence every run
+            rng_ ^= rng_ << 13; // xorshift64: the same mixed sequence every run
             rng_ ^= rng_ >> 7;
             rng_ ^= rng_ << 17;
             if (rng_ % 10 == 0) {
@@ -234,4 +239,4 @@ private:
     std::uint64_t rng_ = 0x2545f4914f6cdd1dULL;
 };
 
-}  // namespace placement
+} // namespace placement

@@ -11,8 +11,8 @@ namespace placement {
 
 class histogram {
 public:
-    static constexpr unsigned sub_bits = 6;                  // 64 sub-buckets per octave
-    static constexpr unsigned linear = 2u << sub_bits;       // values below 128 are exact
+    static constexpr unsigned sub_bits = 6;            // 64 sub-buckets per octave
+    static constexpr unsigned linear = 2u << sub_bits; // values below 128 are exact
     static constexpr unsigned octaves = 64 - sub_bits - 1;
     static constexpr unsigned buckets = linear + octaves * (1u << sub_bits);
 
@@ -54,7 +54,7 @@ public:
         if (v < linear) {
             return static_cast<unsigned>(v);
         }
-        const unsigned e = 63u - static_cast<unsigned>(std::countl_zero(v));  // >= sub_bits + 1
+        const unsigned e = 63u - static_cast<unsigned>(std::countl_zero(v)); // >= sub_bits + 1
         const unsigned sub = static_cast<unsigned>(v >> (e - sub_bits)) & ((1u << sub_bits) - 1);
         return linear + (e - sub_bits - 1) * (1u << sub_bits) + sub;
     }
@@ -75,4 +75,4 @@ private:
     std::uint64_t max_ = 0;
 };
 
-}  // namespace placement
+} // namespace placement

@@ -14,15 +14,6 @@
 // weft_placement_bench [--quick | --full] [--reps R] [--seconds S] [--conns 1,32,256]
 //     [--work 0,1,10,100,1000,mixed] [--io 1,2] [--policies inline,pool,adaptive]
 //     [--backend uring|epoll] [--pump-work 0,200] [--no-pump] [--no-rr] [--json FILE] [--tsv FILE]
-#include "child_process.hpp"
-#include "placement/client.hpp"
-#include "placement/report.hpp"
-
-#include <fmt/core.h>
-
-#include <signal.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -30,6 +21,14 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "child_process.hpp"
+#include "placement/client.hpp"
+#include "placement/report.hpp"
+#include <signal.h>
+#include <unistd.h>
+
+#include <fmt/core.h>
 
 namespace {
 
@@ -56,7 +55,7 @@ struct options {
     std::vector<std::string> work{"0", "1", "10", "100", "1000", "mixed"};
     std::vector<unsigned> io{1, 2};
     std::vector<std::string> policies{"inline", "pool", "adaptive"};
-    std::string backend;  // empty: weft's automatic choice
+    std::string backend; // empty: weft's automatic choice
     std::vector<std::string> pump_work{"0", "200"};
     unsigned pump_depth = 8;
     unsigned pump_block_kib = 64;
@@ -151,7 +150,9 @@ placement::work_spec work_of(const std::string& w) {
     return {w, static_cast<std::uint32_t>(us * 1000), 0};
 }
 
-double per(std::uint64_t part, std::uint64_t whole) { return whole > 0 ? static_cast<double>(part) / static_cast<double>(whole) : 0; }
+double per(std::uint64_t part, std::uint64_t whole) {
+    return whole > 0 ? static_cast<double>(part) / static_cast<double>(whole) : 0;
+}
 
 placement::sample to_sample(const placement::window_result& r) {
     placement::sample s;
@@ -170,7 +171,9 @@ placement::sample to_sample(const placement::window_result& r) {
 }
 
 /// One server process (policy, I/O threads) serves every (conns, work) cell of a repetition.
-void run_rr(const options& o, std::map<std::string, placement::cell>& cells, std::vector<std::string>& order,
+void run_rr(const options& o,
+            std::map<std::string, placement::cell>& cells,
+            std::vector<std::string>& order,
             placement::run_context& ctx) {
     const std::string exe = bench_support::self_dir() + "/placement_server";
     for (const unsigned io : o.io) {
@@ -213,7 +216,10 @@ std::uint64_t field(const std::string& line, const std::string& key) {
     return std::strtoull(line.c_str() + at + key.size() + 1, nullptr, 10);
 }
 
-void run_pump(const options& o, const std::string& file, std::map<std::string, placement::cell>& cells, std::vector<std::string>& order) {
+void run_pump(const options& o,
+              const std::string& file,
+              std::map<std::string, placement::cell>& cells,
+              std::vector<std::string>& order) {
     const std::string exe = bench_support::self_dir() + "/placement_pump";
     for (const auto& policy : o.policies) {
         for (const auto& w : o.pump_work) {
@@ -222,9 +228,16 @@ void run_pump(const options& o, const std::string& file, std::map<std::string, p
             if (fresh) {
                 order.push_back(proto.name());
             }
-            bench_support::child_process pump(exe, {"run", policy, "1", o.backend.empty() ? "auto" : o.backend, file,
-                                                    std::to_string(o.pump_block_kib), std::to_string(o.pump_depth), w,
-                                                    std::to_string(o.seconds)});
+            bench_support::child_process pump(exe,
+                                              {"run",
+                                               policy,
+                                               "1",
+                                               o.backend.empty() ? "auto" : o.backend,
+                                               file,
+                                               std::to_string(o.pump_block_kib),
+                                               std::to_string(o.pump_depth),
+                                               w,
+                                               std::to_string(o.seconds)});
             const std::string line = pump.read_line();
             if (pump.wait() != 0) {
                 throw std::runtime_error("placement_pump failed (" + line + ")");
@@ -254,7 +267,8 @@ void print_verdicts(const options& o, const std::map<std::string, placement::cel
         const auto it = cells.find(placement::cell{"rr", policy, io, conns, w, {}}.name());
         return it == cells.end() ? nullptr : &it->second;
     };
-    fmt::print("\nadaptive against the better fixed policy (throughput ratio, p99 ratio; 'ok' within 5%; mixed: better than both)\n");
+    fmt::print("\nadaptive against the better fixed policy (throughput ratio, p99 ratio; 'ok' within 5%; mixed: better "
+               "than both)\n");
     for (const unsigned io : o.io) {
         for (const int conns : o.conns) {
             for (const auto& w : o.work) {
@@ -264,26 +278,36 @@ void print_verdicts(const options& o, const std::map<std::string, placement::cel
                 if (in == nullptr || pool == nullptr || ad == nullptr) {
                     continue;
                 }
-                const auto si = placement::summarize(*in), sp = placement::summarize(*pool), sa = placement::summarize(*ad);
+                const auto si = placement::summarize(*in), sp = placement::summarize(*pool),
+                           sa = placement::summarize(*ad);
                 const double best_rate = std::max(si.per_s, sp.per_s);
                 const double best_p99 = std::min(si.p99_us, sp.p99_us);
                 const double rate_ratio = sa.per_s / best_rate, p99_ratio = sa.p99_us / best_p99;
-                const bool ok = w == "mixed" ? (sa.per_s > best_rate && sa.p99_us < best_p99) : (rate_ratio >= 0.95 && p99_ratio <= 1.05);
-                fmt::print("  io {} conns {:>3} work {:>5}: throughput {:6.3f}  p99 {:6.3f}  {}\n", io, conns, w, rate_ratio, p99_ratio,
+                const bool ok = w == "mixed" ? (sa.per_s > best_rate && sa.p99_us < best_p99)
+                                             : (rate_ratio >= 0.95 && p99_ratio <= 1.05);
+                fmt::print("  io {} conns {:>3} work {:>5}: throughput {:6.3f}  p99 {:6.3f}  {}\n",
+                           io,
+                           conns,
+                           w,
+                           rate_ratio,
+                           p99_ratio,
                            ok ? "ok" : "MISS");
             }
             const auto* in = find(io, "inline", conns, "0");
             const auto* pool = find(io, "pool", conns, "0");
             if (in != nullptr && pool != nullptr) {
                 const double loss = 1 - placement::summarize(*pool).per_s / placement::summarize(*in).per_s;
-                fmt::print("  io {} conns {:>3}: the worker pool at C = 0 loses {:.1f}% of inline's throughput (target < 17%)\n", io, conns,
+                fmt::print("  io {} conns {:>3}: the worker pool at C = 0 loses {:.1f}% of inline's throughput (target "
+                           "< 17%)\n",
+                           io,
+                           conns,
                            100 * loss);
             }
         }
     }
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     options o;
@@ -318,12 +342,17 @@ int main(int argc, char** argv) {
             }
             ::close(fd);
             pump_file = path;
-            bench_support::child_process make(bench_support::self_dir() + "/placement_pump", {"make", pump_file, std::to_string(o.pump_file_mib)});
+            bench_support::child_process make(bench_support::self_dir() + "/placement_pump",
+                                              {"make", pump_file, std::to_string(o.pump_file_mib)});
             if (make.wait() != 0) {
                 throw std::runtime_error("cannot write the pump's input file");
             }
         }
-        fmt::print("weft placement benchmark ({} mode: {} repetitions of {:.2f} s windows, configurations interleaved)\n", o.mode, o.reps, o.seconds);
+        fmt::print(
+            "weft placement benchmark ({} mode: {} repetitions of {:.2f} s windows, configurations interleaved)\n",
+            o.mode,
+            o.reps,
+            o.seconds);
         for (int rep = 0; rep < o.reps; ++rep) {
             fmt::print("  repetition {}/{}\n", rep + 1, o.reps);
             std::fflush(stdout);
@@ -344,9 +373,12 @@ int main(int argc, char** argv) {
     if (!pump_file.empty()) {
         ::unlink(pump_file.c_str());
     }
-    fmt::print("\nbackend {}, {} CPUs; per s = requests (pump: blocks) per second, median; spread = (max - min) / median, '!' above 10%;\n"
-               "latency from the client's clock; cpu us = the server's CPU per request; inline / hops = weft's counters per request\n",
-               ctx.backend.empty() ? (o.backend.empty() ? "auto" : o.backend) : ctx.backend, ctx.cpus);
+    fmt::print("\nbackend {}, {} CPUs; per s = requests (pump: blocks) per second, median; spread = (max - min) / "
+               "median, '!' above 10%;\n"
+               "latency from the client's clock; cpu us = the server's CPU per request; inline / hops = weft's "
+               "counters per request\n",
+               ctx.backend.empty() ? (o.backend.empty() ? "auto" : o.backend) : ctx.backend,
+               ctx.cpus);
     bool header_rr = false, header_pump = false;
     for (const auto& name : order) {
         const auto& c = cells.at(name);
@@ -355,7 +387,9 @@ int main(int argc, char** argv) {
             header_rr = true;
         }
         if (c.workload == "pump" && !header_pump) {
-            placement::print_header(fmt::format("async pump ({} KiB blocks, conns = blocks in flight, work = µs per block after hashing it)", o.pump_block_kib));
+            placement::print_header(fmt::format(
+                "async pump ({} KiB blocks, conns = blocks in flight, work = µs per block after hashing it)",
+                o.pump_block_kib));
             header_pump = true;
         }
         placement::print_row(c);

@@ -14,17 +14,20 @@ namespace placement {
 
 constexpr std::size_t message_bytes = 64;
 
-enum class kind : std::uint32_t { work = 1, stats = 2 };
+enum class kind : std::uint32_t {
+    work = 1,
+    stats = 2
+};
 
 struct request {
     kind what = kind::work;
     std::uint32_t work_ns = 0;
-    std::uint64_t sequence = 0;   ///< echoed: the client checks every reply is its own
+    std::uint64_t sequence = 0; ///< echoed: the client checks every reply is its own
 };
 
 /// The server's reply to a stats request (cumulative since it started).
 struct server_stats {
-    std::uint64_t cpu_ns = 0;              ///< getrusage(RUSAGE_SELF): user + system
+    std::uint64_t cpu_ns = 0; ///< getrusage(RUSAGE_SELF): user + system
     std::uint64_t continuations_inline = 0;
     std::uint64_t continuations_hopped = 0;
     std::uint64_t adaptive_hops = 0;
@@ -56,4 +59,4 @@ inline server_stats decode_stats(const unsigned char* in, std::uint64_t& sequenc
     return s;
 }
 
-}  // namespace placement
+} // namespace placement

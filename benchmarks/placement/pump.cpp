@@ -8,14 +8,7 @@
 //   per block: check its first word, hash every byte, then spin WORK_US (calibrated); stops
 //   after SECONDS. Prints one line: blocks, seconds, cpu_ns, p50/p99/p99.9 ns (read issued to
 //   compute done), weft's inline/hop/adaptive-hop counts; exit 1 if a block was wrong.
-#include "placement/histogram.hpp"
-#include "placement/setup.hpp"
-#include "placement/spin_work.hpp"
-
 #include <weft/weft.hpp>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -25,11 +18,17 @@
 #include <string_view>
 #include <vector>
 
+#include "placement/histogram.hpp"
+#include "placement/setup.hpp"
+#include "placement/spin_work.hpp"
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-std::uint64_t word_at(std::uint64_t index) {  // splitmix64 of the word's index
+std::uint64_t word_at(std::uint64_t index) { // splitmix64 of the word's index
     std::uint64_t z = index + 0x9e3779b97f4a7c15ULL;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -42,7 +41,7 @@ int make_file(const char* path, std::uint64_t mib) {
         std::perror("placement_pump: open");
         return 1;
     }
-    constexpr std::uint64_t block_words = 64 * 1024 / 8;  // block index written every 64 KiB
+    constexpr std::uint64_t block_words = 64 * 1024 / 8; // block index written every 64 KiB
     std::vector<std::uint64_t> chunk(block_words);
     for (std::uint64_t b = 0; b < mib * 16; ++b) {
         for (std::uint64_t k = 0; k < block_words; ++k) {
@@ -95,14 +94,16 @@ weft::task<void> lane(weft::file& f, const pump_config& cfg, unsigned id, lane_r
             h = (h ^ v) * 0x100000001b3ULL;
         }
         out.sink += placement::spin_steps(cfg.spin_steps, h);
-        out.latency.record(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - t0).count()));
+        out.latency.record(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - t0).count()));
         ++out.blocks;
     }
 }
 
 int run(int argc, char** argv) {
     if (argc < 10) {
-        std::fprintf(stderr, "usage: placement_pump run POLICY IO_THREADS BACKEND FILE BLOCK_KIB DEPTH WORK_US SECONDS\n");
+        std::fprintf(stderr,
+                     "usage: placement_pump run POLICY IO_THREADS BACKEND FILE BLOCK_KIB DEPTH WORK_US SECONDS\n");
         return 2;
     }
     const std::string_view policy = argv[2];
@@ -134,7 +135,8 @@ int run(int argc, char** argv) {
         std::fprintf(stderr, "placement_pump: %s is smaller than one block\n", path.c_str());
         return 2;
     }
-    pump_config cfg{block_bytes, size / block_bytes, depth, static_cast<std::uint64_t>(steps_per_ns * work_us * 1000.0), {}};
+    pump_config cfg{
+        block_bytes, size / block_bytes, depth, static_cast<std::uint64_t>(steps_per_ns * work_us * 1000.0), {}};
     std::vector<lane_result> lanes(depth);
     const auto before = io.stats().total();
     const std::uint64_t cpu0 = placement::process_cpu_ns();
@@ -161,18 +163,26 @@ int run(int argc, char** argv) {
     for (const auto& l : lanes) {
         all.merge(l.latency);
     }
-    auto pct = [&](double q) { return static_cast<unsigned long long>(all.percentile(q)); };
-    std::printf("blocks %llu seconds %.4f cpu_ns %llu p50_ns %llu p99_ns %llu p999_ns %llu inline %llu hopped %llu adaptive_hops %llu bad %llu sink %llu\n",
-                static_cast<unsigned long long>(blocks), elapsed, static_cast<unsigned long long>(cpu),
-                pct(0.50), pct(0.99), pct(0.999),
+    auto pct = [&](double q) {
+        return static_cast<unsigned long long>(all.percentile(q));
+    };
+    std::printf("blocks %llu seconds %.4f cpu_ns %llu p50_ns %llu p99_ns %llu p999_ns %llu inline %llu hopped %llu "
+                "adaptive_hops %llu bad %llu sink %llu\n",
+                static_cast<unsigned long long>(blocks),
+                elapsed,
+                static_cast<unsigned long long>(cpu),
+                pct(0.50),
+                pct(0.99),
+                pct(0.999),
                 static_cast<unsigned long long>(after.continuations_inline - before.continuations_inline),
                 static_cast<unsigned long long>(after.continuations_hopped - before.continuations_hopped),
                 static_cast<unsigned long long>(after.adaptive_hops - before.adaptive_hops),
-                static_cast<unsigned long long>(bad), static_cast<unsigned long long>(sink & 0xff));
+                static_cast<unsigned long long>(bad),
+                static_cast<unsigned long long>(sink & 0xff));
     return bad == 0 && blocks > 0 ? 0 : 1;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     if (argc >= 4 && std::string_view(argv[1]) == "make") {

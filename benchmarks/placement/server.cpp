@@ -7,12 +7,7 @@
 //           adaptive (io_policy::adaptive(thread_pool)); the pool has one worker per CPU.
 //   BACKEND: uring | epoll (default: weft's automatic choice).
 // Prints "port N steps_per_ns X backend B" and serves until killed.
-#include "placement/protocol.hpp"
-#include "placement/setup.hpp"
-#include "placement/spin_work.hpp"
-
 #include <weft/weft.hpp>
-
 
 #include <array>
 #include <cstdio>
@@ -20,10 +15,14 @@
 #include <optional>
 #include <string_view>
 
+#include "placement/protocol.hpp"
+#include "placement/setup.hpp"
+#include "placement/spin_work.hpp"
+
 namespace {
 
 double g_steps_per_ns = 1.0;
-std::uint64_t g_sink = 0;  // written by whoever ran the last request; read by nobody
+std::uint64_t g_sink = 0; // written by whoever ran the last request; read by nobody
 
 weft::task<void> session(weft::io_context& io, weft::tcp_socket s) {
     std::array<unsigned char, placement::message_bytes> buf{};
@@ -33,8 +32,13 @@ weft::task<void> session(weft::io_context& io, weft::tcp_socket s) {
             const placement::request r = placement::decode_request(buf.data());
             if (r.what == placement::kind::stats) {
                 const auto t = io.stats().total();
-                placement::server_stats st{placement::process_cpu_ns(), t.continuations_inline, t.continuations_hopped, t.adaptive_hops,
-                                           t.ops_finished, t.loops, t.wakeups};
+                placement::server_stats st{placement::process_cpu_ns(),
+                                           t.continuations_inline,
+                                           t.continuations_hopped,
+                                           t.adaptive_hops,
+                                           t.ops_finished,
+                                           t.loops,
+                                           t.wakeups};
                 placement::encode_stats(r.sequence, st, buf.data());
             } else if (r.work_ns > 0) {
                 const auto steps = static_cast<std::uint64_t>(g_steps_per_ns * r.work_ns);
@@ -56,7 +60,7 @@ weft::task<void> serve(weft::io_context& io, weft::tcp_listener& l) {
     }
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     if (argc < 3) {
@@ -78,7 +82,9 @@ int main(int argc, char** argv) {
     }
     weft::io_context io{opts};
     auto listener = weft::tcp_listener::bind(io, weft::endpoint::loopback_v4(0));
-    std::printf("port %u steps_per_ns %.4f backend %s\n", listener.local_endpoint().port(), g_steps_per_ns,
+    std::printf("port %u steps_per_ns %.4f backend %s\n",
+                listener.local_endpoint().port(),
+                g_steps_per_ns,
                 std::string(io.backend_name()).c_str());
     std::fflush(stdout);
     serve(io, listener).wait();

@@ -6,8 +6,6 @@
 
 #include <weft/weft.hpp>
 
-#include <sys/resource.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
@@ -15,17 +13,23 @@
 #include <string>
 #include <string_view>
 
+#include <sys/resource.h>
+
 namespace placement {
 
 /// io_options for `policy`; the pool the policy names is made in `pool`.
-inline weft::io_options io_options_for(std::string_view policy, unsigned io_threads, std::string_view backend,
+inline weft::io_options io_options_for(std::string_view policy,
+                                       unsigned io_threads,
+                                       std::string_view backend,
                                        std::optional<weft::thread_pool>& pool) {
     weft::io_options opts{.threads = io_threads};
     // A/B switch for measurements: PLACEMENT_WRITES_ON_CALLER=0 sends every write through the I/O thread
     if (const char* v = std::getenv("PLACEMENT_WRITES_ON_CALLER"); v != nullptr && std::string_view(v) == "0") {
         opts.writes_on_caller = false;
     }
-    opts.backend = backend == "uring" ? weft::io_backend::uring : backend == "epoll" ? weft::io_backend::epoll : weft::io_backend::automatic;
+    opts.backend = backend == "uring"   ? weft::io_backend::uring
+                   : backend == "epoll" ? weft::io_backend::epoll
+                                        : weft::io_backend::automatic;
     if (policy == "pool" || policy == "adaptive") {
         pool.emplace(weft::pool_options{.name = "bench-pool"});
         opts.policy = policy == "pool" ? weft::io_policy::on(*pool) : weft::io_policy::adaptive(*pool);
@@ -39,8 +43,11 @@ inline weft::io_options io_options_for(std::string_view policy, unsigned io_thre
 inline std::uint64_t process_cpu_ns() {
     rusage u{};
     ::getrusage(RUSAGE_SELF, &u);
-    auto ns = [](const timeval& t) { return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(t.tv_usec) * 1000ULL; };
+    auto ns = [](const timeval& t) {
+        return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000ULL +
+               static_cast<std::uint64_t>(t.tv_usec) * 1000ULL;
+    };
     return ns(u.ru_utime) + ns(u.ru_stime);
 }
 
-}  // namespace placement
+} // namespace placement

@@ -36,4 +36,4 @@ inline double calibrate_steps_per_ns() {
     return static_cast<double>(steps) / best_ns;
 }
 
-}  // namespace placement
+} // namespace placement

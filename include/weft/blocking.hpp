@@ -32,4 +32,4 @@ decltype(auto) blocking(F&& f) {
     return std::invoke(std::forward<F>(f));
 }
 
-}  // namespace weft
+} // namespace weft

@@ -17,8 +17,8 @@
 #include <exception>
 #include <functional>
 #include <memory>
-#include <stdexcept>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -37,7 +37,7 @@ class cancel_state;
 struct cancel_callback_node {
     cancel_callback_node* prev = nullptr;
     cancel_callback_node* next = nullptr;
-    bool linked = false;  // guarded by the state's mutex_
+    bool linked = false; // guarded by the state's mutex_
     virtual void invoke() = 0;
     virtual ~cancel_callback_node() = default;
 };
@@ -62,7 +62,7 @@ public:
     cancel_state(const cancel_state&) = delete;
     cancel_state& operator=(const cancel_state&) = delete;
 
-    void add_source() noexcept { sources_.fetch_add(1, relaxed); }  // order: relaxed — counter
+    void add_source() noexcept { sources_.fetch_add(1, relaxed); } // order: relaxed — counter
     /// The last source handle is gone: nobody can cancel any more, so a pending cancel_after
     /// timer is dropped (it holds a reference).
     void release_source() noexcept {
@@ -73,7 +73,7 @@ public:
     }
 
     bool is_canceled() const noexcept {
-        return canceled_.load(acquire);  // order: acquire — pairs with cancel()'s exchange
+        return canceled_.load(acquire); // order: acquire — pairs with cancel()'s exchange
     }
 
     /// Runs every callback; returns false if already canceled. Callback exceptions are
@@ -99,7 +99,7 @@ public:
             running_ = nullptr;
             done_cv_.notify_all();
             if (std::exchange(orphaned_, false)) {
-                delete node;  // its registration was dropped from inside this very callback
+                delete node; // its registration was dropped from inside this very callback
             }
         }
         lock.unlock();
@@ -112,7 +112,7 @@ public:
     /// Links `node` unless already canceled; returns false (node not linked) if canceled.
     bool try_link(cancel_callback_node* node) {
         std::lock_guard lock(mutex_);
-        if (canceled_.load(relaxed)) {  // order: relaxed — mutex_ orders it against cancel()'s loop
+        if (canceled_.load(relaxed)) { // order: relaxed — mutex_ orders it against cancel()'s loop
             return false;
         }
         node->prev = tail_;
@@ -173,14 +173,14 @@ private:
     cancel_callback_node* tail_ = nullptr;
     cancel_callback_node* running_ = nullptr;
     std::thread::id running_thread_;
-    bool orphaned_ = false;  // running_'s registration was dropped from inside its callback
-    timer_service::timer_id timer_ = 0;  // pending cancel_after timer, 0 if none
+    bool orphaned_ = false;             // running_'s registration was dropped from inside its callback
+    timer_service::timer_id timer_ = 0; // pending cancel_after timer, 0 if none
 
     // --- set once by the creator of a linked source, before it is shared ------------------
     std::vector<cancellation_registration> parents_;
 };
 
-}  // namespace detail
+} // namespace detail
 
 /// Keeps a callback registered; unregisters it when destroyed or on unregister(). After
 /// either returns, the callback is not running on another thread and will never start.
@@ -192,7 +192,8 @@ class cancellation_registration {
 public:
     cancellation_registration() noexcept = default;
     cancellation_registration(cancellation_registration&& o) noexcept
-        : state_(std::exchange(o.state_, nullptr)), node_(std::exchange(o.node_, nullptr)) {}
+        : state_(std::exchange(o.state_, nullptr))
+        , node_(std::exchange(o.node_, nullptr)) {}
     cancellation_registration& operator=(cancellation_registration&& o) noexcept {
         if (this != &o) {
             unregister();
@@ -207,7 +208,7 @@ public:
     explicit operator bool() const noexcept { return node_ != nullptr; }
 
     void unregister() noexcept {
-        if (node_ != nullptr) {  // the common case (nothing registered) stays inline and cheap
+        if (node_ != nullptr) { // the common case (nothing registered) stays inline and cheap
             unregister_registered();
         }
     }
@@ -222,7 +223,8 @@ private:
 
     friend class cancellation_token;
     cancellation_registration(detail::cancel_state* s, detail::cancel_callback_node* n) noexcept
-        : state_(s), node_(n) {}
+        : state_(s)
+        , node_(n) {}
 
     detail::cancel_state* state_ = nullptr;
     detail::cancel_callback_node* node_ = nullptr;
@@ -251,10 +253,9 @@ public:
     /// the returned registration is then empty. A null function pointer or empty
     /// std::function is rejected with std::invalid_argument.
     template<typename F>
-        requires std::is_invocable_v<std::decay_t<F>&>
-    [[nodiscard]] cancellation_registration register_callback(F&& f) const {
-        if constexpr (std::is_pointer_v<std::decay_t<F>> ||
-                      std::is_same_v<std::decay_t<F>, std::function<void()>>) {
+        requires std::is_invocable_v < std::decay_t<F>
+    & > [[nodiscard]] cancellation_registration register_callback(F&& f) const {
+        if constexpr (std::is_pointer_v<std::decay_t<F>> || std::is_same_v<std::decay_t<F>, std::function<void()>>) {
             if (!f) {
                 throw std::invalid_argument("weft: null cancellation callback");
             }
@@ -268,7 +269,7 @@ public:
             owned->invoke();
             return {};
         }
-        state_->add_ref();  // the registration's
+        state_->add_ref(); // the registration's
         return cancellation_registration(state_.get(), node);
     }
 
@@ -331,7 +332,7 @@ public:
 
     /// A new source that is canceled when any of `tokens` is (or already is), or by itself.
     template<typename... Tokens>
-        requires(std::is_same_v<std::decay_t<Tokens>, cancellation_token> && ...)
+        requires(std::is_same_v<std::decay_t<Tokens>, cancellation_token>&&...)
     static cancellation_source linked(const Tokens&... tokens) {
         cancellation_source child;
         (child.link_to(tokens), ...);
@@ -363,24 +364,24 @@ inline void cancel_state::cancel_after(std::chrono::steady_clock::duration delay
     std::lock_guard lock(mutex_);
     if (timer_ != 0) {
         if (timer_service::global().cancel(timer_)) {
-            release_ref();  // the replaced timer's reference; we still hold the caller's
+            release_ref(); // the replaced timer's reference; we still hold the caller's
         }
         timer_ = 0;
     }
     if (delay == std::chrono::steady_clock::duration::max() || canceled_.load(relaxed)) {
-        return;  // order: relaxed — a stale false only arms a harmless timer
+        return; // order: relaxed — a stale false only arms a harmless timer
     }
-    add_ref();  // the timer's reference
+    add_ref(); // the timer's reference
     auto when = std::chrono::steady_clock::now() + delay;
     timer_ = timer_service::global().schedule(when, [this] {
         struct drop {
             cancel_state* s;
             ~drop() { s->release_ref(); }
         } guard{this};
-        cancel();  // callback exceptions reach the unobserved handler via the timer thread
+        cancel(); // callback exceptions reach the unobserved handler via the timer thread
     });
     if (timer_ == 0) {
-        release_ref();  // the timer service is shutting down (process exit)
+        release_ref(); // the timer service is shutting down (process exit)
     }
 }
 
@@ -396,8 +397,8 @@ inline void cancel_state::drop_timer() noexcept {
 }
 
 inline cancel_state::~cancel_state() {
-    parents_.clear();  // unregister from parents first: their callbacks touch this state
+    parents_.clear(); // unregister from parents first: their callbacks touch this state
 }
 
-}  // namespace detail
-}  // namespace weft
+} // namespace detail
+} // namespace weft

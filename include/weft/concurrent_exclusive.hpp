@@ -89,4 +89,4 @@ private:
     side exclusive_{*this, detail::gate_side::exclusive};
 };
 
-}  // namespace weft
+} // namespace weft

@@ -21,9 +21,9 @@ namespace weft {
 namespace detail {
 inline std::size_t next_dedicated_index() noexcept {
     static atomic<std::size_t> next{0};
-    return next.fetch_add(1, relaxed);  // order: relaxed — only a unique number for the name
+    return next.fetch_add(1, relaxed); // order: relaxed — only a unique number for the name
 }
-}  // namespace detail
+} // namespace detail
 
 /// A scheduler that owns one thread and runs the items given to it there, in FIFO order: for a
 /// long-running or blocking loop that must not hold a pool worker, or for work that needs one
@@ -94,4 +94,4 @@ struct new_thread_scheduler {
 /// `weft::spawn(weft::long_running, f)`: `f` on a thread of its own.
 inline constexpr new_thread_scheduler long_running{};
 
-}  // namespace weft
+} // namespace weft

@@ -50,7 +50,8 @@ public:
 class aggregate_error : public std::exception {
 public:
     explicit aggregate_error(std::vector<std::exception_ptr> errors)
-        : errors_(std::move(errors)), what_(describe(errors_)) {}
+        : errors_(std::move(errors))
+        , what_(describe(errors_)) {}
 
     const std::vector<std::exception_ptr>& exceptions() const noexcept { return errors_; }
     std::size_t size() const noexcept { return errors_.size(); }
@@ -76,4 +77,4 @@ private:
     std::string what_;
 };
 
-}  // namespace weft
+} // namespace weft

@@ -7,9 +7,9 @@
 #include <weft/placement.hpp>
 #include <weft/task.hpp>
 
-#include <fmt/format.h>
-
 #include <string_view>
+
+#include <fmt/format.h>
 
 namespace weft {
 
@@ -43,7 +43,7 @@ constexpr std::string_view to_string(placement_rule r) noexcept {
     return "unknown";
 }
 
-}  // namespace weft
+} // namespace weft
 
 template<>
 struct fmt::formatter<weft::task_status> : fmt::formatter<std::string_view> {
@@ -69,8 +69,16 @@ struct fmt::formatter<weft::placement_stats> {
         return fmt::format_to(ctx.out(),
                               "inline {} (named {}, source {}, captured {}, completing {}), hops {} "
                               "(named {}, source {}, captured {}), deferred {}, refused {}",
-                              s.inline_runs(), s.named_inline, s.source_inline, s.captured_inline,
-                              s.completing_inline, s.hops(), s.named_hop, s.source_hop, s.captured_hop,
-                              s.deferred, s.refused);
+                              s.inline_runs(),
+                              s.named_inline,
+                              s.source_inline,
+                              s.captured_inline,
+                              s.completing_inline,
+                              s.hops(),
+                              s.named_hop,
+                              s.source_hop,
+                              s.captured_hop,
+                              s.deferred,
+                              s.refused);
     }
 };

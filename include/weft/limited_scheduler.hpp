@@ -59,4 +59,4 @@ private:
     detail::gate* gate_;
 };
 
-}  // namespace weft
+} // namespace weft

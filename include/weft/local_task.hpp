@@ -42,7 +42,8 @@ public:
     using value_type = T;
 
     template<typename G>
-    local_task(thread_pool& pool, G&& fn) : work_item(&invoke), fn_(std::forward<G>(fn)) {
+    local_task(thread_pool& pool, G&& fn) : work_item(&invoke)
+                                          , fn_(std::forward<G>(fn)) {
         core_ = &detail::pool_access::core(pool);
         detail::worker_data* w = detail::current_worker();
         if (w != nullptr && w->core == core_) {
@@ -68,7 +69,7 @@ public:
 
     /// Waits for the child (running it here if it is still queued on this worker).
     void wait() noexcept {
-        if (flag_.load(detail::acquire) == done) {  // order: acquire — pairs with complete()
+        if (flag_.load(detail::acquire) == done) { // order: acquire — pairs with complete()
             return;
         }
         detail::worker_data* w = detail::current_worker();
@@ -94,10 +95,15 @@ public:
         }
     }
 
-    bool is_ready() const noexcept { return flag_.load(detail::acquire) == done; }  // order: acquire — see wait
+    bool is_ready() const noexcept { return flag_.load(detail::acquire) == done; } // order: acquire — see wait
 
 private:
-    enum class status : std::uint8_t { pending, succeeded, failed, canceled };
+    enum class status : std::uint8_t {
+        pending,
+        succeeded,
+        failed,
+        canceled
+    };
     // a one-shot event (detail/futex.hpp), with a mark of our own: worker i waits in the idle set
     static constexpr std::uint32_t pending_flag = detail::event_unset, done = detail::event_set,
                                    sleeping = detail::event_sleeping, worker_waits = 3;
@@ -146,7 +152,7 @@ private:
             if (item == this) {
                 return;
             }
-            if (flag_.load(detail::acquire) == done) {  // order: acquire — pairs with complete()
+            if (flag_.load(detail::acquire) == done) { // order: acquire — pairs with complete()
                 return;
             }
         }
@@ -154,9 +160,9 @@ private:
         // order: acq_rel — release: nothing of ours to publish; acquire on failure: the result
         const auto waiting = static_cast<std::uint32_t>(worker_waits + w.index);
         if (!flag_.compare_exchange_strong(expected, waiting, detail::acq_rel, detail::acquire)) {
-            return;  // done meanwhile
+            return; // done meanwhile
         }
-        while (flag_.load(detail::acquire) != done) {  // order: acquire — pairs with complete()
+        while (flag_.load(detail::acquire) != done) { // order: acquire — pairs with complete()
             if (!w.help_one()) {
                 w.park_until(flag_, std::chrono::steady_clock::time_point::max());
             }
@@ -164,13 +170,13 @@ private:
     }
 
     void join_elsewhere() noexcept {
-        detail::event_wait(flag_, pending_flag);  // sees the result when already done
+        detail::event_wait(flag_, pending_flag); // sees the result when already done
     }
 
     F fn_;
     detail::pool_core* core_ = nullptr;
     detail::atomic<std::uint32_t> flag_{pending_flag};
-    status status_ = status::pending;  // written before flag_ becomes done, read after
+    status status_ = status::pending; // written before flag_ becomes done, read after
     bool observed_ = false;
     std::exception_ptr error_;
     struct no_value {};
@@ -180,4 +186,4 @@ private:
 template<typename F>
 local_task(thread_pool&, F) -> local_task<std::invoke_result_t<std::decay_t<F>&>, std::decay_t<F>>;
 
-}  // namespace weft
+} // namespace weft

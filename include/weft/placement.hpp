@@ -16,17 +16,17 @@ namespace weft {
 /// Which rule of the placement order decided where a continuation (or a co_await resumption)
 /// runs. First match wins: named > source > captured > completing.
 enum class placement_rule : std::uint8_t {
-    named,       ///< (1) a scheduler named at the call: then(s, f), execute_synchronously
-    source,      ///< (2) the policy of the source that completed the antecedent
-    captured,    ///< (3) the scheduler current when the continuation was attached
-    completing,  ///< (4) inline on the completing thread, under the recursion guard
+    named,      ///< (1) a scheduler named at the call: then(s, f), execute_synchronously
+    source,     ///< (2) the policy of the source that completed the antecedent
+    captured,   ///< (3) the scheduler current when the continuation was attached
+    completing, ///< (4) inline on the completing thread, under the recursion guard
 };
 
 /// One placement decision, as the observer sees it.
 struct placement_event {
     placement_rule rule;
-    bool ran_inline;          ///< true: ran on the completing thread; false: hopped (scheduled)
-    const void* scheduler;    ///< identity of the scheduler chosen, nullptr for rule 4
+    bool ran_inline;       ///< true: ran on the completing thread; false: hopped (scheduled)
+    const void* scheduler; ///< identity of the scheduler chosen, nullptr for rule 4
 };
 
 /// Totals over every thread of the process since start (or since reset_placement_stats()).
@@ -76,7 +76,7 @@ inline atomic<placement_observer>& placement_observer_slot() noexcept {
     return slot;
 }
 
-}  // namespace detail
+} // namespace detail
 
 /// Sums every thread's counters. Exact once the threads that counted are quiet.
 inline placement_stats placement_stats_snapshot() {
@@ -92,4 +92,4 @@ inline placement_observer set_placement_observer(placement_observer obs) noexcep
     return detail::placement_observer_slot().exchange(obs, detail::acq_rel);
 }
 
-}  // namespace weft
+} // namespace weft

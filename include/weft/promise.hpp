@@ -109,7 +109,7 @@ private:
             // publish frees it. With no other reference nobody can ever observe the error.
             const bool unobservable = state_->use_count() == 1;
             if (state_->try_set_exception(std::make_exception_ptr(broken_promise{})) && unobservable) {
-                state_->mark_observed();  // our own broken_promise, which no one can see
+                state_->mark_observed(); // our own broken_promise, which no one can see
             }
             state_->release_ref();
             state_ = nullptr;
@@ -119,4 +119,4 @@ private:
     state* state_ = nullptr;
 };
 
-}  // namespace weft
+} // namespace weft

@@ -15,9 +15,9 @@ namespace weft {
 /// concurrencpp resume_on). Throws shutdown_error at the co_await if `s` refuses the work, and
 /// operation_canceled if `s` accepted it but later discarded it (cancel-mode shutdown).
 template<typename S>
-    requires scheduler<std::remove_cvref_t<S>>
-detail::resume_on_awaiter resume_on(S&& s) noexcept {
+    requires scheduler<std::remove_cvref_t<S>> detail::resume_on_awaiter resume_on(S&& s)
+noexcept {
     return detail::resume_on_awaiter(any_scheduler(std::forward<S>(s)));
 }
 
-}  // namespace weft
+} // namespace weft

@@ -21,8 +21,8 @@
 #pragma once
 
 #include <weft/detail/atomic.hpp>
-#include <weft/detail/counters.hpp>
 #include <weft/detail/blocking_wait.hpp>
+#include <weft/detail/counters.hpp>
 #include <weft/detail/trampoline.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>
@@ -65,7 +65,7 @@ public:
                 break;
             }
             while (work_item* w = items.pop()) {
-                w->discard();  // may schedule more here (continuations captured on the loop)
+                w->discard(); // may schedule more here (continuations captured on the loop)
                 discarded_.add();
             }
         }
@@ -118,7 +118,11 @@ public:
 private:
     friend class dedicated_thread;
 
-    enum class mode { run, run_one, poll };
+    enum class mode {
+        run,
+        run_one,
+        poll
+    };
     static constexpr unsigned stop_bit = 1, finish_bit = 2;
 
     void request(unsigned bit) {
@@ -181,11 +185,14 @@ private:
     }
 
     void run_item(work_item* w) noexcept {
-        ran_.add();  // counted before it runs
+        ran_.add(); // counted before it runs
         w->run();
     }
 
-    enum class wait { no, yes };
+    enum class wait {
+        no,
+        yes
+    };
 
     work_item* next(wait how) {
         std::unique_lock lock(mutex_);
@@ -237,7 +244,7 @@ private:
         //        mutex after setting `done`, so the check under the lock cannot miss it
         while (done.load(detail::acquire) == 0 && queue_.head == nullptr) {
             if (deadline == std::chrono::steady_clock::time_point::max()) {
-                wake_.wait(lock);  // no conversion of an infinite deadline
+                wake_.wait(lock); // no conversion of an infinite deadline
             } else if (wake_.wait_until(lock, deadline) == std::cv_status::timeout) {
                 break;
             }
@@ -259,15 +266,15 @@ private:
     // --- guarded by mutex_ -----------------------------------------------------------------
     detail::work_item_fifo queue_;
     std::thread::id driver_{};
-    unsigned requests_ = 0;  // stop_bit | finish_bit
-    unsigned sleeping_ = 0;  // threads waiting on wake_ (the driver, in next() or park_until())
+    unsigned requests_ = 0; // stop_bit | finish_bit
+    unsigned sleeping_ = 0; // threads waiting on wake_ (the driver, in next() or park_until())
     std::uint64_t scheduled_ = 0;
     std::condition_variable wake_;
     // --- not guarded -------------------------------------------------------------------------
-    detail::stat_counter ran_;  // written by the driving thread only
+    detail::stat_counter ran_; // written by the driving thread only
     detail::stat_counter discarded_;
-    any_scheduler identity_handle_;  // set before any thread drives the loop
+    any_scheduler identity_handle_; // set before any thread drives the loop
     const void* identity_ = this;
 };
 
-}  // namespace weft
+} // namespace weft

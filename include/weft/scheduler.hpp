@@ -20,7 +20,9 @@ namespace weft {
 /// `bool runs_on_this_thread() const noexcept`; when it says true, placement may run a
 /// continuation bound for it inline instead of hopping.
 template<typename S>
-concept scheduler = requires(S& s, work_item* w) { s.schedule(w); };
+concept scheduler = requires(S& s, work_item* w) {
+    s.schedule(w);
+};
 
 /// Runs work immediately on the calling thread (.NET TaskContinuationOptions.ExecuteSynchronously),
 /// under the per-thread recursion guard: a deep synchronous chain never overflows the stack.
@@ -40,7 +42,9 @@ namespace detail {
 
 template<typename S>
 bool scheduler_runs_here(const S& s) noexcept {
-    if constexpr (requires { { s.runs_on_this_thread() } -> std::convertible_to<bool>; }) {
+    if constexpr (requires {
+                      { s.runs_on_this_thread() } -> std::convertible_to<bool>;
+                  }) {
         return static_cast<bool>(s.runs_on_this_thread());
     } else {
         return false;
@@ -63,7 +67,7 @@ inline constexpr scheduler_vtable vtable_for{
 template<typename S>
 inline S empty_scheduler_instance{};
 
-}  // namespace detail
+} // namespace detail
 
 /// A non-owning, type-erased reference to a scheduler: two pointers, cheap to copy.
 /// An empty handle means "no scheduler". Schedulers that are empty types (inline_scheduler,
@@ -77,14 +81,18 @@ public:
 
     template<typename S>
         requires(scheduler<S> && !std::is_same_v<std::remove_cv_t<S>, any_scheduler>)
-    any_scheduler(S& s) noexcept  // NOLINT(google-explicit-constructor): a handle converts
-        : self_(const_cast<std::remove_cv_t<S>*>(&s)), vtable_(&detail::vtable_for<std::remove_cv_t<S>>) {}
+    any_scheduler(S& s)
+    noexcept // NOLINT(google-explicit-constructor): a handle converts
+        : self_(const_cast<std::remove_cv_t<S>*>(&s))
+        , vtable_(&detail::vtable_for<std::remove_cv_t<S>>) {}
 
     template<typename S>
-        requires(scheduler<S> && std::is_empty_v<S> && std::is_default_constructible_v<S> &&
+        requires(scheduler<S>&& std::is_empty_v<S>&& std::is_default_constructible_v<S> &&
                  !std::is_same_v<S, any_scheduler>)
-    any_scheduler(S&&) noexcept  // NOLINT(google-explicit-constructor)
-        : self_(&detail::empty_scheduler_instance<S>), vtable_(&detail::vtable_for<S>) {}
+    any_scheduler(S&&)
+    noexcept // NOLINT(google-explicit-constructor)
+        : self_(&detail::empty_scheduler_instance<S>)
+        , vtable_(&detail::vtable_for<S>) {}
 
     /// Hands `w` to the scheduler; see the `scheduler` concept for the ownership rule.
     void schedule(work_item* w) const { vtable_->schedule(self_, w); }
@@ -111,12 +119,14 @@ WEFT_TLS_ACCESSOR inline any_scheduler& current_scheduler_slot() noexcept {
     return current;
 }
 
-}  // namespace detail
+} // namespace detail
 
 /// The scheduler whose thread this is (the pool of a worker, the loop being run), or an empty
 /// handle on a thread no scheduler owns. Continuations attached here come back to it
 /// (placement rule 3, the SynchronizationContext rule).
-inline any_scheduler current_scheduler() noexcept { return detail::current_scheduler_slot(); }
+inline any_scheduler current_scheduler() noexcept {
+    return detail::current_scheduler_slot();
+}
 
 /// What a scheduler of weft's own (strand, run_loop, limited_scheduler, the concurrent/exclusive
 /// pair, dedicated_thread) has done with the work items it was given. Exact once it is quiet.
@@ -136,7 +146,7 @@ inline bool is_current_scheduler(const void* self) noexcept {
     return current_scheduler_slot().identity() == self;
 }
 
-}  // namespace detail
+} // namespace detail
 
 /// Sets current_scheduler() for this thread for its lifetime, restoring the previous value.
 /// Schedulers use it around the work they run; user-written schedulers should too.
@@ -153,4 +163,4 @@ private:
     any_scheduler previous_;
 };
 
-}  // namespace weft
+} // namespace weft

@@ -4,8 +4,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <weft/detail/down_cast.hpp>
 #include <weft/cancellation.hpp>
+#include <weft/detail/down_cast.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/task.hpp>
 
@@ -23,7 +23,10 @@ template<typename U, typename Fn, typename Args, bool PassToken>
 class spawn_state final : public work_state<U> {
 public:
     spawn_state(Fn fn, Args args, cancellation_token token)
-        : work_state<U>(&destroy, &invoke), fn_(std::move(fn)), args_(std::move(args)), token_(std::move(token)) {}
+        : work_state<U>(&destroy, &invoke)
+        , fn_(std::move(fn))
+        , args_(std::move(args))
+        , token_(std::move(token)) {}
 
     /// Called before the item is scheduled: a cancellation that arrives while the item waits
     /// in a queue completes the task canceled at once, so waiters never wait on the queue.
@@ -34,7 +37,9 @@ public:
     }
 
 private:
-    static void destroy(state_base* s) noexcept { delete detail::down_cast<spawn_state>(detail::down_cast<task_state<U>>(s)); }
+    static void destroy(state_base* s) noexcept {
+        delete detail::down_cast<spawn_state>(detail::down_cast<task_state<U>>(s));
+    }
 
     void cancel_if_pending() noexcept {
         if (this->try_claim_pending()) {
@@ -50,7 +55,7 @@ private:
         self->registration_.unregister();
         if (!start) {
             self->fn_.reset();
-            self->cancel_unrun();  // no-op on the status if the token's callback already did it
+            self->cancel_unrun(); // no-op on the status if the token's callback already did it
             return;
         }
         // The closure and the arguments are used in place: nothing is moved here, so a type
@@ -83,8 +88,8 @@ auto spawn_with_token(S& sched, cancellation_token token, F&& f, Args&&... args)
                   "weft: spawn(s, f, args...) needs f callable with args... (and, optionally, a "
                   "trailing cancellation_token&)");
     using R = typename std::conditional_t<pass_token,
-                                 std::invoke_result<Fn, std::decay_t<Args>..., cancellation_token&>,
-                                 std::invoke_result<Fn, std::decay_t<Args>...>>::type;
+                                          std::invoke_result<Fn, std::decay_t<Args>..., cancellation_token&>,
+                                          std::invoke_result<Fn, std::decay_t<Args>...>>::type;
     using U = unwrapped_t<R>;
     require_callable(f, "weft: spawn() with a null function");
 
@@ -92,19 +97,19 @@ auto spawn_with_token(S& sched, cancellation_token token, F&& f, Args&&... args)
     auto* st = new state_t(std::forward<F>(f), Tuple(std::forward<Args>(args)...), std::move(token));
     task<U> result = task_access::adopt<U>(st);
     try {
-        st->watch_token();  // may cancel synchronously (already-canceled token)
+        st->watch_token(); // may cancel synchronously (already-canceled token)
     } catch (...) {
         st->cancel_unrun();
         throw;
     }
     if (result.is_canceled()) {
-        st->cancel_unrun();  // canceled before it was queued: never queue it
+        st->cancel_unrun(); // canceled before it was queued: never queue it
         return result;
     }
     try {
         sched.schedule(detail::down_cast<work_item>(st));
     } catch (...) {
-        st->cancel_unrun();  // refused: the closure is destroyed once, the error goes to the caller
+        st->cancel_unrun(); // refused: the closure is destroyed once, the error goes to the caller
         throw;
     }
     return result;
@@ -122,7 +127,7 @@ constexpr bool last_is_token() noexcept {
     }
 }
 
-}  // namespace detail
+} // namespace detail
 
 /// Runs `f(args...)` on `sched` and returns its task; a function returning task<U> gives
 /// task<U> (unwrapped). With a trailing cancellation_token: if the token is canceled before
@@ -142,10 +147,11 @@ auto spawn(S&& sched, F&& f, Args&&... args) {
                                             cancellation_token(std::get<sizeof...(Args) - 1>(all)),
                                             std::forward<F>(f),
                                             std::get<I>(std::move(all))...);
-        }(std::make_index_sequence<sizeof...(Args) - 1>{});
+        }
+        (std::make_index_sequence<sizeof...(Args) - 1>{});
     } else {
         return detail::spawn_with_token(s, cancellation_token{}, std::forward<F>(f), std::forward<Args>(args)...);
     }
 }
 
-}  // namespace weft
+} // namespace weft

@@ -45,10 +45,10 @@
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/counters.hpp>
 #include <weft/detail/down_cast.hpp>
+#include <weft/detail/mpsc_queue.hpp>
 #include <weft/detail/ref_count.hpp>
 #include <weft/detail/spin.hpp>
 #include <weft/detail/test_hooks.hpp>
-#include <weft/detail/mpsc_queue.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>
 
@@ -64,7 +64,9 @@ namespace weft {
 namespace detail {
 
 /// References: the strand object owns one, a drain in flight (queued or running) another.
-class strand_core final : public work_item, public ref_counted<strand_core> {
+class strand_core final
+    : public work_item
+    , public ref_counted<strand_core> {
 public:
     /// Items one visit of the drain runs before it gives the base's thread back.
     static constexpr std::size_t drain_budget = 64;
@@ -86,10 +88,10 @@ public:
         const std::uint64_t before = pending_.fetch_add(1, acq_rel);
         // order: relaxed — a total; on pending_'s cache line, which this thread now owns
         scheduled_.add();
-        test_hook("strand.between_count_and_push");  // the busy window (tests only)
+        test_hook("strand.between_count_and_push"); // the busy window (tests only)
         queue_.push(w);
         if (before != 0) {
-            return;  // a drain exists (S1) and will reach w
+            return; // a drain exists (S1) and will reach w
         }
         add_ref();
         try {
@@ -103,14 +105,14 @@ public:
 
     scheduler_stats stats() const noexcept {
         scheduler_stats s;
-        s.ran = ran_.load();  // totals, exact once the strand is quiet
+        s.ran = ran_.load(); // totals, exact once the strand is quiet
         s.discarded = discarded_.load();
         s.scheduled = scheduled_.load();
         return s;
     }
 
     void close() noexcept {
-        closed_.store(true, release);  // order: release — pairs with the drain's acquire load
+        closed_.store(true, release); // order: release — pairs with the drain's acquire load
         release_ref();
     }
 
@@ -134,7 +136,7 @@ private:
             }
         }
         if (ended) {
-            self->release_ref();  // the drain ended (pending_ reached 0)
+            self->release_ref(); // the drain ended (pending_ reached 0)
         }
     }
 
@@ -156,7 +158,7 @@ private:
                     discarded_.bump();
                     items[i]->discard();
                 } else {
-                    ran_.bump();  // before it runs: a waiter on its task sees it counted
+                    ran_.bump(); // before it runs: a waiter on its task sees it counted
                     items[i]->run();
                 }
             }
@@ -177,7 +179,7 @@ private:
         try {
             base_.schedule(this);
         } catch (...) {
-            discard_all(nullptr);  // the base shut down: nothing queued here can run any more
+            discard_all(nullptr); // the base shut down: nothing queued here can run any more
             return true;
         }
         return false;
@@ -190,7 +192,7 @@ private:
         for (;;) {
             std::size_t n = 0;
             if (!spin_until([&] { return (n = queue_.pop_batch_exclusive(items, batch)) != 0; }, busy_wait)) {
-                continue;  // the busy window: a counted item is about to be pushed
+                continue; // the busy window: a counted item is about to be pushed
             }
             for (std::size_t i = 0; i < n; ++i) {
                 if (items[i] != keep) {
@@ -207,16 +209,15 @@ private:
 
     /// The producer that started the drain was refused by the base: it owns the queue.
     void refuse(work_item* own) noexcept {
-        scheduled_.sub();  // `own` was not accepted
+        scheduled_.sub(); // `own` was not accepted
         discard_all(own);
     }
 
-
     any_scheduler base_;
-    any_scheduler self_;  // the strand object: current_scheduler() while an item runs
+    any_scheduler self_; // the strand object: current_scheduler() while an item runs
     mpsc_queue queue_;
-    alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> pending_{0};  // S1, S2
-    stat_counter scheduled_;  // accepted items (a refused one is taken back off); any thread
+    alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> pending_{0}; // S1, S2
+    stat_counter scheduled_; // accepted items (a refused one is taken back off); any thread
     alignas(WEFT_CACHE_LINE) atomic<bool> closed_{false};
     // written by the drain owner only (bump): one writer at a time, S1 hands the role over with
     // acq_rel on pending_
@@ -224,7 +225,7 @@ private:
     stat_counter discarded_;
 };
 
-}  // namespace detail
+} // namespace detail
 
 /// Runs the items given to it one at a time, in the order they were scheduled, on the threads
 /// of a base scheduler; it parks no thread of its own (asio::strand). Continuations attached
@@ -269,4 +270,4 @@ private:
     detail::strand_core* core_;
 };
 
-}  // namespace weft
+} // namespace weft

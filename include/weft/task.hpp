@@ -32,10 +32,10 @@ class task;
 /// How a continuation is attached (.NET TaskContinuationOptions, the parts that apply).
 enum class continuation_options : unsigned {
     none = 0,
-    execute_synchronously = 1u << 0,  ///< run inline on the completing thread (= inline_scheduler)
-    only_on_error = 1u << 1,          ///< run only if the antecedent failed; else complete canceled
-    not_on_canceled = 1u << 2,        ///< skip (complete canceled) if the antecedent was canceled
-    run_asynchronously = 1u << 3,     ///< never inline: always hop to the chosen scheduler
+    execute_synchronously = 1u << 0, ///< run inline on the completing thread (= inline_scheduler)
+    only_on_error = 1u << 1,         ///< run only if the antecedent failed; else complete canceled
+    not_on_canceled = 1u << 2,       ///< skip (complete canceled) if the antecedent was canceled
+    run_asynchronously = 1u << 3,    ///< never inline: always hop to the chosen scheduler
 };
 constexpr continuation_options operator|(continuation_options a, continuation_options b) noexcept {
     return static_cast<continuation_options>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
@@ -80,9 +80,10 @@ struct continuation_result {
 template<typename F, typename T>
     requires value_continuation_for<F, T>
 struct continuation_result<F, T> {
-    using type = typename std::conditional_t<std::is_void_v<T>,
-                                    std::invoke_result<F>,
-                                    std::invoke_result<F, std::add_lvalue_reference_t<std::conditional_t<std::is_void_v<T>, int, T>>>>::type;
+    using type = typename std::conditional_t<
+        std::is_void_v<T>,
+        std::invoke_result<F>,
+        std::invoke_result<F, std::add_lvalue_reference_t<std::conditional_t<std::is_void_v<T>, int, T>>>>::type;
 };
 
 template<typename F>
@@ -117,7 +118,7 @@ struct const_result<void> {
     using type = void;
 };
 
-}  // namespace detail
+} // namespace detail
 
 /// An eager, shared handle to an asynchronous result (.NET Task<T>). Copies share one state;
 /// T may be void, a reference or move-only. A default-constructed or moved-from task holds no
@@ -180,7 +181,7 @@ public:
         if (deadline <= now) {
             return checked().is_ready();
         }
-        return wait_for(deadline - now);  // positive, and at most max() - now: no overflow
+        return wait_for(deadline - now); // positive, and at most max() - now: no overflow
     }
 
     /// Waits, then returns the value (a const reference into the shared state; a reference
@@ -234,7 +235,8 @@ public:
 
 private:
     friend struct detail::task_access;
-    explicit task(detail::task_state<T>* adopted) noexcept : state_(detail::ref_ptr<detail::task_state<T>>::adopt(adopted)) {}
+    explicit task(detail::task_state<T>* adopted) noexcept
+        : state_(detail::ref_ptr<detail::task_state<T>>::adopt(adopted)) {}
 
     detail::task_state<T>& checked() const {
         if (!state_) {
@@ -243,7 +245,7 @@ private:
         return *state_;
     }
 
-    detail::ref_ptr<detail::task_state<T>> state_;  // copies share the state; moves leave it empty
+    detail::ref_ptr<detail::task_state<T>> state_; // copies share the state; moves leave it empty
 };
 
 namespace detail {
@@ -274,13 +276,16 @@ struct task_access {
 /// References: 2 at construction — the returned handle and the "machinery", released when the
 /// state completes.
 template<typename U>
-class work_state : public task_state<U>, public continuation, public work_item {
+class work_state
+    : public task_state<U>
+    , public continuation
+    , public work_item {
 protected:
     work_state(state_base::destroy_fn destroy, work_item::invoke_fn invoke) noexcept
-        : task_state<U>(destroy, 2, state_base::st_pending), work_item(invoke) {}
+        : task_state<U>(destroy, 2, state_base::st_pending)
+        , work_item(invoke) {}
 
 public:
-
     /// Invokes the closure in place (it is never moved again, so a closure whose move could
     /// throw is safe), destroys it, completes this state with the outcome (a returned task<U>
     /// is awaited and its outcome copied), and releases the machinery reference. The caller
@@ -321,7 +326,7 @@ public:
             } catch (...) {
                 outcome = this->store_current_exception();
             }
-            fn.reset();  // the closure dies before anyone can see the result
+            fn.reset(); // the closure dies before anyone can see the result
             this->publish(outcome);
             this->release_ref();
         }
@@ -346,7 +351,7 @@ private:
         self->release_ref();
     }
 
-    task_state<U>* inner_ = nullptr;  // the unwrapped task, owned reference
+    task_state<U>* inner_ = nullptr; // the unwrapped task, owned reference
 };
 
 /// A continuation attached with then(): waits for the antecedent, then is placed per the rule.
@@ -357,7 +362,8 @@ private:
 template<typename T, typename U, typename Fn, bool TaskForm>
 class then_state final : public work_state<U> {
 public:
-    then_state(Fn fn, task_state<T>& antecedent, any_scheduler named, any_scheduler captured, continuation_options options)
+    then_state(
+        Fn fn, task_state<T>& antecedent, any_scheduler named, any_scheduler captured, continuation_options options)
         : work_state<U>(&destroy, &invoke)
         , fn_(std::move(fn))
         , antecedent_(&antecedent)
@@ -369,16 +375,18 @@ public:
     void arm() noexcept {
         this->on_complete = &on_antecedent;
         if (!antecedent_->attach(this)) {
-            on_antecedent(this);  // complete: the caller's handle keeps it alive meanwhile
+            on_antecedent(this); // complete: the caller's handle keeps it alive meanwhile
         }
     }
 
 private:
-    static void destroy(state_base* s) noexcept { delete detail::down_cast<then_state>(detail::down_cast<task_state<U>>(s)); }
+    static void destroy(state_base* s) noexcept {
+        delete detail::down_cast<then_state>(detail::down_cast<task_state<U>>(s));
+    }
 
     static void on_antecedent(continuation* c) noexcept {
         auto* self = detail::down_cast<then_state>(detail::down_cast<work_state<U>>(c));
-        task_state<T>& a = *self->antecedent_;  // alive: its publisher (or the caller) holds it
+        task_state<T>& a = *self->antecedent_; // alive: its publisher (or the caller) holds it
         const std::uint8_t s = a.raw_status();
         bool run = false;
         if (has_option(self->options_, continuation_options::only_on_error)) {
@@ -392,7 +400,7 @@ private:
             self->skip(s);
             return;
         }
-        a.add_ref();  // for invoke(), which may run after the publisher let go
+        a.add_ref(); // for invoke(), which may run after the publisher let go
         dispatch_continuation(self,
                               self->named_,
                               a.source_policy(),
@@ -436,7 +444,7 @@ private:
     }
 
     std::optional<Fn> fn_;
-    task_state<T>* antecedent_;  // no reference until on_antecedent() takes one for invoke()
+    task_state<T>* antecedent_; // no reference until on_antecedent() takes one for invoke()
     any_scheduler named_;
     any_scheduler captured_;
     continuation_options options_;
@@ -481,7 +489,7 @@ auto attach_then(const task<T>& antecedent, any_scheduler named, F&& f, continua
     return result;
 }
 
-}  // namespace detail
+} // namespace detail
 
 template<typename T>
 template<typename F>
@@ -496,6 +504,6 @@ auto task<T>::then(S&& sched, F&& f, continuation_options options) const {
     return detail::attach_then(*this, any_scheduler(std::forward<S>(sched)), std::forward<F>(f), options);
 }
 
-}  // namespace weft
+} // namespace weft
 
 #include <weft/detail/task_coroutine.hpp>

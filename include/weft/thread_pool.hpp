@@ -4,8 +4,8 @@
 #pragma once
 
 #include <weft/detail/thread_pool/pool_core.hpp>
-#include <weft/pool_options.hpp>
 #include <weft/errors.hpp>
+#include <weft/pool_options.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>
 
@@ -26,7 +26,7 @@ namespace detail {
 struct pool_access {
     static pool_core& core(thread_pool& p) noexcept;
 };
-}  // namespace detail
+} // namespace detail
 
 /// A fixed-size pool of worker threads with per-worker queues and stealing.
 ///
@@ -54,7 +54,8 @@ public:
         const std::size_t spares = options.max_blocking_threads == static_cast<std::size_t>(-1)
                                        ? n
                                        : std::min(options.max_blocking_threads, max_spare_threads);
-        core_ = std::make_shared<detail::pool_core>(n, spares, std::make_shared<const pool_options>(std::move(options)));
+        core_ =
+            std::make_shared<detail::pool_core>(n, spares, std::make_shared<const pool_options>(std::move(options)));
         core_->set_self_handle(any_scheduler(*this));
         threads_.reserve(n);
         try {
@@ -62,7 +63,7 @@ public:
                 threads_.emplace_back([core = core_, i] { core->thread_main(i); });
             }
         } catch (...) {
-            core_->threads_started(threads_.size());  // quiescence counts the threads that exist
+            core_->threads_started(threads_.size()); // quiescence counts the threads that exist
             shutdown(shutdown_mode::cancel);
             throw;
         }
@@ -93,7 +94,7 @@ public:
                 continue;
             }
             if (from_worker) {
-                t.detach();  // §7 step 4: the core outlives us through the workers' references
+                t.detach(); // §7 step 4: the core outlives us through the workers' references
             } else {
                 t.join();
             }
@@ -112,6 +113,8 @@ private:
     std::vector<std::thread> threads_;
 };
 
-inline detail::pool_core& detail::pool_access::core(thread_pool& p) noexcept { return *p.core_; }
+inline detail::pool_core& detail::pool_access::core(thread_pool& p) noexcept {
+    return *p.core_;
+}
 
-}  // namespace weft
+} // namespace weft

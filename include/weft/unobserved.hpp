@@ -45,7 +45,7 @@ struct unobserved_slot {
     }
 };
 
-}  // namespace detail
+} // namespace detail
 
 /// Replaces the handler; returns the previous one. An empty handler restores the default
 /// (print each unobserved exception once, one line, to stderr).
@@ -77,4 +77,4 @@ inline void report_unobserved(std::exception_ptr e) noexcept {
     }
 }
 
-}  // namespace weft
+} // namespace weft

@@ -42,7 +42,9 @@ public:
     };
 
     fan_in_state(std::size_t inputs, state_base::destroy_fn destroy)
-        : task_state<R>(destroy, 2, state_base::st_pending), remaining_(inputs + 1), nodes_(inputs) {
+        : task_state<R>(destroy, 2, state_base::st_pending)
+        , remaining_(inputs + 1)
+        , nodes_(inputs) {
         for (auto& n : nodes_) {
             n.owner = this;
             n.on_complete = &on_input;
@@ -62,7 +64,7 @@ public:
     }
 
 protected:
-    virtual void build() noexcept = 0;  // all inputs complete: set the result and publish
+    virtual void build() noexcept = 0; // all inputs complete: set the result and publish
     ~fan_in_state() = default;
 
 private:
@@ -73,13 +75,13 @@ private:
         //        acquire: the builder sees every input's result
         if (remaining_.fetch_sub(count, acq_rel) == count) {
             build();
-            this->release_ref();  // the machinery reference
+            this->release_ref(); // the machinery reference
         }
     }
 
     atomic<std::size_t> remaining_;
     std::vector<node> nodes_;
-    std::size_t already_complete_ = 0;  // written only by the thread arming the state
+    std::size_t already_complete_ = 0; // written only by the thread arming the state
 };
 
 /// Collects errors in input order; decides the combined outcome (.NET: any fault -> faulted
@@ -124,7 +126,8 @@ public:
     void start() noexcept {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (this->attach_input(I, *task_access::state(std::get<I>(inputs_))), ...);
-        }(std::index_sequence_for<Ts...>{});
+        }
+        (std::index_sequence_for<Ts...>{});
         this->arm_done();
     }
 
@@ -141,7 +144,7 @@ private:
         } else if constexpr (std::is_reference_v<T> || std::is_copy_constructible_v<T>) {
             return s->value_ref();
         } else {
-            return std::move(s->value_ref());  // move-only: when_all consumes the value
+            return std::move(s->value_ref()); // move-only: when_all consumes the value
         }
     }
 
@@ -164,7 +167,7 @@ private:
             }
             this->publish(outcome);
         }
-        inputs_ = {};  // drop the inputs' references
+        inputs_ = {}; // drop the inputs' references
     }
 
     std::tuple<task<Ts>...> inputs_;
@@ -172,13 +175,16 @@ private:
 
 template<typename T>
 class when_all_range_state final
-    : public fan_in_state<std::conditional_t<std::is_void_v<T>, void, std::vector<std::conditional_t<std::is_void_v<T>, int, T>>>> {
+    : public fan_in_state<
+          std::conditional_t<std::is_void_v<T>, void, std::vector<std::conditional_t<std::is_void_v<T>, int, T>>>> {
 public:
-    using result_t = std::conditional_t<std::is_void_v<T>, void, std::vector<std::conditional_t<std::is_void_v<T>, int, T>>>;
+    using result_t =
+        std::conditional_t<std::is_void_v<T>, void, std::vector<std::conditional_t<std::is_void_v<T>, int, T>>>;
     using base = fan_in_state<result_t>;
 
     explicit when_all_range_state(std::vector<task<T>> inputs)
-        : base(inputs.size(), &destroy), inputs_(std::move(inputs)) {}
+        : base(inputs.size(), &destroy)
+        , inputs_(std::move(inputs)) {}
 
     void start() noexcept {
         for (std::size_t i = 0; i < inputs_.size(); ++i) {
@@ -233,7 +239,7 @@ private:
 template<typename T>
 auto make_when_all_range(std::vector<task<T>> inputs) {
     for (const auto& t : inputs) {
-        task_access::checked_state(t);  // throws no_state for an empty handle
+        task_access::checked_state(t); // throws no_state for an empty handle
     }
     using state_t = when_all_range_state<T>;
     auto* st = new state_t(std::move(inputs));
@@ -242,7 +248,7 @@ auto make_when_all_range(std::vector<task<T>> inputs) {
     return result;
 }
 
-}  // namespace detail
+} // namespace detail
 
 /// A task of every input's value, as a tuple (task<void> inputs give void_result). If any input
 /// failed, it fails with aggregate_error holding every input's exception in input order; else,
@@ -267,14 +273,14 @@ auto when_all(std::vector<task<T>> inputs) {
 /// Any input range of tasks.
 template<std::ranges::input_range Range>
     requires detail::is_task_v<std::ranges::range_value_t<Range>> &&
-             (!std::is_same_v<std::remove_cvref_t<Range>, std::vector<std::ranges::range_value_t<Range>>>)
-auto when_all(Range&& inputs) {
-    using T = typename std::ranges::range_value_t<Range>::value_type;
-    std::vector<task<T>> v;
-    for (auto&& t : inputs) {
-        v.push_back(t);
+        (!std::is_same_v<std::remove_cvref_t<Range>, std::vector<std::ranges::range_value_t<Range>>>)auto when_all(
+            Range&& inputs) {
+        using T = typename std::ranges::range_value_t<Range>::value_type;
+        std::vector<task<T>> v;
+        for (auto&& t : inputs) {
+            v.push_back(t);
+        }
+        return detail::make_when_all_range<T>(std::move(v));
     }
-    return detail::make_when_all_range<T>(std::move(v));
-}
 
-}  // namespace weft
+} // namespace weft

@@ -68,7 +68,7 @@ private:
         if (self->try_claim()) {
             self->win_(self, n->index);
         }
-        self->release_ref();  // this input's reference
+        self->release_ref(); // this input's reference
     }
 
     std::vector<node> nodes_;
@@ -81,7 +81,8 @@ class when_any_range_state final : public race_state<when_any_result<T>> {
 
 public:
     explicit when_any_range_state(std::vector<task<T>> inputs)
-        : base(inputs.size(), &destroy, &win), inputs_(std::move(inputs)) {}
+        : base(inputs.size(), &destroy, &win)
+        , inputs_(std::move(inputs)) {}
 
     void start() noexcept {
         for (std::size_t i = 0; i < inputs_.size(); ++i) {
@@ -108,12 +109,15 @@ class when_any_tuple_state final : public race_state<when_any_tuple_result<Ts...
     using base = race_state<result_t>;
 
 public:
-    explicit when_any_tuple_state(const task<Ts>&... inputs) : base(sizeof...(Ts), &destroy, &win), inputs_(inputs...) {}
+    explicit when_any_tuple_state(const task<Ts>&... inputs)
+        : base(sizeof...(Ts), &destroy, &win)
+        , inputs_(inputs...) {}
 
     void start() noexcept {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (this->attach_input(I, *task_access::state(std::get<I>(inputs_))), ...);
-        }(std::index_sequence_for<Ts...>{});
+        }
+        (std::index_sequence_for<Ts...>{});
     }
 
 private:
@@ -128,7 +132,7 @@ private:
     const std::tuple<task<Ts>...> inputs_;
 };
 
-}  // namespace detail
+} // namespace detail
 
 /// Completes when the first input completes, whatever its outcome, with that input's index and
 /// task. std::invalid_argument for an empty range (there would be no winner, ever).
@@ -157,4 +161,4 @@ task<when_any_tuple_result<Ts...>> when_any(const task<Ts>&... inputs) {
     return result;
 }
 
-}  // namespace weft
+} // namespace weft

@@ -33,4 +33,4 @@ private:
     invoke_fn invoke_;
 };
 
-}  // namespace weft
+} // namespace weft

@@ -1,13 +1,12 @@
 // The placement benchmark's latency histogram: the percentiles it reports are within its
 // stated precision (1.6%) of the exact ones, bucket edges are monotonic, merging adds counts.
-#include "catch.hpp"
-
-#include "placement/histogram.hpp"
-
 #include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
+
+#include "catch.hpp"
+#include "placement/histogram.hpp"
 
 namespace {
 
@@ -17,11 +16,11 @@ std::uint64_t exact_percentile(std::vector<std::uint64_t> v, double q) {
     return v[std::min(rank, v.size() - 1)];
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("histogram: percentiles within 1.6% of the exact values") {
     std::mt19937_64 rng(42);
-    std::lognormal_distribution<double> dist(11.0, 1.5);  // ~60 us median, a long tail
+    std::lognormal_distribution<double> dist(11.0, 1.5); // ~60 us median, a long tail
     placement::histogram h;
     std::vector<std::uint64_t> values;
     for (int i = 0; i < 200'000; ++i) {

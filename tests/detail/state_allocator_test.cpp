@@ -1,14 +1,14 @@
 // Tests for weft/detail/state_allocator.hpp: per-thread caches with remote frees.
 #include <weft/detail/state_allocator.hpp>
 
-#include "../catch.hpp"
-
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <set>
 #include <thread>
 #include <vector>
+
+#include "../catch.hpp"
 
 namespace wd = weft::detail;
 
@@ -28,10 +28,10 @@ TEST_CASE("a block freed on another thread goes back to its owner and is reused"
 #if WEFT_ASAN
     WEFT_SKIP("the caches are bypassed under AddressSanitizer");
 #else
-    void* drain = wd::allocate_state(200);  // empty this class's local list first
+    void* drain = wd::allocate_state(200); // empty this class's local list first
     void* a = wd::allocate_state(200);
     std::thread([a] { wd::deallocate_state(a); }).join();
-    void* b = wd::allocate_state(200);  // local list empty: takes the remote list
+    void* b = wd::allocate_state(200); // local list empty: takes the remote list
     CHECK(a == b);
     wd::deallocate_state(b);
     wd::deallocate_state(drain);
@@ -42,26 +42,26 @@ TEST_CASE("blocks are 16-byte aligned, large ones bypass the caches, nullptr is 
     for (std::size_t size : {1u, 16u, 63u, 64u, 100u, 496u, 497u, 4096u, 100000u}) {
         void* p = wd::allocate_state(size);
         CHECK(reinterpret_cast<std::uintptr_t>(p) % 16 == 0);
-        std::memset(p, 0xab, size);  // the whole size is usable (ASan/valgrind check)
+        std::memset(p, 0xab, size); // the whole size is usable (ASan/valgrind check)
         wd::deallocate_state(p);
     }
     wd::deallocate_state(nullptr);
 }
 
 TEST_CASE("a thread's cache outlives the thread: late remote frees are safe and reused", "[allocator]") {
-    wd::deallocate_state(wd::allocate_state(128));  // this thread has its own cache already
+    wd::deallocate_state(wd::allocate_state(128)); // this thread has its own cache already
     std::vector<void*> blocks;
     std::thread owner([&] {
         for (int i = 0; i < 100; ++i) {
             blocks.push_back(wd::allocate_state(128));
         }
     });
-    owner.join();  // its cache is parked
+    owner.join(); // its cache is parked
     for (void* p : blocks) {
-        wd::deallocate_state(p);  // remote frees to a parked cache
+        wd::deallocate_state(p); // remote frees to a parked cache
     }
     std::vector<void*> again;
-    std::thread adopter([&again] {  // the next new thread adopts the parked cache
+    std::thread adopter([&again] { // the next new thread adopts the parked cache
         for (int i = 0; i < 200; ++i) {
             again.push_back(wd::allocate_state(128));
         }
@@ -83,18 +83,18 @@ TEST_CASE("two threads freeing each other's blocks: every block is handed out on
     constexpr int rounds = 20'000;
     std::atomic<void*> mailbox[2] = {};
     std::atomic<int> stamp_lost{0};   // a block of ours overwritten while we held it
-    std::atomic<int> wrong_sender{0};  // a block in our mailbox not stamped by the other thread
+    std::atomic<int> wrong_sender{0}; // a block in our mailbox not stamped by the other thread
     auto worker = [&](int me) {
         const int other = 1 - me;
         for (int i = 0; i < rounds; ++i) {
             auto* p = static_cast<std::uint64_t*>(wd::allocate_state(96));
             const auto stamp = static_cast<std::uint64_t>(me * rounds + i);
-            *p = stamp;  // we own it now: write it
-            std::this_thread::yield();  // hold it a moment: another owner would overwrite it
+            *p = stamp;                // we own it now: write it
+            std::this_thread::yield(); // hold it a moment: another owner would overwrite it
             if (*p != stamp) {
                 ++stamp_lost;
             }
-            void* prev = mailbox[other].exchange(p);  // hand it to the other thread
+            void* prev = mailbox[other].exchange(p); // hand it to the other thread
             if (prev != nullptr) {
                 wd::deallocate_state(prev);
             }
@@ -102,7 +102,7 @@ TEST_CASE("two threads freeing each other's blocks: every block is handed out on
                 if (*static_cast<std::uint64_t*>(mine) / rounds != static_cast<std::uint64_t>(other)) {
                     ++wrong_sender;
                 }
-                wd::deallocate_state(mine);  // a block the other thread allocated: remote free
+                wd::deallocate_state(mine); // a block the other thread allocated: remote free
             }
         }
     };

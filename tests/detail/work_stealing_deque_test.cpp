@@ -1,14 +1,13 @@
 // Tests for weft/detail/thread_pool/work_stealing_deque.hpp and mpsc_queue.hpp.
-#include <weft/detail/thread_pool/work_stealing_deque.hpp>
-
 #include <weft/detail/mpsc_queue.hpp>
-
-#include "catch.hpp"
+#include <weft/detail/thread_pool/work_stealing_deque.hpp>
 
 #include <atomic>
 #include <cstddef>
 #include <thread>
 #include <vector>
+
+#include "catch.hpp"
 
 namespace {
 
@@ -21,10 +20,9 @@ struct test_item : weft::work_item {
     int sequence = 0;
 };
 
-}  // namespace
+} // namespace
 
-TEST_CASE("a deque of capacity 2 grows under pushes and keeps LIFO for the owner, FIFO for thieves",
-          "[deque]") {
+TEST_CASE("a deque of capacity 2 grows under pushes and keeps LIFO for the owner, FIFO for thieves", "[deque]") {
     deque q(2);
     REQUIRE(q.capacity() == 2);
     int v[10];
@@ -33,9 +31,9 @@ TEST_CASE("a deque of capacity 2 grows under pushes and keeps LIFO for the owner
     }
     CHECK(q.capacity() == 16);
     CHECK(q.size_hint() == 10);
-    CHECK(q.steal() == &v[0]);  // the oldest
+    CHECK(q.steal() == &v[0]); // the oldest
     CHECK(q.steal() == &v[1]);
-    CHECK(q.pop() == &v[9]);    // the newest
+    CHECK(q.pop() == &v[9]); // the newest
     CHECK(q.pop() == &v[8]);
     for (int i = 2; i < 8; ++i) {
         CHECK(q.steal() == &v[i]);
@@ -88,7 +86,9 @@ TEST_CASE("owner push and pop against two thieves: every item is taken exactly o
     std::vector<std::atomic<int>> hits(n);
     deque q(2);
     std::atomic<bool> done{false};
-    auto record = [&](int* p) { hits[static_cast<std::size_t>(p - items.data())].fetch_add(1); };
+    auto record = [&](int* p) {
+        hits[static_cast<std::size_t>(p - items.data())].fetch_add(1);
+    };
     std::vector<std::thread> thieves;
     for (int t = 0; t < 2; ++t) {
         thieves.emplace_back([&] {
@@ -122,8 +122,7 @@ TEST_CASE("owner push and pop against two thieves: every item is taken exactly o
     }
 }
 
-TEST_CASE("the injection queue: 4 producers, batch consumers, every item once and per-producer FIFO",
-          "[mpsc_queue]") {
+TEST_CASE("the injection queue: 4 producers, batch consumers, every item once and per-producer FIFO", "[mpsc_queue]") {
     constexpr int producers = 4;
     constexpr int per_producer = 50'000;
     std::vector<test_item> items(producers * per_producer);

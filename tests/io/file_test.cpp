@@ -1,15 +1,14 @@
 // tests/io/file_test.cpp — files: open, write_at, read_at, end of file, errors.
 // Runs twice under ctest: WEFT_IO_BACKEND=uring and WEFT_IO_BACKEND=epoll.
-#include "io/io_support.hpp"
-
 #include <weft/weft.hpp>
-
-#include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <cstdio>
 #include <string>
+
+#include "io/io_support.hpp"
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using weft_test::await_get;
@@ -35,7 +34,7 @@ TEST_CASE("io: files: open / write_at / read_at / end of file / errors") {
         CHECK(await_get(f.read_exact_at(0, back)) == back.size());
         CHECK(back == text + "tail");
         std::array<char, 8> past{};
-        CHECK(await_get(f.read_at(back.size(), past)) == 0);  // end of file
+        CHECK(await_get(f.read_at(back.size(), past)) == 0); // end of file
         auto short_file = f.read_exact_at(back.size() - 2, past);
         CHECK(error_of(short_file) == weft::io_errc::eof);
     }

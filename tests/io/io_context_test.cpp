@@ -1,16 +1,8 @@
 // tests/io/io_context_test.cpp — io_context itself: backend choice and options, the ring under
 // pressure, post, idle CPU, fairness between connections, several I/O threads, shutdown.
 // Runs twice under ctest: WEFT_IO_BACKEND=uring and WEFT_IO_BACKEND=epoll.
-#include "io/io_support.hpp"
-
-#include "support/cpu.hpp"
-
 #include <weft/detail/io/sys.hpp>
-
 #include <weft/weft.hpp>
-
-#include <dirent.h>
-#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -18,6 +10,11 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "io/io_support.hpp"
+#include "support/cpu.hpp"
+#include <dirent.h>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using weft_test::await_get;
@@ -34,7 +31,7 @@ TEST_CASE("io: the backend asked for is the one that runs / or the fallback says
     if (wanted == "epoll") {
         CHECK(io.backend_name() == "epoll");
     } else if (io.backend_name() == "epoll") {
-        CHECK_FALSE(io.fallback_reason().empty());  // io_uring was wanted but could not be set up
+        CHECK_FALSE(io.fallback_reason().empty()); // io_uring was wanted but could not be set up
         WARN("io_uring unavailable here: " << io.fallback_reason());
     } else {
         CHECK(io.backend_name() == "io_uring");
@@ -109,7 +106,7 @@ TEST_CASE("io: a tiny ring still cancels 100 reads in flight when the io_context
     for (auto& b : bufs) {
         reads.push_back(rx.receive_from(b));
     }
-    await_get(io->post([] {}));  // they are all in flight by now
+    await_get(io->post([] {})); // they are all in flight by now
     io.reset();
     for (auto& r : reads) {
         REQUIRE(r.wait_for(20s));
@@ -119,10 +116,10 @@ TEST_CASE("io: a tiny ring still cancels 100 reads in flight when the io_context
 
 TEST_CASE("io: post from a foreign thread to an idle I/O thread runs promptly / on the I/O thread") {
     weft::io_context io{weft::io_options{.threads = 2}};
-    std::this_thread::sleep_for(20ms);  // both I/O threads asleep in their wait
+    std::this_thread::sleep_for(20ms); // both I/O threads asleep in their wait
     for (int i = 0; i < 200; ++i) {
         auto t = io.post([&io] { return io.runs_on_this_thread(); });
-        REQUIRE(t.wait_for(5s));  // a lost wake-up would hang here
+        REQUIRE(t.wait_for(5s)); // a lost wake-up would hang here
         CHECK(t.get());
     }
     CHECK(io.stats().total().wakeups > 0);
@@ -133,11 +130,11 @@ TEST_CASE("io: an idle io_context uses under 2% of one core") {
     weft::io_context io{weft::io_options{.threads = 2}};
     await_get(io.post([] {}));
     std::this_thread::sleep_for(50ms);
-    CHECK(weft_test::cpu_us_while_sleeping(1000ms) < 20'000);  // 2% of one core over 1 s
+    CHECK(weft_test::cpu_us_while_sleeping(1000ms) < 20'000); // 2% of one core over 1 s
 }
 
 TEST_CASE("io: a flooded connection does not starve a quiet one (loud neighbour)") {
-    weft::io_context io;  // one I/O thread, inline_on_io: the worst case for fairness
+    weft::io_context io; // one I/O thread, inline_on_io: the worst case for fairness
     auto loud = connect_pair(io);
     auto quiet = connect_pair(io);
     std::atomic<bool> stop{false};
@@ -160,7 +157,7 @@ TEST_CASE("io: a flooded connection does not starve a quiet one (loud neighbour)
         }
     });
     auto quiet_echo = echo_until_eof(std::move(quiet.server));
-    CHECK(await_get(ping(quiet.client, 100)) == 100);  // 20 s bound: starvation fails here
+    CHECK(await_get(ping(quiet.client, 100)) == 100); // 20 s bound: starvation fails here
     stop = true;
     flood.join();
     reader.join();
@@ -196,7 +193,7 @@ TEST_CASE("io: many connections over two I/O threads / every byte right") {
     }
     const auto st = io.stats();
     REQUIRE(st.threads.size() == 2);
-    CHECK(st.total().ops_begun == st.total().ops_finished);  // every op ended exactly once (R3)
+    CHECK(st.total().ops_begun == st.total().ops_finished); // every op ended exactly once (R3)
     CHECK(st.threads[0].ops_finished > 0);
     CHECK(st.threads[1].ops_finished > 0);
 }
@@ -216,7 +213,7 @@ TEST_CASE("io: destroying the io_context cancels what is in flight and its socke
     REQUIRE(sleeping.wait_for(1s));
     CHECK(sleeping.is_canceled());
     CHECK_THROWS_AS((void)server.read_some(buf), weft::shutdown_error);
-    server.close();  // closes on this thread now
+    server.close(); // closes on this thread now
     client.close();
 }
 
@@ -239,16 +236,16 @@ int threads_named(const std::string& name) {
     }
     return n;
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("io: an io_context destroyed from one of its own continuations does not self-join") {
     auto* io = new weft::io_context{weft::io_options{.name = "selfdel"}};
-    await_get(io->post([] {}));  // the I/O thread has named itself by now
+    await_get(io->post([] {})); // the I/O thread has named itself by now
     REQUIRE(threads_named("selfdel-0") == 1);
     weft::promise<void> done;
     auto t = done.get_task();
     (void)io->post([io, done = std::move(done)]() mutable {
-        delete io;  // would deadlock (join itself) if it did not detach
+        delete io; // would deadlock (join itself) if it did not detach
         done.set_value();
     });
     REQUIRE(t.wait_for(20s));

@@ -1,16 +1,16 @@
 // tests/io/io_fault_test.cpp — the reactor fault matrix (reliability.md §3.3) through the
 // syscall seam (weft/detail/io/sys.hpp). Each fault is planted at the epoll backend's syscall
 // and at the io_uring backend's completion, so the suite means the same on both backends.
-#include "io/io_support.hpp"
-
 #include <weft/detail/io/sys.hpp>
 
 #include <array>
 #include <atomic>
-#include <optional>
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "io/io_support.hpp"
 
 using namespace std::chrono_literals;
 using weft::detail::io::op_kind;
@@ -79,7 +79,7 @@ int faulty_epoll_wait(int e, epoll_event* ev, int n, int t) {
 int faulty_uring_wait(io_uring* r, io_uring_cqe** c, unsigned n, __kernel_timespec* t, sigset_t* s) {
     if (wait_eintr.load() > 0) {
         --wait_eintr;
-        (void)::io_uring_submit(r);  // what the kernel does before it is interrupted
+        (void)::io_uring_submit(r); // what the kernel does before it is interrupted
         return -EINTR;
     }
     return ::io_uring_submit_and_wait_timeout(r, c, n, t, s);
@@ -141,7 +141,7 @@ weft::task<int> ping(weft::tcp_socket& c, weft::tcp_socket& s, int rounds, std::
     co_return good;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("fault: EINTR from every wait is invisible") {
     faulty_sys f;
@@ -149,7 +149,7 @@ TEST_CASE("fault: EINTR from every wait is invisible") {
     auto [c, s] = connect_pair(io);
     wait_eintr = 50;
     CHECK(await_get(ping(c, s, 50, 100)) == 50);
-    await_get(weft::delay(io, 5ms));  // timer deadlines still met
+    await_get(weft::delay(io, 5ms)); // timer deadlines still met
 }
 
 TEST_CASE("fault: EINTR and EAGAIN from reads and writes are retried / never seen") {
@@ -195,14 +195,14 @@ TEST_CASE("fault: ECONNRESET / EPIPE and ENOBUFS reach only the operation they h
     auto r = s.read_some(buf);
     await_get(c.write_all(std::string("data")));
     CHECK(error_of(r) == std::errc::connection_reset);
-    CHECK(await_get(s.read_exact(buf)) == 4);  // the reset read consumed nothing: the data is still there
+    CHECK(await_get(s.read_exact(buf)) == 4); // the reset read consumed nothing: the data is still there
     for (int err : {EPIPE, ENOBUFS}) {
         plant(op_kind::send, err, 1);
         auto w = c.write_all(std::string("data"));
         CHECK(error_of(w) == std::error_code(err, std::system_category()));
     }
-    CHECK(await_get(ping(c2, s2, 10, 32)) == 10);  // the other connection never noticed
-    CHECK(await_get(ping(c, s, 3, 4)) == 3);       // nor does this one's next op
+    CHECK(await_get(ping(c2, s2, 10, 32)) == 10); // the other connection never noticed
+    CHECK(await_get(ping(c, s, 3, 4)) == 3);      // nor does this one's next op
 }
 
 TEST_CASE("fault: EMFILE and ECONNABORTED fail one accept and the listener recovers") {
@@ -224,7 +224,7 @@ TEST_CASE("fault: EMFILE and ECONNABORTED fail one accept and the listener recov
 TEST_CASE("fault: cancel outcomes 0 / EALREADY and ENOENT / in both completion orders") {
     faulty_sys f;
     for (const bool reversed : {false, true}) {
-        weft::detail::io::sys().reverse_cqe_batches = reversed;  // before the io_context exists
+        weft::detail::io::sys().reverse_cqe_batches = reversed; // before the io_context exists
         weft::io_context io;
         auto [c, s] = connect_pair(io);
         for (int cancel_res : {0, EALREADY, ENOENT}) {
@@ -239,7 +239,7 @@ TEST_CASE("fault: cancel outcomes 0 / EALREADY and ENOENT / in both completion o
             await_get(c.write_all(std::string("abcd")));
             REQUIRE(r.wait_for(20s));
             if (r.is_canceled()) {
-                CHECK(await_get(s.read_exact(buf)) == 4);  // the data is still there
+                CHECK(await_get(s.read_exact(buf)) == 4); // the data is still there
             } else {
                 CHECK(r.get() == 4);
             }
@@ -253,7 +253,9 @@ TEST_CASE("fault: a failing io_uring setup falls back to epoll and says why") {
     for (int err : {ENOSYS, EPERM, ENOMEM}) {
         static std::atomic<int> planted{0};
         planted = err;
-        io::sys().uring_queue_init_params = [](unsigned, io_uring*, io_uring_params*) { return -planted.load(); };
+        io::sys().uring_queue_init_params = [](unsigned, io_uring*, io_uring_params*) {
+            return -planted.load();
+        };
         weft::io_context io{weft::io_options{.backend = weft::io_backend::uring}};
         CHECK(io.backend_name() == "epoll");
         CHECK_FALSE(io.fallback_reason().empty());
@@ -277,7 +279,7 @@ TEST_CASE("fault: epoll_ctl failing (EPERM / ENOMEM) fails the operation / not t
         auto [c, s] = connect_pair(io);
         planted = err;
         std::array<char, 4> buf{};
-        auto r = s.read_some(buf);  // nothing to read: it must register, which fails
+        auto r = s.read_some(buf); // nothing to read: it must register, which fails
         CHECK(error_of(r) == std::error_code(err, std::system_category()));
         CHECK(await_get(ping(c, s, 3, 16)) == 3);
     }
@@ -312,7 +314,7 @@ TEST_CASE("fault: io_uring submit refused with EBUSY delays cancels and closes a
     io::sys().uring_submit = [](io_uring* r) {
         if (busy.load()) {
             ++refused;
-            return -EBUSY;  // the SQEs stay queued; the next wait submits them
+            return -EBUSY; // the SQEs stay queued; the next wait submits them
         }
         return ::io_uring_submit(r);
     };
@@ -330,9 +332,9 @@ TEST_CASE("fault: io_uring submit refused with EBUSY delays cancels and closes a
     auto stream_read = pair.server.read_some(buf);
     await_get(io->post([] {}));
     busy = true;
-    await_get(io->post([&] { pair.server.close(); }));  // its cancel and close(2) wait for a submit
+    await_get(io->post([&] { pair.server.close(); })); // its cancel and close(2) wait for a submit
     CHECK(error_of(stream_read) == std::errc::operation_canceled);
-    io.reset();  // 100 cancels through a 4-entry SQ whose submit says EBUSY
+    io.reset(); // 100 cancels through a 4-entry SQ whose submit says EBUSY
     busy = false;
     for (auto& r : reads) {
         REQUIRE(r.wait_for(20s));

@@ -1,12 +1,7 @@
 // tests/io/io_placement_test.cpp — where I/O continuations run: inline_on_io, a scheduler, per
 // operation and per co_await, a strand as the policy, the adaptive policy (A1–A3).
 // Runs twice under ctest: WEFT_IO_BACKEND=uring and WEFT_IO_BACKEND=epoll.
-#include "io/io_support.hpp"
-
-#include "support/thread_tag.hpp"
-
 #include <weft/detail/io/sys.hpp>
-
 #include <weft/weft.hpp>
 
 #include <array>
@@ -14,6 +9,9 @@
 #include <chrono>
 #include <cstdint>
 #include <vector>
+
+#include "io/io_support.hpp"
+#include "support/thread_tag.hpp"
 
 using namespace std::chrono_literals;
 using weft_test::await_get;
@@ -30,8 +28,8 @@ struct where {
     bool on_pool = false;
 };
 
-weft::task<where> read_and_report(weft::tcp_socket& s, weft::io_context& io, weft::thread_pool& pool,
-                                  weft::op_options opts = {}) {
+weft::task<where>
+read_and_report(weft::tcp_socket& s, weft::io_context& io, weft::thread_pool& pool, weft::op_options opts = {}) {
     std::array<char, 1> b;
     co_await s.read_exact(b, opts);
     co_return where{io.runs_on_this_thread(), pool.runs_on_this_thread()};
@@ -43,11 +41,11 @@ weft::task<where> read_continue_on_pool(weft::tcp_socket& s, weft::io_context& i
     co_return where{io.runs_on_this_thread(), pool.runs_on_this_thread()};
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("io: continuation placement: inline_on_io / a scheduler / per operation and per co_await") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
-    weft::io_context io;  // default: inline_on_io
+    weft::io_context io; // default: inline_on_io
     weft::io_context hopping{weft::io_options{.policy = weft::io_policy::on(pool)}};
     auto p1 = connect_pair(io);
     auto p2 = connect_pair(hopping);
@@ -98,7 +96,7 @@ TEST_CASE("io: a strand and a user scheduler work as the io_context's continuati
     auto r = read_and_report(s, io, pool);
     await_get(c.write_all(std::string("x")));
     const where w = await_get(r);
-    CHECK(w.on_pool);  // the strand runs on the pool
+    CHECK(w.on_pool); // the strand runs on the pool
     CHECK_FALSE(w.on_io);
 }
 
@@ -115,13 +113,15 @@ struct held_timers {
 std::atomic<std::int64_t> fake_ns{0};
 struct fake_adaptive_clock {
     fake_adaptive_clock() {
-        weft::detail::io::sys().now_ns = [] { return fake_ns.fetch_add(1'000) + 1'000; };
+        weft::detail::io::sys().now_ns = [] {
+            return fake_ns.fetch_add(1'000) + 1'000;
+        };
     }
     ~fake_adaptive_clock() { weft::detail::io::sys().now_ns = weft::detail::io::real_sys.now_ns; }
     fake_adaptive_clock(const fake_adaptive_clock&) = delete;
     fake_adaptive_clock& operator=(const fake_adaptive_clock&) = delete;
 };
-}  // namespace
+} // namespace
 
 TEST_CASE("io: adaptive: short continuations stay inline / a long one makes the next ones hop") {
     fake_adaptive_clock clock;
@@ -134,9 +134,9 @@ TEST_CASE("io: adaptive: short continuations stay inline / a long one makes the 
     }
     shorts.cs.cancel();
     for (auto& t : shorts.continuations) {
-        CHECK(await_get(t));  // inline on the I/O thread
+        CHECK(await_get(t)); // inline on the I/O thread
     }
-    await_get(io.post([] {}));  // the turn that ran them has ended: its counts are in
+    await_get(io.post([] {})); // the turn that ran them has ended: its counts are in
     const auto short_stats = io.stats().total();
     CHECK(short_stats.adaptive_hops == 0);
     CHECK(short_stats.continuations_inline >= 50);
@@ -181,25 +181,25 @@ TEST_CASE("io: adaptive: steady long continuations all hop / probes bring inline
         return await_get(c);
     };
     CHECK(one(0));
-    CHECK(one(2'000'000));  // inline (nothing said otherwise), 2 ms: the average goes over budget
+    CHECK(one(2'000'000)); // inline (nothing said otherwise), 2 ms: the average goes over budget
     for (int i = 0; i < 20; ++i) {
-        CHECK_FALSE(one(0));  // A3: every one hops; no probe is due (the clock barely moves)
+        CHECK_FALSE(one(0)); // A3: every one hops; no probe is due (the clock barely moves)
     }
     for (int i = 0; i < 2; ++i) {
-        fake_ns += 100'000'000;  // past any probe gap
-        CHECK(one(2'000'000));   // a due probe runs inline; this one is long...
-        CHECK_FALSE(one(0));     // ...so the next ones still hop
+        fake_ns += 100'000'000; // past any probe gap
+        CHECK(one(2'000'000));  // a due probe runs inline; this one is long...
+        CHECK_FALSE(one(0));    // ...so the next ones still hop
     }
     int probes = 0;
     bool back_inline = false;
     while (!back_inline && probes < 20) {
-        fake_ns += 100'000'000;  // past any probe gap
+        fake_ns += 100'000'000; // past any probe gap
         ++probes;
-        REQUIRE(one(0));         // the due probe runs inline, and is short
-        back_inline = one(0);    // inline again once the average is under budget
+        REQUIRE(one(0));      // the due probe runs inline, and is short
+        back_inline = one(0); // inline again once the average is under budget
     }
     CHECK(back_inline);
-    CHECK(probes >= 3);  // one short probe does not undo three long runs at once
+    CHECK(probes >= 3); // one short probe does not undo three long runs at once
     CHECK(probes <= 12);
     for (int i = 0; i < 10; ++i) {
         CHECK(one(0));

@@ -2,18 +2,18 @@
 // echo loop and its client.
 #pragma once
 
-#include "catch.hpp"
-
 #include <weft/weft.hpp>
 
 #include <array>
 #include <chrono>
 #include <cstddef>
-#include <span>
 #include <cstdlib>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
+
+#include "catch.hpp"
 
 namespace weft_test {
 
@@ -84,7 +84,7 @@ inline weft::task<std::size_t> echo_until_eof(weft::tcp_socket s) {
     for (;;) {
         const std::size_t n = co_await s.read_some(buf);
         if (n == 0) {
-            s.close();  // the frame (and `s`) lives as long as the task: close explicitly
+            s.close(); // the frame (and `s`) lives as long as the task: close explicitly
             co_return total;
         }
         total += n;
@@ -105,4 +105,4 @@ inline weft::task<int> ping(weft::tcp_socket& c, int rounds) {
     co_return good;
 }
 
-}  // namespace weft_test
+} // namespace weft_test

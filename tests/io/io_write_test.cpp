@@ -3,13 +3,13 @@
 // write order kept by concurrent writers, and the switch that turns it off. (Errors on this
 // path: io_test's reset-peer case writes from the test thread, so through it.)
 // Runs twice under ctest: WEFT_IO_BACKEND=uring and WEFT_IO_BACKEND=epoll.
-#include "io/io_support.hpp"
-
 #include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "io/io_support.hpp"
 
 using namespace std::chrono_literals;
 using weft_test::await_get;
@@ -26,7 +26,7 @@ std::string read_all(weft::tcp_socket& s, std::size_t n) {
 /// A write bigger than loopback's socket buffers together (so part of it must wait).
 constexpr std::size_t big_write = 32u << 20;
 
-}  // namespace
+} // namespace
 
 TEST_CASE("io: a write from another thread completes on that thread when nothing is pending") {
     weft::io_context io;
@@ -34,7 +34,7 @@ TEST_CASE("io: a write from another thread completes on that thread when nothing
     const auto before = io.stats().total().writes_on_caller;
     const std::string hello = "hello";
     auto w = p.client.write_all(hello);
-    CHECK(w.is_ready());  // sent here: no hand-over, no hop
+    CHECK(w.is_ready()); // sent here: no hand-over, no hop
     CHECK(await_get(w) == 5);
     CHECK(io.stats().total().writes_on_caller == before + 1);
     CHECK(read_all(p.server, 5) == "hello");
@@ -51,7 +51,7 @@ TEST_CASE("io: a write from another thread completes on that thread when nothing
 }
 
 TEST_CASE("io: a write behind a pending one waits for it / the stream keeps the order") {
-    for (const bool on_caller : {true, false}) {  // false: both writes queue in the reactor
+    for (const bool on_caller : {true, false}) { // false: both writes queue in the reactor
         CAPTURE(on_caller);
         weft::io_context io{weft::io_options{.writes_on_caller = on_caller}};
         auto p = connect_pair(io);
@@ -59,13 +59,13 @@ TEST_CASE("io: a write behind a pending one waits for it / the stream keeps the 
         const std::string second(1000, 'b');
         std::string got(big_write + second.size(), '\0');
         auto r = p.server.read_exact(got);
-        auto w1 = p.client.write_all(first);   // part sent at once, the rest pending
+        auto w1 = p.client.write_all(first); // part sent at once, the rest pending
         CHECK_FALSE(w1.is_ready());
-        auto w2 = p.client.write_all(second);  // must not be sent before that rest
+        auto w2 = p.client.write_all(second); // must not be sent before that rest
         CHECK(await_get(w1) == first.size());
         CHECK(await_get(w2) == second.size());
         CHECK(await_get(r) == got.size());
-        CHECK(got.find_first_not_of('a') == big_write);  // all of the first, then the second
+        CHECK(got.find_first_not_of('a') == big_write); // all of the first, then the second
         CHECK(got.substr(big_write) == second);
     }
 }
@@ -76,7 +76,7 @@ TEST_CASE("io: writers on several threads never interleave inside one write_all"
     weft::io_context io{weft::io_options{.threads = 2, .writes_on_caller = on_caller}};
     auto p = connect_pair(io);
     constexpr int writers = 4, per_writer = 200;
-    constexpr std::size_t message = 20'000;  // several messages fill the buffers: some wait
+    constexpr std::size_t message = 20'000; // several messages fill the buffers: some wait
     std::vector<std::string> messages;
     for (int i = 0; i < writers; ++i) {
         messages.emplace_back(message, static_cast<char>('A' + i));
@@ -100,7 +100,7 @@ TEST_CASE("io: writers on several threads never interleave inside one write_all"
         const char c = got.front();
         REQUIRE(c >= 'A');
         REQUIRE(c < 'A' + writers);
-        REQUIRE(std::all_of(got.begin(), got.end(), [c](char x) { return x == c; }));  // whole, not interleaved
+        REQUIRE(std::all_of(got.begin(), got.end(), [c](char x) { return x == c; })); // whole, not interleaved
         ++seen[static_cast<std::size_t>(c - 'A')];
     }
     for (auto& t : threads) {

@@ -1,18 +1,17 @@
 // tests/io/tcp_test.cpp — TCP sockets and listeners: echo, end of stream, errors, close and
 // cancel in flight, fd reuse, concurrent reads and writes on one socket.
 // Runs twice under ctest: WEFT_IO_BACKEND=uring and WEFT_IO_BACKEND=epoll.
-#include "io/io_support.hpp"
-
 #include <weft/weft.hpp>
-
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "io/io_support.hpp"
+#include <sys/socket.h>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using weft_test::await_get;
@@ -32,7 +31,7 @@ TEST_CASE("io: TCP echo over IPv4 and IPv6 / with end of stream distinct from an
         CHECK(await_get(ping(client, 200)) == 200);
         client.shutdown_send();
         std::array<char, 8> rest;
-        CHECK(await_get(client.read_some(rest)) == 0);  // EOF: 0, not an error
+        CHECK(await_get(client.read_some(rest)) == 0); // EOF: 0, not an error
         CHECK(await_get(echoed) > 0);
     }
 }
@@ -55,7 +54,7 @@ TEST_CASE("io: zero-length transfers complete with 0 / closed handles fail with 
     CHECK(await_get(client.write_all(none)) == 0);
     client.close();
     CHECK_FALSE(client.is_open());
-    client.close();  // idempotent
+    client.close(); // idempotent
     try {
         (void)client.read_some(std::array<char, 4>{});
         FAIL("expected EBADF");
@@ -80,7 +79,7 @@ TEST_CASE("io: connecting to a closed port fails with ECONNREFUSED") {
 TEST_CASE("io: writing to a reset peer fails with EPIPE or ECONNRESET / and SIGPIPE never kills us") {
     weft::io_context io;
     auto [client, server] = connect_pair(io);
-    linger lg{1, 0};  // close with RST
+    linger lg{1, 0}; // close with RST
     ::setsockopt(server.native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     server.close();
     std::vector<char> chunk(64 * 1024, 'x');
@@ -105,7 +104,7 @@ TEST_CASE("io: closing a socket completes its operations in flight with ECANCELE
     server.close();
     CHECK(error_of(reading) == std::errc::operation_canceled);
     CHECK(std::chrono::steady_clock::now() - t0 < 1s);
-    CHECK(reading.is_failed());  // a close is an error, not a cancellation
+    CHECK(reading.is_failed()); // a close is an error, not a cancellation
 }
 
 TEST_CASE("io: a token cancels a read in flight / and an already canceled token cancels at once") {
@@ -155,7 +154,7 @@ TEST_CASE("io: a reused fd number never receives an old operation's completion")
     await_get(peer.write_all(std::string("fresh")));
     CHECK(await_get(new_read) == 5);
     CHECK(std::string(fresh.data(), 5) == "fresh");
-    CHECK(old_buf == std::array<char, 16>{});  // nothing was written into the old buffer
+    CHECK(old_buf == std::array<char, 16>{}); // nothing was written into the old buffer
 }
 
 namespace {
@@ -178,7 +177,7 @@ weft::task<long> drain(weft::tcp_socket& s, int count) {
     }
     co_return sum;
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("io: reads and writes in flight together on one socket both finish (10^4 each way)") {
     weft::io_context io;

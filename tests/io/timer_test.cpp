@@ -1,13 +1,13 @@
 // tests/io/timer_test.cpp — timers: deadline order, zero and maximal delays, cancellation
 // inside one expiry batch, with_timeout, periodic_timer.
 // Runs twice under ctest: WEFT_IO_BACKEND=uring and WEFT_IO_BACKEND=epoll.
-#include "io/io_support.hpp"
-
 #include <weft/weft.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <vector>
+
+#include "io/io_support.hpp"
 
 using namespace std::chrono_literals;
 using weft_test::await_get;
@@ -68,8 +68,22 @@ TEST_CASE("io: a timer canceled by another timer's continuation in the same expi
             a = weft::delay_until(io, when, {.token = cs_a.token()});
             b = weft::delay_until(io, when, {.token = cs_b.token()});
             // Whichever fires first cancels the other (inline on the I/O thread, same batch).
-            ca = a.then([&](weft::task<void> t) { if (t.is_succeeded()) { ++fired; cs_b.cancel(); } }, weft::continuation_options::execute_synchronously);
-            cb = b.then([&](weft::task<void> t) { if (t.is_succeeded()) { ++fired; cs_a.cancel(); } }, weft::continuation_options::execute_synchronously);
+            ca = a.then(
+                [&](weft::task<void> t) {
+                    if (t.is_succeeded()) {
+                        ++fired;
+                        cs_b.cancel();
+                    }
+                },
+                weft::continuation_options::execute_synchronously);
+            cb = b.then(
+                [&](weft::task<void> t) {
+                    if (t.is_succeeded()) {
+                        ++fired;
+                        cs_a.cancel();
+                    }
+                },
+                weft::continuation_options::execute_synchronously);
         }));
         await_get(ca);
         await_get(cb);
@@ -86,7 +100,8 @@ TEST_CASE("io: with_timeout passes the result through or fails with timeout_erro
     auto slow = weft::with_timeout(io, never.get_task(), 20ms);
     REQUIRE(slow.wait_for(20s));
     CHECK_THROWS_AS(slow.get(), weft::timeout_error);
-    auto failing = weft::with_timeout(io, weft::delay(io, 1ms).then([]() -> int { throw std::runtime_error("x"); }), 10s);
+    auto failing =
+        weft::with_timeout(io, weft::delay(io, 1ms).then([]() -> int { throw std::runtime_error("x"); }), 10s);
     REQUIRE(failing.wait_for(20s));
     CHECK_THROWS_AS(failing.get(), std::runtime_error);
     auto move_only = weft::with_timeout(io, weft::delay(io, 1ms).then([] { return std::make_unique<int>(5); }), 10s);

@@ -1,11 +1,11 @@
 // tests/io/udp_test.cpp — UDP sockets: send_to and receive_from over IPv4 and IPv6.
 // Runs twice under ctest: WEFT_IO_BACKEND=uring and WEFT_IO_BACKEND=epoll.
-#include "io/io_support.hpp"
-
 #include <weft/weft.hpp>
 
 #include <array>
 #include <string>
+
+#include "io/io_support.hpp"
 
 using namespace std::chrono_literals;
 using weft_test::await_get;

@@ -8,7 +8,7 @@
 // SPDX-License-Identifier: MIT
 #include <weft/detail/thread_pool/work_stealing_deque.hpp>
 
-#include "rl_platform.hpp"  // last: see there
+#include "rl_platform.hpp" // last: see there
 
 namespace {
 
@@ -16,7 +16,7 @@ constexpr int item_count = 5;
 
 struct item {
     rl::var<int> payload;
-    int taken = 0;  // fibers of one OS thread: a plain counter is exact
+    int taken = 0; // fibers of one OS thread: a plain counter is exact
 };
 
 template<weft::detail::planted_fault Fault>
@@ -33,7 +33,7 @@ struct deque_test : rl::test_suite<deque_test<Fault>, 3> {
 
     void take(item* it) {
         if (it != nullptr) {
-            RL_ASSERT(it->payload($) == static_cast<int>(it - items) + 100);  // the push's write is visible
+            RL_ASSERT(it->payload($) == static_cast<int>(it - items) + 100); // the push's write is visible
             ++it->taken;
         }
     }
@@ -44,7 +44,7 @@ struct deque_test : rl::test_suite<deque_test<Fault>, 3> {
     }
 
     void thread(unsigned index) {
-        if (index == 0) {  // owner: grows twice (2 -> 4 -> 8) while thieves steal
+        if (index == 0) { // owner: grows twice (2 -> 4 -> 8) while thieves steal
             push(0);
             push(1);
             push(2);
@@ -53,7 +53,7 @@ struct deque_test : rl::test_suite<deque_test<Fault>, 3> {
             push(4);
             take(deque().pop());
             take(deque().pop());
-        } else {  // thieves
+        } else { // thieves
             take(deque().steal());
             take(deque().steal());
         }
@@ -64,14 +64,15 @@ struct deque_test : rl::test_suite<deque_test<Fault>, 3> {
             take(it);
         }
         for (const item& it : items) {
-            RL_ASSERT(it.taken == 1);  // exactly once: nothing lost, nothing twice
+            RL_ASSERT(it.taken == 1); // exactly once: nothing lost, nothing twice
         }
         deque_ptr->~deque_type();
     }
 };
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
-    return weft::model::model_main<deque_test, weft::detail::planted_fault::deque_push_into_stale_ring>(argc, argv, "resize bug");
+    return weft::model::model_main<deque_test, weft::detail::planted_fault::deque_push_into_stale_ring>(
+        argc, argv, "resize bug");
 }

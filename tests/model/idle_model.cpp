@@ -8,7 +8,7 @@
 // SPDX-License-Identifier: MIT
 #include <weft/detail/thread_pool/idle_set.hpp>
 
-#include "rl_platform.hpp"  // last: see there
+#include "rl_platform.hpp" // last: see there
 
 namespace {
 
@@ -22,9 +22,9 @@ struct idle_test : rl::test_suite<idle_test<Fault>, 3> {
     weft::model::futex_emulation futex;
     alignas(idle_type) unsigned char storage[sizeof(idle_type)];
     idle_type* idle = nullptr;
-    typename platform::template atomic<int> queued;  // items published and not yet taken
-    typename platform::template atomic<int> ran;     // items run
-    typename platform::template atomic<bool> stop;   // set by whoever runs the last item
+    typename platform::template atomic<int> queued; // items published and not yet taken
+    typename platform::template atomic<int> ran;    // items run
+    typename platform::template atomic<bool> stop;  // set by whoever runs the last item
 
     void before() {
         weft::model::current_futex() = &futex;
@@ -58,11 +58,12 @@ struct idle_test : rl::test_suite<idle_test<Fault>, 3> {
                 }
                 continue;
             }
-            if (!spinning) {  // a quiet or refused spin ends here too: the model does not spin
+            if (!spinning) { // a quiet or refused spin ends here too: the model does not spin
                 spinning = idle->try_start_spinning(1) == idle_type::spin_start::announced;
             }
             spinning = idle->park(
-                self, spinning,
+                self,
+                spinning,
                 [&] { return queued.load(rl::mo_relaxed) > 0 || stop.load(rl::mo_acquire); },
                 [] { return false; });
         }
@@ -72,7 +73,7 @@ struct idle_test : rl::test_suite<idle_test<Fault>, 3> {
     }
 
     void thread(unsigned index) {
-        if (index == 2) {  // the submitter: S1 publish, then S2–S3
+        if (index == 2) { // the submitter: S1 publish, then S2–S3
             for (int i = 0; i < items_to_submit; ++i) {
                 queued.fetch_add(1, rl::mo_release);
                 idle->notify_work();
@@ -89,8 +90,9 @@ struct idle_test : rl::test_suite<idle_test<Fault>, 3> {
     }
 };
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
-    return weft::model::model_main<idle_test, weft::detail::planted_fault::idle_check_before_register>(argc, argv, "lost wake-up");
+    return weft::model::model_main<idle_test, weft::detail::planted_fault::idle_check_before_register>(
+        argc, argv, "lost wake-up");
 }

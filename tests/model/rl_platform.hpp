@@ -35,7 +35,7 @@ struct rl_platform {
     class atomic {
     public:
         atomic() { a_.store(T{}, rl::mo_relaxed, $); }
-        atomic(T v) { a_.store(v, rl::mo_relaxed, $); }  // NOLINT: mirrors std::atomic
+        atomic(T v) { a_.store(v, rl::mo_relaxed, $); } // NOLINT: mirrors std::atomic
 
         T load(rl::memory_order mo) const { return a_.load(mo, $); }
         void store(T v, rl::memory_order mo) { a_.store(v, mo, $); }
@@ -119,4 +119,4 @@ int model_main(int argc, char** argv, const char* bug) {
     return run_model<Test<detail::planted_fault::none>>(iterations) ? 0 : 1;
 }
 
-}  // namespace weft::model
+} // namespace weft::model

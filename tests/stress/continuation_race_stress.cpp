@@ -1,14 +1,11 @@
 // Exactly-once stress for the task state: continuation attach racing completion racing
 // cancellation, and spawn racing its token. Every race is checked with a per-item ledger.
 // Size: WEFT_STRESS_ROUNDS rounds of 1,000 races (default 1,000 rounds = 10^6 races).
-#include <weft/promise.hpp>
-
 #include <weft/cancellation.hpp>
+#include <weft/promise.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
-
-#include "catch.hpp"
 
 #include <atomic>
 #include <barrier>
@@ -16,6 +13,8 @@
 #include <cstdlib>
 #include <thread>
 #include <vector>
+
+#include "catch.hpp"
 
 namespace {
 
@@ -31,7 +30,7 @@ int rounds_from_env(int fallback) {
 
 constexpr std::size_t batch = 1000;
 
-}  // namespace
+} // namespace
 
 TEST_CASE("continuation attach, completion and cancellation race: every continuation runs exactly once", "[stress]") {
     const int rounds = rounds_from_env(1000);
@@ -53,7 +52,8 @@ TEST_CASE("continuation attach, completion and cancellation race: every continua
     auto attacher = [&] {
         for (std::size_t i = 0; i < batch; ++i) {
             value_conts[i] = tasks[i].then([&, i](int) { value_runs[i].fetch_add(1, std::memory_order_relaxed); });
-            task_conts[i] = tasks[i].then([&, i](weft::task<int>) { task_runs[i].fetch_add(1, std::memory_order_relaxed); });
+            task_conts[i] =
+                tasks[i].then([&, i](weft::task<int>) { task_runs[i].fetch_add(1, std::memory_order_relaxed); });
         }
     };
     auto setter = [&] {
@@ -64,7 +64,7 @@ TEST_CASE("continuation attach, completion and cancellation race: every continua
         }
     };
     auto canceler = [&] {
-        for (std::size_t i = batch; i-- > 0;) {  // from the other end, so races meet in the middle
+        for (std::size_t i = batch; i-- > 0;) { // from the other end, so races meet in the middle
             if (promises[i].try_set_canceled()) {
                 cancel_wins.fetch_add(1, std::memory_order_relaxed);
             }
@@ -142,7 +142,8 @@ TEST_CASE("spawn racing its token: each function runs at most once, exactly when
         });
         for (std::size_t i = 0; i < batch; ++i) {
             try {
-                tasks.push_back(weft::spawn(pool, [&ran, i] { ran[i].fetch_add(1); }, sources[i].token()));
+                tasks.push_back(weft::spawn(
+                    pool, [&ran, i] { ran[i].fetch_add(1); }, sources[i].token()));
             } catch (...) {
                 FAIL("spawn threw");
             }

@@ -3,17 +3,16 @@
 // from another thread with operations in flight, connection churn. Every operation must end
 // exactly once, no byte may be lost or doubled, and no fd may leak.
 // Sizes: WEFT_IO_TIMER_RACES, WEFT_IO_READ_RACES, WEFT_IO_CLOSE_RACES, WEFT_IO_CHURN; WEFT_SEED.
-#include "io/io_support.hpp"
-#include "support/env.hpp"
-
-#include <dirent.h>
-
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <random>
 #include <thread>
 #include <vector>
+
+#include "io/io_support.hpp"
+#include "support/env.hpp"
+#include <dirent.h>
 
 using namespace std::chrono_literals;
 using weft_test::await_get;
@@ -22,7 +21,8 @@ using weft_test::connect_pair;
 namespace {
 
 std::mt19937_64 seeded_rng() {
-    const auto seed = static_cast<std::uint64_t>(weft_test::env_or("WEFT_SEED", static_cast<long>(std::random_device{}())));
+    const auto seed =
+        static_cast<std::uint64_t>(weft_test::env_or("WEFT_SEED", static_cast<long>(std::random_device{}())));
     UNSCOPED_INFO("WEFT_SEED=" << seed);
     return std::mt19937_64(seed);
 }
@@ -44,7 +44,7 @@ int open_fds() {
     return n;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("io stress: timers canceled while they fire end exactly once") {
     auto rng = seeded_rng();
@@ -102,7 +102,7 @@ TEST_CASE("io stress: reads canceled while their data arrives lose and double no
         REQUIRE(r.wait_for(20s));
         if (r.is_canceled()) {
             ++canceled;
-            await_get(s.read_exact(in));  // the value is still there, exactly once
+            await_get(s.read_exact(in)); // the value is still there, exactly once
         }
         REQUIRE(in[0] == next_expected);
         ++next_expected;
@@ -120,7 +120,7 @@ TEST_CASE("io stress: sockets closed from another thread with operations in flig
         weft::tcp_socket& s = pair.server;
         std::array<char, 8> buf{};
         auto r = s.read_some(buf);
-        const std::string big(64 * 1024, 'x');  // outlives the write (the buffer rule)
+        const std::string big(64 * 1024, 'x'); // outlives the write (the buffer rule)
         auto w = c.write_all(big);
         std::thread closer([&] {
             s.close();
@@ -144,7 +144,7 @@ weft::task<void> echo_once(weft::tcp_socket s) {
     co_await s.write_all(std::span(buf.data(), n));
     s.close();
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("io stress: connection churn leaks no fd and loses no connection") {
     const long n = weft_test::env_or("WEFT_IO_CHURN", 1'000);

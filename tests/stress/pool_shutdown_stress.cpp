@@ -5,16 +5,11 @@
 // no hang, every closure destroyed exactly once (counted), every task that was accepted is
 // ready (run, or canceled), and under ASan/LSan no leak. Size: WEFT_SHUTDOWN_RUNS (default 1,000).
 // The seed is printed; WEFT_SEED=<n> replays a run sequence.
-#include <weft/thread_pool.hpp>
-
 #include <weft/errors.hpp>
 #include <weft/local_task.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
-
-#include "catch.hpp"
-#include "support/counted.hpp"
-#include "support/env.hpp"
+#include <weft/thread_pool.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -24,13 +19,17 @@
 #include <thread>
 #include <vector>
 
+#include "catch.hpp"
+#include "support/counted.hpp"
+#include "support/env.hpp"
+
 namespace {
 
 struct run_state {
     weft_test::lifetime_counts closures;
     std::atomic<long> ran{0};
     std::mutex mutex;
-    std::vector<weft::task<void>> tasks;  // guarded by mutex
+    std::vector<weft::task<void>> tasks; // guarded by mutex
 
     void keep(weft::task<void> t) {
         std::lock_guard lock(mutex);
@@ -46,14 +45,17 @@ void submit_some(weft::thread_pool& pool, run_state& st, int n, unsigned seed) {
         try {
             auto t = weft::spawn(pool, [&pool, &st, kind, c = weft_test::counted(st.closures)] {
                 st.ran.fetch_add(1);
-                if (kind == 1) {  // a nested child, not awaited
+                if (kind == 1) { // a nested child, not awaited
                     try {
-                        st.keep(weft::spawn(pool, [&st, c2 = weft_test::counted(st.closures)] { st.ran.fetch_add(1); }));
+                        st.keep(
+                            weft::spawn(pool, [&st, c2 = weft_test::counted(st.closures)] { st.ran.fetch_add(1); }));
                     } catch (const weft::shutdown_error&) {
                     }
-                } else if (kind == 2) {  // fork-join
+                } else if (kind == 2) { // fork-join
                     try {
-                        weft::local_task child{pool, [&st, c2 = weft_test::counted(st.closures)] { st.ran.fetch_add(1); }};
+                        weft::local_task child{pool, [&st, c2 = weft_test::counted(st.closures)] {
+                                                   st.ran.fetch_add(1);
+                                               }};
                         try {
                             child.get();
                         } catch (const weft::operation_canceled&) {
@@ -72,12 +74,12 @@ void submit_some(weft::thread_pool& pool, run_state& st, int n, unsigned seed) {
     }
 }
 
-}  // namespace
+} // namespace
 
-TEST_CASE("random-point shutdowns: no hang, no leak, every closure destroyed once, every task ready",
-          "[stress]") {
+TEST_CASE("random-point shutdowns: no hang, no leak, every closure destroyed once, every task ready", "[stress]") {
     const long runs = weft_test::env_or("WEFT_SHUTDOWN_RUNS", 1000);
-    const auto seed = static_cast<unsigned>(weft_test::env_or("WEFT_SEED", static_cast<long>(std::random_device{}() % 100000)));
+    const auto seed =
+        static_cast<unsigned>(weft_test::env_or("WEFT_SEED", static_cast<long>(std::random_device{}() % 100000)));
     std::printf("random shutdowns: %ld runs, WEFT_SEED=%u\n", runs, seed);
     std::minstd_rand rng(seed);
     int counts[4] = {0, 0, 0, 0};
@@ -95,12 +97,12 @@ TEST_CASE("random-point shutdowns: no hang, no leak, every closure destroyed onc
             std::thread second([&] { submit_some(*pool, st, n / 2, s2); });
             submit_some(*pool, st, n / 2, s1);
             for (unsigned i = 0; i < wait_spins; ++i) {
-                std::atomic_signal_fence(std::memory_order_seq_cst);  // a random point, not a sleep
+                std::atomic_signal_fence(std::memory_order_seq_cst); // a random point, not a sleep
             }
             switch (mode) {
             case 0:
                 second.join();
-                pool.reset();  // the destructor drains
+                pool.reset(); // the destructor drains
                 break;
             case 1:
                 pool->shutdown(weft::shutdown_mode::drain);
@@ -122,7 +124,7 @@ TEST_CASE("random-point shutdowns: no hang, no leak, every closure destroyed onc
                 while (st.closures.alive() != 0 && std::chrono::steady_clock::now() < give_up) {
                     std::this_thread::yield();
                 }
-                for (auto& t : st.tasks) {  // a closure is destroyed just before its task completes
+                for (auto& t : st.tasks) { // a closure is destroyed just before its task completes
                     (void)t.wait_for(std::chrono::seconds(30));
                 }
                 break;
@@ -132,7 +134,7 @@ TEST_CASE("random-point shutdowns: no hang, no leak, every closure destroyed onc
         }
         for (auto& t : st.tasks) {
             INFO("run " << run << ", mode " << mode << ", " << workers << " workers");
-            REQUIRE(t.is_ready());  // ran, failed or canceled: nobody waits forever
+            REQUIRE(t.is_ready()); // ran, failed or canceled: nobody waits forever
             if (mode != 2 && t.is_canceled()) {
                 FAIL("a task was canceled by a draining shutdown, run " << run);
             }
@@ -140,6 +142,9 @@ TEST_CASE("random-point shutdowns: no hang, no leak, every closure destroyed onc
         st.tasks.clear();
         REQUIRE(st.closures.alive() == 0);
     }
-    std::printf("random shutdowns: destructor %d, drain %d, cancel %d, from inside %d\n", counts[0], counts[1],
-                counts[2], counts[3]);
+    std::printf("random shutdowns: destructor %d, drain %d, cancel %d, from inside %d\n",
+                counts[0],
+                counts[1],
+                counts[2],
+                counts[3]);
 }

@@ -6,17 +6,12 @@
 // pair's rules held throughout (plain counters, which TSan checks). WEFT_SCHED_SHUTDOWN_RUNS
 // (default 1,000) runs; WEFT_SEED replays a sequence.
 #include <weft/concurrent_exclusive.hpp>
-#include <weft/limited_scheduler.hpp>
-#include <weft/strand.hpp>
-
 #include <weft/errors.hpp>
+#include <weft/limited_scheduler.hpp>
 #include <weft/spawn.hpp>
+#include <weft/strand.hpp>
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
-
-#include "catch.hpp"
-#include "support/counted.hpp"
-#include "support/env.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -27,11 +22,15 @@
 #include <thread>
 #include <vector>
 
+#include "catch.hpp"
+#include "support/counted.hpp"
+#include "support/env.hpp"
+
 namespace {
 
 struct run_state {
     weft_test::lifetime_counts closures;
-    long strand_inside = 0;  // plain: only strand items touch it
+    long strand_inside = 0; // plain: only strand items touch it
     long strand_overlaps = 0;
     std::atomic<int> writers{0};
     std::atomic<int> readers{0};
@@ -39,7 +38,7 @@ struct run_state {
     std::atomic<int> violations{0};
     std::atomic<long> refused{0};
     std::mutex mutex;
-    std::vector<weft::task<void>> tasks;  // guarded by mutex
+    std::vector<weft::task<void>> tasks; // guarded by mutex
 };
 
 struct targets {
@@ -98,9 +97,10 @@ void produce(targets& to, run_state& st, int n, unsigned seed) {
     }
 }
 
-}  // namespace
+} // namespace
 
-TEST_CASE("strand, limited and pair over a pool shut down at a random point: nothing hangs or leaks", "[stress][scheduler]") {
+TEST_CASE("strand, limited and pair over a pool shut down at a random point: nothing hangs or leaks",
+          "[stress][scheduler]") {
     const long runs = weft_test::env_or("WEFT_SCHED_SHUTDOWN_RUNS", 1000);
     const auto seed = static_cast<unsigned>(weft_test::env_or("WEFT_SEED", static_cast<long>(std::random_device{}())));
     std::printf("scheduler_shutdown_stress: WEFT_SEED=%u, %ld runs\n", seed, runs);
@@ -120,10 +120,10 @@ TEST_CASE("strand, limited and pair over a pool shut down at a random point: not
             pool.shutdown(rng() % 2 == 0 ? weft::shutdown_mode::cancel : weft::shutdown_mode::drain);
             p1.join();
             p2.join();
-            to.reset();  // destroyed with work possibly still queued
+            to.reset(); // destroyed with work possibly still queued
         }
         for (auto& t : st.tasks) {
-            REQUIRE(t.wait_for(std::chrono::seconds(30)));  // a hang fails here, it does not hang ctest
+            REQUIRE(t.wait_for(std::chrono::seconds(30))); // a hang fails here, it does not hang ctest
             REQUIRE((t.is_succeeded() || t.is_canceled()));
             (t.is_canceled() ? canceled : succeeded) += 1;
         }

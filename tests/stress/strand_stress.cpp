@@ -3,20 +3,19 @@
 // items run in its order, and never two at once — checked with plain (non-atomic) counters
 // that TSan would flag if two items ever overlapped. Then the same with the producers being
 // pool tasks, and with a strand over a strand.
-#include <weft/strand.hpp>
-
 #include <weft/spawn.hpp>
+#include <weft/strand.hpp>
 #include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
 #include <weft/when_all.hpp>
-
-#include "catch.hpp"
-#include "support/env.hpp"
 
 #include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
+
+#include "catch.hpp"
+#include "support/env.hpp"
 
 namespace {
 
@@ -27,8 +26,8 @@ std::size_t items_per_producer() {
 /// What the strand's items share; every field but `done` is touched only inside strand items.
 struct ledger {
     explicit ledger(std::size_t producers) : last_seen(producers, 0) {}
-    std::vector<std::size_t> last_seen;  // per producer: the sequence number of its last item
-    std::size_t inside = 0;              // items running right now (must stay 0 or 1)
+    std::vector<std::size_t> last_seen; // per producer: the sequence number of its last item
+    std::size_t inside = 0;             // items running right now (must stay 0 or 1)
     std::size_t overlaps = 0;
     std::size_t out_of_order = 0;
     std::size_t total = 0;
@@ -40,7 +39,7 @@ struct stamped_item final : weft::work_item {
     stamped_item() : weft::work_item(&invoke) {}
     ledger* book = nullptr;
     std::size_t producer = 0;
-    std::size_t seq = 0;  // 1-based
+    std::size_t seq = 0; // 1-based
     static void invoke(weft::work_item* w, bool run) noexcept {
         auto* self = static_cast<stamped_item*>(w);
         ledger& b = *self->book;
@@ -77,7 +76,7 @@ void check(ledger& book, std::size_t producers, std::size_t n) {
     }
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("strand: 8 producer threads into one strand over a 2-worker pool", "[strand][stress]") {
     constexpr std::size_t producers = 8;
@@ -118,7 +117,7 @@ TEST_CASE("strand: spawned tasks from 8 threads, every task completes exactly on
     const std::size_t n = items_per_producer() / 10;
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     weft::strand s{pool};
-    std::size_t runs = 0;  // plain: serialized by the strand
+    std::size_t runs = 0; // plain: serialized by the strand
     std::vector<std::vector<weft::task<std::size_t>>> tasks(producers);
     std::vector<std::thread> threads;
     for (std::size_t p = 0; p < producers; ++p) {

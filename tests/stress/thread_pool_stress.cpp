@@ -4,14 +4,11 @@
 // producer on one worker, when_all fan-outs, and local_task fork-join trees; on 2 and 8 workers.
 // Size: WEFT_STRESS_TASKS tasks per pool size (default 1,100,000, so 2.2 million in all).
 // A watchdog aborts with the phase's name if a phase makes no progress for 120 s.
-#include <weft/thread_pool.hpp>
-
 #include <weft/local_task.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
+#include <weft/thread_pool.hpp>
 #include <weft/when_all.hpp>
-
-#include "catch.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +20,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "catch.hpp"
 
 namespace {
 
@@ -70,7 +69,9 @@ void fork_join_tree(weft::thread_pool& pool, ledger& l, std::size_t node, std::s
     if (left >= count) {
         return;
     }
-    weft::local_task child{pool, [&pool, &l, left, base, count] { fork_join_tree(pool, l, left, base, count); }};
+    weft::local_task child{pool, [&pool, &l, left, base, count] {
+                               fork_join_tree(pool, l, left, base, count);
+                           }};
     if (left + 1 < count) {
         fork_join_tree(pool, l, left + 1, base, count);
     }
@@ -78,7 +79,7 @@ void fork_join_tree(weft::thread_pool& pool, ledger& l, std::size_t node, std::s
 }
 
 void run_ledger(std::size_t workers, std::size_t total) {
-    const std::size_t external = total * 4 / 11;  // 4 producers
+    const std::size_t external = total * 4 / 11; // 4 producers
     const std::size_t tree = total * 2 / 11;
     const std::size_t steal_heavy = total * 2 / 11;
     const std::size_t fan_out = total * 2 / 11;
@@ -168,15 +169,20 @@ void run_ledger(std::size_t workers, std::size_t total) {
     const auto s = pool.stats().total();
     std::printf("ledger, %zu workers: %zu tasks, lost %zu, run twice %zu; steals %llu, injected %llu, slot hits %llu, "
                 "parks %llu\n",
-                workers, total, lost, doubled, static_cast<unsigned long long>(s.steals),
-                static_cast<unsigned long long>(s.injected), static_cast<unsigned long long>(s.slot_hits),
+                workers,
+                total,
+                lost,
+                doubled,
+                static_cast<unsigned long long>(s.steals),
+                static_cast<unsigned long long>(s.injected),
+                static_cast<unsigned long long>(s.slot_hits),
                 static_cast<unsigned long long>(s.parks));
     REQUIRE(finished);
     CHECK(lost == 0);
     CHECK(doubled == 0);
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("pool ledger: every task of every workload runs exactly once, on 2 and 8 workers", "[stress]") {
     const std::size_t total = tasks_from_env(1'100'000);
@@ -184,8 +190,7 @@ TEST_CASE("pool ledger: every task of every workload runs exactly once, on 2 and
     run_ledger(8, total);
 }
 
-TEST_CASE("foreign wake-ups (spurious ones, from the protocol's view) lose no task and no sleeper",
-          "[stress]") {
+TEST_CASE("foreign wake-ups (spurious ones, from the protocol's view) lose no task and no sleeper", "[stress]") {
     // Bursts of external submissions with idle gaps, so workers keep parking, while another
     // thread wakes random workers directly and through the idle set. Debug builds also check
     // I5 (sleeper count == sleeper list) on every transition.
@@ -213,11 +218,11 @@ TEST_CASE("foreign wake-ups (spurious ones, from the protocol's view) lose no ta
         }
         const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         while (l.remaining.load() > (bursts - b - 1) * per_burst && std::chrono::steady_clock::now() < give_up) {
-            std::this_thread::yield();  // the burst drains
+            std::this_thread::yield(); // the burst drains
         }
         const auto gap = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
         while (idle.sleepers_now() == 0 && std::chrono::steady_clock::now() < gap) {
-            std::this_thread::yield();  // ... and a worker parks before the next one
+            std::this_thread::yield(); // ... and a worker parks before the next one
         }
     }
     const bool finished = l.wait_all();
@@ -230,7 +235,9 @@ TEST_CASE("foreign wake-ups (spurious ones, from the protocol's view) lose no ta
     }
     CHECK(idle.sleepers_now() == 0);
     const auto s = pool.stats().total();
-    std::printf("foreign wake-ups: %zu tasks, parks %llu, wake-ups %llu\n", bursts * per_burst,
-                static_cast<unsigned long long>(s.parks), static_cast<unsigned long long>(s.wakeups));
-    CHECK(s.parks >= bursts);  // the workers really did sleep between bursts
+    std::printf("foreign wake-ups: %zu tasks, parks %llu, wake-ups %llu\n",
+                bursts * per_burst,
+                static_cast<unsigned long long>(s.parks),
+                static_cast<unsigned long long>(s.wakeups));
+    CHECK(s.parks >= bursts); // the workers really did sleep between bursts
 }

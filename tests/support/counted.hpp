@@ -26,4 +26,4 @@ private:
     lifetime_counts* counts_;
 };
 
-}  // namespace weft_test
+} // namespace weft_test

@@ -1,10 +1,10 @@
 // tests/support/cpu.hpp — the CPU time this process uses over a while (idle-cost tests).
 #pragma once
 
-#include <sys/resource.h>
-
 #include <chrono>
 #include <thread>
+
+#include <sys/resource.h>
 
 namespace weft_test {
 
@@ -20,4 +20,4 @@ inline long cpu_us_while_sleeping(std::chrono::milliseconds d) {
     return cpu_us() - before;
 }
 
-}  // namespace weft_test
+} // namespace weft_test

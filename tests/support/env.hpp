@@ -14,4 +14,4 @@ inline long env_or(const char* name, long fallback) {
     return fallback;
 }
 
-}  // namespace weft_test
+} // namespace weft_test

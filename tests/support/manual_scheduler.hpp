@@ -87,4 +87,4 @@ private:
     std::thread::id running_on_{};
 };
 
-}  // namespace weft_test
+} // namespace weft_test

@@ -15,4 +15,4 @@ public:
     scoped_hook& operator=(const scoped_hook&) = delete;
 };
 
-}  // namespace weft_test
+} // namespace weft_test

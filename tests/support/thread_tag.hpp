@@ -9,6 +9,8 @@
 
 namespace weft_test {
 
-inline long this_thread_tag() noexcept { return ::syscall(SYS_gettid); }
+inline long this_thread_tag() noexcept {
+    return ::syscall(SYS_gettid);
+}
 
-}  // namespace weft_test
+} // namespace weft_test

@@ -33,11 +33,11 @@ template<typename T>
 inline T store_load_barrier_then_load(atomic<T>& word, memory_order order = relaxed) noexcept {
 #if WEFT_TSAN
     (void)order;
-    return word.fetch_add(T{0}, seq_cst);  // order: seq_cst RMW stands in for the fence
+    return word.fetch_add(T{0}, seq_cst); // order: seq_cst RMW stands in for the fence
 #else
-    std::atomic_thread_fence(seq_cst);  // order: StoreLoad; pairs with the seq_cst RMW or fence
-                                        // the other side of the protocol makes
-    return word.load(order);            // order: as the caller asks; the fence orders it
+    std::atomic_thread_fence(seq_cst); // order: StoreLoad; pairs with the seq_cst RMW or fence
+                                       // the other side of the protocol makes
+    return word.load(order);           // order: as the caller asks; the fence orders it
 #endif
 }
 
@@ -47,10 +47,10 @@ inline T store_load_barrier_then_load(atomic<T>& word, memory_order order = rela
 /// acquire/release operation that TSan does see.
 inline void full_fence() noexcept {
 #if defined(__GNUC__) && !defined(__clang__) && WEFT_TSAN && defined(__x86_64__)
-    asm volatile("mfence" ::: "memory");  // g++ -Wtsan warns on thread fences under TSan
+    asm volatile("mfence" ::: "memory"); // g++ -Wtsan warns on thread fences under TSan
 #else
-    std::atomic_thread_fence(seq_cst);  // order: StoreLoad between the caller's RMW and its loads
+    std::atomic_thread_fence(seq_cst); // order: StoreLoad between the caller's RMW and its loads
 #endif
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

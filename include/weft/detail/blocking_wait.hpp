@@ -56,15 +56,15 @@ struct waiter_node : continuation {
     atomic<std::uint32_t> flag_{0};
     atomic<wait_helper*> helper_{nullptr};
     atomic<std::uint32_t> notifier_done_{0};
-    bool on_heap_ = false;           // timed waits: the waiter may abandon the node
-    atomic<std::uint32_t> refs_{2};  // on_heap_ only: the waiter and the continuation list
+    bool on_heap_ = false;          // timed waits: the waiter may abandon the node
+    atomic<std::uint32_t> refs_{2}; // on_heap_ only: the waiter and the continuation list
 
     static constexpr std::uint32_t awake = event_unset, done = event_set, asleep = event_sleeping;
 
     waiter_node() noexcept { on_complete = &notify; }
 
     void set_helper(wait_helper* h) noexcept {
-        helper_.store(h, relaxed);  // order: relaxed — published by attach()'s release CAS
+        helper_.store(h, relaxed); // order: relaxed — published by attach()'s release CAS
     }
 
     /// The waiter, before it returns: if notify() took the helper, wait until it is done with
@@ -72,7 +72,7 @@ struct waiter_node : continuation {
     void release_helper() noexcept {
         // order: acq_rel — pairs with notify()'s exchange: exactly one of us gets the helper
         if (helper_.exchange(nullptr, acq_rel) != nullptr) {
-            return;  // notify() never took it and never will
+            return; // notify() never took it and never will
         }
         // order: acquire — pairs with notify()'s release store after its last use of the helper;
         //        spin_until yields after a moment, in case the notifier shares our CPU
@@ -106,7 +106,7 @@ inline void blocking_wait(state_base& s) noexcept {
     if (s.is_ready()) {
         return;
     }
-    run_deferred();  // never block on work deferred on this very thread
+    run_deferred(); // never block on work deferred on this very thread
     if (wait_helper* helper = current_wait_helper()) {
         // A worker: the awaited task is most often the newest item of its own queue, so run
         // queued work before anything else (no spinning while the work sits here).
@@ -129,7 +129,7 @@ inline void blocking_wait(state_base& s) noexcept {
     }
     if (helper != nullptr) {
         // A worker of a pool: run its queued work while waiting (no deadlock with 1 worker).
-        while (node.flag_.load(acquire) != waiter_node::done) {  // order: acquire — see notify
+        while (node.flag_.load(acquire) != waiter_node::done) { // order: acquire — see notify
             if (!helper->help_one()) {
                 helper->park_until(node.flag_, std::chrono::steady_clock::time_point::max());
             }
@@ -137,7 +137,7 @@ inline void blocking_wait(state_base& s) noexcept {
         node.release_helper();
         return;
     }
-    event_wait(node.flag_);  // observes `done` and, through notify's release, the result
+    event_wait(node.flag_); // observes `done` and, through notify's release, the result
 }
 
 /// Blocks until `s` is complete or `deadline` passed; true if complete.
@@ -168,7 +168,7 @@ inline bool blocking_wait_until(state_base& s, std::chrono::steady_clock::time_p
         return true;
     }
     for (;;) {
-        std::uint32_t f = node->flag_.load(acquire);  // order: acquire — see notify
+        std::uint32_t f = node->flag_.load(acquire); // order: acquire — see notify
         if (f == waiter_node::done) {
             break;
         }
@@ -182,15 +182,14 @@ inline bool blocking_wait_until(state_base& s, std::chrono::steady_clock::time_p
             }
             continue;
         }
-        if (f == waiter_node::awake &&
-            !node->flag_.compare_exchange_strong(f, waiter_node::asleep, acq_rel, acquire)) {
-            continue;  // order: acq_rel/acquire — as in wait()
+        if (f == waiter_node::awake && !node->flag_.compare_exchange_strong(f, waiter_node::asleep, acq_rel, acquire)) {
+            continue; // order: acq_rel/acquire — as in wait()
         }
         futex_wait_for(node->flag_, waiter_node::asleep, deadline - now);
     }
     const bool ready = s.is_ready();
     if (helper != nullptr) {
-        node->release_helper();  // given up or done: the helper is not touched after we return
+        node->release_helper(); // given up or done: the helper is not touched after we return
     }
     // order: acq_rel — the last owner deletes the node
     if (node->refs_.fetch_sub(1, acq_rel) == 1) {
@@ -199,4 +198,4 @@ inline bool blocking_wait_until(state_base& s, std::chrono::steady_clock::time_p
     return ready;
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -26,15 +26,15 @@ public:
     }
     /// Any number of writers.
     void add(std::uint64_t n = 1) noexcept {
-        value_.fetch_add(n, relaxed);  // order: relaxed — a statistic
+        value_.fetch_add(n, relaxed); // order: relaxed — a statistic
     }
     /// Takes back an add() (an item counted, then refused).
     void sub(std::uint64_t n = 1) noexcept {
-        value_.fetch_sub(n, relaxed);  // order: relaxed — a statistic
+        value_.fetch_sub(n, relaxed); // order: relaxed — a statistic
     }
     /// Any thread; exact once the writers are quiet.
     std::uint64_t load() const noexcept {
-        return value_.load(relaxed);  // order: relaxed — a statistic
+        return value_.load(relaxed); // order: relaxed — a statistic
     }
 
 private:
@@ -73,4 +73,4 @@ private:
     std::array<stat_counter, N> counters_{};
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

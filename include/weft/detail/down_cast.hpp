@@ -12,4 +12,4 @@ To* down_cast(From* p) noexcept {
     return &static_cast<To&>(*p);
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -29,9 +29,8 @@ inline void futex_wait(atomic<std::uint32_t>& word, std::uint32_t expected) noex
 }
 
 /// Waits at most `timeout`; returns when woken, on timeout, or spuriously.
-inline void futex_wait_for(atomic<std::uint32_t>& word,
-                           std::uint32_t expected,
-                           std::chrono::nanoseconds timeout) noexcept {
+inline void
+futex_wait_for(atomic<std::uint32_t>& word, std::uint32_t expected, std::chrono::nanoseconds timeout) noexcept {
     if (timeout.count() <= 0) {
         return;
     }
@@ -57,7 +56,7 @@ inline void event_wait(atomic<std::uint32_t>& word, std::uint32_t from = event_u
     std::uint32_t expected = from;
     // order: acquire on failure — sees what the setter published before its exchange
     if (word.compare_exchange_strong(expected, event_sleeping, acq_rel, acquire)) {
-        while (word.load(acquire) == event_sleeping) {  // order: acquire — pairs with event_set_and_wake
+        while (word.load(acquire) == event_sleeping) { // order: acquire — pairs with event_set_and_wake
             futex_wait(word, event_sleeping);
         }
     }
@@ -75,4 +74,4 @@ inline std::uint32_t event_set_and_wake(atomic<std::uint32_t>& word) noexcept {
     return old;
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

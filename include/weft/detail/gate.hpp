@@ -51,7 +51,10 @@
 
 namespace weft::detail {
 
-enum class gate_side : std::uint8_t { concurrent = 0, exclusive = 1 };
+enum class gate_side : std::uint8_t {
+    concurrent = 0,
+    exclusive = 1
+};
 
 /// References: the front object owns one, each started item (on its runner) another.
 class gate : public ref_counted<gate> {
@@ -88,7 +91,7 @@ public:
             start = take_startable_locked(nullptr);
         }
         if (std::exception_ptr refused = launch(start, w)) {
-            std::rethrow_exception(refused);  // w was taken back: the caller keeps it
+            std::rethrow_exception(refused); // w was taken back: the caller keeps it
         }
     }
 
@@ -139,7 +142,7 @@ private:
         gate* owner;
         work_item* item = nullptr;
         gate_side side = gate_side::concurrent;
-        runner* next_free = nullptr;  // the free list, or the launch list
+        runner* next_free = nullptr; // the free list, or the launch list
         static void invoke(work_item* w, bool run) noexcept {
             auto* self = detail::down_cast<runner>(w);
             self->owner->run_runner(self, run);
@@ -164,7 +167,7 @@ private:
         }
         if (queued_[ex].head != nullptr) {
             if (running_concurrent_ != 0) {
-                return nullptr;  // writers preferred: no new reader while a writer waits
+                return nullptr; // writers preferred: no new reader while a writer waits
             }
             running_exclusive_ = true;
             side = gate_side::exclusive;
@@ -209,7 +212,7 @@ private:
             out.last = r;
         }
         if (reuse != nullptr) {
-            reuse->next_free = free_;  // nothing for it: back to the free list
+            reuse->next_free = free_; // nothing for it: back to the free list
             free_ = reuse;
         }
         return out;
@@ -265,14 +268,14 @@ private:
         }
         launch(next);
         complete_if_idle();
-        release_ref();  // the reference taken when the item started; the caller's front holds one
+        release_ref(); // the reference taken when the item started; the caller's front holds one
     }
 
     /// A runner's visit: runs (or, refused, discards) its item and the ones it may take next.
     void run_runner(runner* r, bool run) noexcept {
         for (unsigned visited = 1;; ++visited) {
             if (run) {
-                ran_.add();  // before it runs: a waiter on its task then sees it counted
+                ran_.add(); // before it runs: a waiter on its task then sees it counted
                 scheduler_scope scope(sides_[index(r->side)]);
                 r->item->run();
             } else {
@@ -293,21 +296,20 @@ private:
             launch(next);
             if (!continue_here) {
                 complete_if_idle();
-                release_ref();  // the finished item's reference; may delete the gate (and r)
+                release_ref(); // the finished item's reference; may delete the gate (and r)
                 return;
             }
-            release_ref();  // not the last: r's next item holds one
+            release_ref(); // not the last: r's next item holds one
             if (run && visited >= runner_budget) {
                 try {
-                    base_.schedule(r);  // the next visit starts with r's item
+                    base_.schedule(r); // the next visit starts with r's item
                     return;
                 } catch (...) {
-                    run = false;  // the base shut down: discard from here on
+                    run = false; // the base shut down: discard from here on
                 }
             }
         }
     }
-
 
     /// Completes completion() once complete() or close() was called and nothing is queued
     /// or running.
@@ -325,13 +327,13 @@ private:
 
     any_scheduler base_;
     const std::size_t max_concurrency_;
-    any_scheduler sides_[2];  // current_scheduler() while an item of each side runs
+    any_scheduler sides_[2]; // current_scheduler() while an item of each side runs
     promise<void> completion_;
     task<void> completion_task_ = completion_.get_task();
 
     mutable std::mutex mutex_;
     // --- guarded by mutex_ -----------------------------------------------------------------
-    work_item_fifo queued_[2];  // indexed by gate_side
+    work_item_fifo queued_[2]; // indexed by gate_side
     std::size_t running_concurrent_ = 0;
     bool running_exclusive_ = false;
     bool completing_ = false;
@@ -340,8 +342,8 @@ private:
     runner* free_ = nullptr;
     std::uint64_t scheduled_ = 0;
     // --- not guarded ---------------------------------------------------------------------------
-    stat_counter ran_;  // many runners: add()
+    stat_counter ran_; // many runners: add()
     stat_counter discarded_;
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -55,4 +55,4 @@ struct intrusive_fifo {
     }
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -23,10 +23,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/config.hpp>
 #include <weft/detail/atomic.hpp>
 #include <weft/work_item.hpp>
-
-#include <weft/config.hpp>
 
 #include <cstddef>
 
@@ -35,7 +34,7 @@ namespace weft::detail {
 class mpsc_queue {
 public:
     mpsc_queue() noexcept : stub_(&stub_invoke) {
-        tail_.store(&stub_, relaxed);  // order: relaxed — before any other thread sees the queue
+        tail_.store(&stub_, relaxed); // order: relaxed — before any other thread sees the queue
         head_.store(&stub_, relaxed);
     }
 
@@ -61,7 +60,7 @@ public:
             return 0;
         }
         const std::size_t n = pop_batch_exclusive(out, max);
-        consumer_lock_.store(false, release);  // order: release — pairs with the acquire above
+        consumer_lock_.store(false, release); // order: release — pairs with the acquire above
         return n;
     }
 
@@ -87,16 +86,16 @@ private:
     }
 
     void link(work_item* w) noexcept {
-        atomic_ref<work_item*>(w->next).store(nullptr, relaxed);  // order: relaxed — published below
+        atomic_ref<work_item*>(w->next).store(nullptr, relaxed); // order: relaxed — published below
         // order: acq_rel — release: the item is complete before it is reachable from tail_;
         //        acquire: we then write into the previous tail, which its producer finished
         work_item* prev = tail_.exchange(w, acq_rel);
-        atomic_ref<work_item*>(prev->next).store(w, release);  // order: release — see next_of
+        atomic_ref<work_item*>(prev->next).store(w, release); // order: release — see next_of
     }
 
     /// Consumer only (under consumer_lock_, or the only consumer by construction).
     work_item* pop_one() noexcept {
-        work_item* h = head_.load(relaxed);  // order: relaxed — only the consumer writes it
+        work_item* h = head_.load(relaxed); // order: relaxed — only the consumer writes it
         work_item* next = next_of(h);
         if (h == &stub_) {
             if (next == nullptr) {
@@ -110,20 +109,20 @@ private:
             set_head(next);
             return h;
         }
-        if (tail_.load(acquire) != h) {  // order: acquire — a producer is between its two steps
+        if (tail_.load(acquire) != h) { // order: acquire — a producer is between its two steps
             return nullptr;
         }
-        link(&stub_);  // h is the last item: put the stub behind it, so h can be unlinked
+        link(&stub_); // h is the last item: put the stub behind it, so h can be unlinked
         next = next_of(h);
         if (next != nullptr) {
             set_head(next);
             return h;
         }
-        return nullptr;  // another producer got in between; its item is taken on a later call
+        return nullptr; // another producer got in between; its item is taken on a later call
     }
 
     void set_head(work_item* h) noexcept {
-        head_.store(h, release);  // order: release — pairs with empty_hint()'s acquire
+        head_.store(h, release); // order: release — pairs with empty_hint()'s acquire
     }
 
     struct stub_item : work_item {
@@ -131,10 +130,10 @@ private:
     };
     static void stub_invoke(work_item*, bool) noexcept {}
 
-    alignas(WEFT_CACHE_LINE) atomic<work_item*> tail_{nullptr};  // producers exchange it
+    alignas(WEFT_CACHE_LINE) atomic<work_item*> tail_{nullptr}; // producers exchange it
     alignas(WEFT_CACHE_LINE) atomic<bool> consumer_lock_{false};
     stub_item stub_;
-    atomic<work_item*> head_{nullptr};  // written by the consumer only (under consumer_lock_)
+    atomic<work_item*> head_{nullptr}; // written by the consumer only (under consumer_lock_)
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -115,10 +115,10 @@ public:
         handle_ = h;
         record_placement(placement_rule::named, false, target_.identity());
         try {
-            target_.schedule(this);  // from here on, *this may already be resumed and gone
+            target_.schedule(this); // from here on, *this may already be resumed and gone
         } catch (...) {
             count_placement(placement_counter::refused);
-            throw;  // the coroutine resumes here and sees the scheduler's error
+            throw; // the coroutine resumes here and sees the scheduler's error
         }
     }
 
@@ -140,4 +140,4 @@ private:
     bool discarded_ = false;
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

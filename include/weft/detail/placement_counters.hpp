@@ -73,7 +73,7 @@ public:
         std::lock_guard lock(reg.mutex_);
         for (std::size_t i = 0; i < placement_counter_count; ++i) {
             const auto c = static_cast<placement_counter>(i);
-            reg.retired_[c].bump((*block_)[c].load());  // under mutex_: one writer
+            reg.retired_[c].bump((*block_)[c].load()); // under mutex_: one writer
         }
         reg.live_.erase(it_);
     }
@@ -93,7 +93,7 @@ WEFT_TLS_ACCESSOR inline placement_block& this_thread_placement_block() {
 }
 
 inline void count_placement(placement_counter c) noexcept {
-    this_thread_placement_block()[c].bump();  // single writer: this thread
+    this_thread_placement_block()[c].bump(); // single writer: this thread
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

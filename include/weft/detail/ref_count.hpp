@@ -16,11 +16,11 @@ template<typename Derived>
 class ref_counted {
 public:
     void add_ref() noexcept {
-        refs_.fetch_add(1, relaxed);  // order: relaxed — the caller holds a reference
+        refs_.fetch_add(1, relaxed); // order: relaxed — the caller holds a reference
     }
     /// The current count; exact only when no other owner can add or drop one meanwhile.
     std::uint32_t use_count() const noexcept {
-        return refs_.load(acquire);  // order: acquire — sees the writes of owners that let go
+        return refs_.load(acquire); // order: acquire — sees the writes of owners that let go
     }
     void release_ref() noexcept {
         // order: acq_rel — the last owner deletes the object and sees every other owner's writes
@@ -39,4 +39,4 @@ private:
     atomic<std::uint32_t> refs_{1};
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

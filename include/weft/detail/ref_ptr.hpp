@@ -50,4 +50,4 @@ private:
     T* p_ = nullptr;
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -75,4 +75,4 @@ bool spin_until(Ready&& ready, std::chrono::nanoseconds budget = default_spin_fo
     }
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -31,8 +31,8 @@
 namespace weft::detail {
 
 inline constexpr std::size_t alloc_granule = 64;
-inline constexpr std::size_t alloc_classes = 8;  // blocks of 64, 128, ... 512 bytes
-inline constexpr std::size_t alloc_header = 16;  // keeps the payload 16-byte aligned
+inline constexpr std::size_t alloc_classes = 8; // blocks of 64, 128, ... 512 bytes
+inline constexpr std::size_t alloc_header = 16; // keeps the payload 16-byte aligned
 inline constexpr unsigned local_cache_cap = 4096;
 
 struct thread_cache;
@@ -42,7 +42,7 @@ struct thread_cache;
 /// leak checkers see parked blocks as reachable.
 struct alignas(alloc_header) block_header {
     union {
-        thread_cache* owner;  // nullptr: a large block, straight from the system
+        thread_cache* owner; // nullptr: a large block, straight from the system
         block_header* next_free;
     };
     std::size_t size_class;
@@ -51,7 +51,7 @@ static_assert(sizeof(block_header) == alloc_header);
 
 struct thread_cache {
     struct alignas(WEFT_CACHE_LINE) remote_list {
-        atomic<block_header*> head{nullptr};  // pushed by other threads, taken whole by the owner
+        atomic<block_header*> head{nullptr}; // pushed by other threads, taken whole by the owner
     };
     remote_list remote[alloc_classes];
     // --- owner thread only ---------------------------------------------------------------------
@@ -87,8 +87,8 @@ public:
         }
     }
     ~thread_cache_owner() {
-        thread_cache* cache = std::exchange(cache_, nullptr);  // later calls on this thread:
-        for (std::size_t c = 0; c < alloc_classes; ++c) {       // system memory, remote frees
+        thread_cache* cache = std::exchange(cache_, nullptr); // later calls on this thread:
+        for (std::size_t c = 0; c < alloc_classes; ++c) {     // system memory, remote frees
             while (block_header* h = cache->local[c]) {
                 cache->local[c] = h->next_free;
                 ::operator delete(h);
@@ -97,7 +97,7 @@ public:
         }
         auto& reg = cache_registry::get();
         std::lock_guard lock(reg.mutex);
-        reg.parked.push_back(cache);  // remote lists stay: the next owner reuses them
+        reg.parked.push_back(cache); // remote lists stay: the next owner reuses them
     }
     thread_cache_owner(const thread_cache_owner&) = delete;
     thread_cache_owner& operator=(const thread_cache_owner&) = delete;
@@ -127,7 +127,7 @@ inline void* allocate_state(std::size_t size) {
         return reinterpret_cast<unsigned char*>(h) + alloc_header;
     }
     thread_cache* tc = this_thread_cache();
-    if (tc == nullptr) {  // this thread is exiting: plain system memory, owned by nobody
+    if (tc == nullptr) { // this thread is exiting: plain system memory, owned by nobody
         auto* h = static_cast<block_header*>(::operator new(size + alloc_header));
         h->owner = nullptr;
         h->size_class = alloc_classes;
@@ -145,7 +145,7 @@ inline void* allocate_state(std::size_t size) {
         if (tc->local_count[cls] > 0) {
             --tc->local_count[cls];
         }
-        h->owner = tc;  // size_class is unchanged
+        h->owner = tc; // size_class is unchanged
         return reinterpret_cast<unsigned char*>(h) + alloc_header;
     }
     h = static_cast<block_header*>(::operator new((cls + 1) * alloc_granule));
@@ -174,7 +174,7 @@ inline void deallocate_state(void* p) noexcept {
     try {
         mine = this_thread_cache();
     } catch (...) {
-        mine = nullptr;  // no cache could be made for this thread: hand the block to its owner
+        mine = nullptr; // no cache could be made for this thread: hand the block to its owner
     }
     if (owner == mine) {
         if (mine->local_count[cls] < local_cache_cap) {
@@ -187,7 +187,7 @@ inline void deallocate_state(void* p) noexcept {
         return;
     }
     auto& head = owner->remote[cls].head;
-    block_header* old = head.load(relaxed);  // order: relaxed — the CAS below decides
+    block_header* old = head.load(relaxed); // order: relaxed — the CAS below decides
     do {
         h->next_free = old;
         // order: release — publishes h->next_free (and the end of the block's use) to the
@@ -205,4 +205,4 @@ struct pooled_allocation {
     static void operator delete(void* p, std::align_val_t al) noexcept { ::operator delete(p, al); }
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

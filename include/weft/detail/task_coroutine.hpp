@@ -44,20 +44,22 @@ struct promise_return<void, Promise> {
 };
 
 template<typename T>
-class task_promise final : public task_state<T>, public promise_return<T, task_promise<T>> {
+class task_promise final
+    : public task_state<T>
+    , public promise_return<T, task_promise<T>> {
 public:
     // References: the returned task and the running coroutine (dropped at final suspend).
     task_promise() noexcept : task_state<T>(&destroy_frame, 2, state_base::st_running) {}
 
     task<T> get_return_object() noexcept { return task_access::adopt<T>(detail::down_cast<task_state<T>>(this)); }
-    std::suspend_never initial_suspend() const noexcept { return {}; }  // eager, like .NET
+    std::suspend_never initial_suspend() const noexcept { return {}; } // eager, like .NET
 
     struct final_awaiter {
         bool await_ready() const noexcept { return false; }
         void await_suspend(std::coroutine_handle<task_promise> h) const noexcept {
             task_promise& p = h.promise();
             p.publish(p.outcome_);
-            p.release_ref();  // may destroy the frame; nothing touches it after this
+            p.release_ref(); // may destroy the frame; nothing touches it after this
         }
         void await_resume() const noexcept {}
     };
@@ -77,10 +79,14 @@ private:
 /// co_await on a task: resumes the coroutine per the placement rule (source policy, then the
 /// scheduler current at the co_await, then inline under the recursion guard).
 template<typename T, bool MoveOut>
-class task_awaiter : public continuation, public work_item {
+class task_awaiter
+    : public continuation
+    , public work_item {
 public:
     explicit task_awaiter(task_state<T>* s, any_scheduler named = {}) noexcept
-        : work_item(&resume), state_(s), named_(named) {}
+        : work_item(&resume)
+        , state_(s)
+        , named_(named) {}
 
     bool await_ready() const noexcept { return state_->is_ready(); }
 
@@ -88,7 +94,7 @@ public:
         handle_ = h;
         captured_ = current_scheduler();
         on_complete = &on_done;
-        return state_->attach(this);  // false: already complete, resume now without suspending
+        return state_->attach(this); // false: already complete, resume now without suspending
     }
 
     decltype(auto) await_resume() {
@@ -115,17 +121,17 @@ private:
     static void resume(work_item* w, bool run) noexcept {
         auto* self = detail::down_cast<task_awaiter>(w);
         self->discarded_ = !run;
-        self->handle_.resume();  // may destroy *self
+        self->handle_.resume(); // may destroy *self
     }
 
     task_state<T>* state_;
-    any_scheduler named_;  // continue_on(s, t): rule 1 for this co_await
+    any_scheduler named_; // continue_on(s, t): rule 1 for this co_await
     std::coroutine_handle<> handle_;
     any_scheduler captured_;
     bool discarded_ = false;
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail
 
 namespace weft {
 
@@ -154,4 +160,4 @@ auto continue_on(S&& s, task<T>&& t) {
     return detail::task_awaiter<T, true>(detail::task_access::checked_state(t), any_scheduler(std::forward<S>(s)));
 }
 
-}  // namespace weft
+} // namespace weft

@@ -18,15 +18,15 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <weft/detail/down_cast.hpp>
 #include <weft/detail/atomic.hpp>
+#include <weft/detail/down_cast.hpp>
+#include <weft/detail/placement_counters.hpp>
 #include <weft/detail/spin.hpp>
 #include <weft/detail/state_allocator.hpp>
-#include <weft/detail/placement_counters.hpp>
 #include <weft/detail/trampoline.hpp>
 #include <weft/errors.hpp>
-#include <weft/task_status.hpp>
 #include <weft/scheduler.hpp>
+#include <weft/task_status.hpp>
 #include <weft/unobserved.hpp>
 
 #include <chrono>
@@ -55,36 +55,38 @@ public:
     using destroy_fn = void (*)(state_base*) noexcept;
 
     // Raw status values. `completing` is internal: the winner is writing the result.
-    static constexpr std::uint8_t st_pending = 0, st_running = 1, st_completing = 2,
-                                  st_succeeded = 3, st_failed = 4, st_canceled = 5;
+    static constexpr std::uint8_t st_pending = 0, st_running = 1, st_completing = 2, st_succeeded = 3, st_failed = 4,
+                                  st_canceled = 5;
 
     state_base(destroy_fn destroy, std::uint32_t refs, std::uint8_t status) noexcept
-        : refs_(refs), status_(status), destroy_(destroy) {}
+        : refs_(refs)
+        , status_(status)
+        , destroy_(destroy) {}
     state_base(const state_base&) = delete;
     state_base& operator=(const state_base&) = delete;
 
     // --- references -------------------------------------------------------------------
     void add_ref() noexcept {
-        refs_.fetch_add(1, relaxed);  // order: relaxed — the caller already holds a reference
+        refs_.fetch_add(1, relaxed); // order: relaxed — the caller already holds a reference
     }
     void release_ref() noexcept {
         // order: acq_rel — release: our accesses happen before destruction; acquire: the
         //        destroying thread sees every other owner's accesses
         if (refs_.fetch_sub(1, acq_rel) == 1) {
             if (status_.load(relaxed) == st_failed && !observed_.load(relaxed)) {
-                report_unobserved(error_);  // order: relaxed ×2 — we are the last owner
+                report_unobserved(error_); // order: relaxed ×2 — we are the last owner
             }
             destroy_cascade(this);
         }
     }
     /// Exact when it returns 1 and the caller holds a reference: nobody else can copy one.
     std::uint32_t use_count() const noexcept {
-        return refs_.load(acquire);  // order: acquire — pairs with release()'s release
+        return refs_.load(acquire); // order: acquire — pairs with release()'s release
     }
 
     // --- status -------------------------------------------------------------------------
     std::uint8_t raw_status() const noexcept {
-        return status_.load(acquire);  // order: acquire — pairs with publish()'s release store
+        return status_.load(acquire); // order: acquire — pairs with publish()'s release store
     }
     bool is_ready() const noexcept { return raw_status() >= st_succeeded; }
     task_status status() const noexcept {
@@ -120,7 +122,7 @@ public:
 
     /// pending/running -> completing: the single right to write the result.
     bool try_claim() noexcept {
-        std::uint8_t s = status_.load(relaxed);  // order: relaxed — the CAS decides
+        std::uint8_t s = status_.load(relaxed); // order: relaxed — the CAS decides
         while (s < st_completing) {
             // order: acquire on success — we see the state the previous step left
             if (status_.compare_exchange_weak(s, st_completing, acquire, relaxed)) {
@@ -138,7 +140,7 @@ public:
     /// dispatch is queued on this thread and run by the outermost one, so a million-link
     /// chain uses a bounded stack whatever kind of node each link is.
     void publish(std::uint8_t final_status) noexcept {
-        status_.store(final_status, release);  // order: release — publishes the result
+        status_.store(final_status, release); // order: release — publishes the result
         // order: acq_rel — acquire: the nodes' fields written by attachers (their release CAS);
         //        release: attachers that later fail their CAS see the result through the marker
         continuation* list = head_.exchange(&completed_marker_node, acq_rel);
@@ -147,7 +149,7 @@ public:
         }
         dispatch_.list = list;
         if (!run_inline(&dispatch_)) {
-            add_ref();  // deferred: keep the state alive until the outermost run reaches it
+            add_ref(); // deferred: keep the state alive until the outermost run reaches it
             dispatch_.holds_ref = true;
             count_placement(placement_counter::deferred);
         }
@@ -155,7 +157,7 @@ public:
     /// Adds `c` to run at completion. Returns false if the task is already complete, in which
     /// case `c` was not linked and the caller must run it.
     bool attach(continuation* c) noexcept {
-        continuation* head = head_.load(acquire);  // order: acquire — see publish()
+        continuation* head = head_.load(acquire); // order: acquire — see publish()
         do {
             if (head == &completed_marker_node) {
                 return false;
@@ -169,7 +171,7 @@ public:
 
     // --- errors -------------------------------------------------------------------------
     void mark_observed() noexcept {
-        observed_.store(true, relaxed);  // order: relaxed — read only by the last owner
+        observed_.store(true, relaxed); // order: relaxed — read only by the last owner
     }
     /// The stored exception (failed or canceled), marking it observed.
     std::exception_ptr take_error() noexcept {
@@ -222,7 +224,7 @@ protected:
     ~state_base() = default;
     void set_source_policy(any_scheduler s) noexcept { source_policy_ = s; }
 
-    std::exception_ptr error_;  // written by the completion winner before publish()
+    std::exception_ptr error_; // written by the completion winner before publish()
 
 private:
     /// Destroying a state may release the last reference to another (a coroutine frame holds
@@ -230,7 +232,7 @@ private:
     /// chain. Nested destructions on one thread are queued and run by the outermost one.
     struct destroy_queue {
         bool active = false;
-        work_item_fifo pending;  // linked through the states' idle dispatch_ items
+        work_item_fifo pending; // linked through the states' idle dispatch_ items
     };
     WEFT_TLS_ACCESSOR static destroy_queue& this_thread_destroy_queue() noexcept {
         static thread_local destroy_queue q;
@@ -272,7 +274,7 @@ private:
             }
             while (reversed != nullptr) {
                 continuation* next = reversed->next;
-                reversed->on_complete(reversed);  // may free the node
+                reversed->on_complete(reversed); // may free the node
                 reversed = next;
             }
             if (release_after) {
@@ -285,9 +287,9 @@ private:
     atomic<std::uint8_t> status_;
     atomic<bool> observed_{false};
     atomic<continuation*> head_{nullptr};
-    any_scheduler source_policy_;  // immutable after construction
+    any_scheduler source_policy_; // immutable after construction
     destroy_fn destroy_;
-    dispatch_item dispatch_{this};  // touched only by the thread that publishes
+    dispatch_item dispatch_{this}; // touched only by the thread that publishes
 };
 
 /// Uninitialised storage for a T, constructed and destroyed by hand.
@@ -422,4 +424,4 @@ public:
     }
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -28,4 +28,4 @@ inline void test_hook(const char* name) noexcept {
 inline void test_hook(const char*) noexcept {}
 #endif
 
-}  // namespace weft::detail
+} // namespace weft::detail

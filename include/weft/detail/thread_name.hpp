@@ -23,4 +23,4 @@ inline void set_thread_name(const std::string& prefix, std::size_t index) noexce
     }
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

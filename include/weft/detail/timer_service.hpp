@@ -87,9 +87,7 @@ private:
     struct key {
         clock::time_point when;
         timer_id id;
-        bool operator<(const key& o) const noexcept {
-            return when < o.when || (when == o.when && id < o.id);
-        }
+        bool operator<(const key& o) const noexcept { return when < o.when || (when == o.when && id < o.id); }
     };
 
     void run() {
@@ -115,7 +113,7 @@ private:
             } catch (...) {
                 report_unobserved(std::current_exception());
             }
-            fn = nullptr;  // destroy the closure outside the lock too
+            fn = nullptr; // destroy the closure outside the lock too
             lock.lock();
         }
     }
@@ -126,8 +124,8 @@ private:
     // Invariant: timers_ holds exactly the timers that have neither fired nor been canceled.
     std::map<key, std::function<void()>> timers_;
     timer_id last_id_ = 0;
-    bool stopping_ = false;  // once true, never false again
-    std::thread thread_;     // started on first schedule(), joined by the destructor
+    bool stopping_ = false; // once true, never false again
+    std::thread thread_;    // started on first schedule(), joined by the destructor
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -23,7 +23,7 @@ using work_item_fifo = intrusive_fifo<work_item, work_item_link>;
 
 struct trampoline_state {
     unsigned depth = 0;
-    work_item_fifo deferred;  // items queued past max_inline_depth
+    work_item_fifo deferred; // items queued past max_inline_depth
 };
 
 WEFT_TLS_ACCESSOR inline trampoline_state& trampoline() noexcept {
@@ -56,7 +56,7 @@ inline bool run_inline(work_item* w) noexcept {
 inline void run_deferred() noexcept {
     trampoline_state& t = trampoline();
     if (t.deferred.head == nullptr) {
-        return;  // the common case: nothing deferred (every blocking wait passes here)
+        return; // the common case: nothing deferred (every blocking wait passes here)
     }
     ++t.depth;
     while (work_item* next = t.deferred.pop()) {
@@ -65,4 +65,4 @@ inline void run_deferred() noexcept {
     --t.depth;
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

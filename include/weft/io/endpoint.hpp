@@ -3,15 +3,15 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 namespace weft {
 
@@ -99,4 +99,4 @@ private:
     socklen_t size_ = 0;
 };
 
-}  // namespace weft
+} // namespace weft

@@ -13,7 +13,7 @@ namespace weft {
 
 /// Conditions of weft's own I/O category (not errno values).
 enum class io_errc {
-    eof = 1,  ///< read_exact: the peer closed the stream before the buffer was full
+    eof = 1, ///< read_exact: the peer closed the stream before the buffer was full
 };
 
 namespace detail {
@@ -24,13 +24,15 @@ public:
         return ev == static_cast<int>(io_errc::eof) ? "end of stream" : "unknown weft.io error";
     }
 };
-}  // namespace detail
+} // namespace detail
 
 inline const std::error_category& io_category() noexcept {
     static const detail::io_category_impl category;
     return category;
 }
-inline std::error_code make_error_code(io_errc e) noexcept { return {static_cast<int>(e), io_category()}; }
+inline std::error_code make_error_code(io_errc e) noexcept {
+    return {static_cast<int>(e), io_category()};
+}
 
 /// A deadline passed before the task it guarded completed (with_timeout, with_deadline).
 /// .NET: TimeoutException from Task.WaitAsync(TimeSpan).
@@ -39,7 +41,7 @@ public:
     timeout_error() : std::runtime_error("weft: the operation timed out") {}
 };
 
-}  // namespace weft
+} // namespace weft
 
 template<>
 struct std::is_error_code_enum<weft::io_errc> : std::true_type {};

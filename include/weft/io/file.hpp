@@ -7,10 +7,10 @@
 #include <weft/detail/io/handle.hpp>
 #include <weft/io/io_context.hpp>
 
-#include <fcntl.h>
-
 #include <cstdint>
 #include <string>
+
+#include <fcntl.h>
 
 namespace weft {
 
@@ -23,8 +23,8 @@ public:
     file() noexcept = default;
 
     /// open(2)'s flags and mode (O_CLOEXEC is added). Fails with std::system_error (ENOENT...).
-    static task<file> open(io_context& io, std::string path, int flags = O_RDONLY, unsigned mode = 0644,
-                           const op_options& opts = {}) {
+    static task<file>
+    open(io_context& io, std::string path, int flags = O_RDONLY, unsigned mode = 0644, const op_options& opts = {}) {
         detail::io::io_core& core = io.core();
         auto [t, op] = detail::io::make_op<file, adopt_opened>(core, detail::io::op_kind::open_at, opts);
         op->x().path = std::move(path);
@@ -63,4 +63,4 @@ private:
     };
 };
 
-}  // namespace weft
+} // namespace weft

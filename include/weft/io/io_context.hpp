@@ -95,7 +95,7 @@ private:
         }
         for (auto& t : core_->threads()) {
             if (t.get_id() == std::this_thread::get_id()) {
-                t.detach();  // destroyed from one of its own continuations: it finishes by itself
+                t.detach(); // destroyed from one of its own continuations: it finishes by itself
             } else if (t.joinable()) {
                 t.join();
             }
@@ -105,4 +105,4 @@ private:
     detail::io::core_ref core_;
 };
 
-}  // namespace weft
+} // namespace weft

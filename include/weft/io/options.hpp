@@ -21,22 +21,24 @@ namespace weft {
 /// environment variable (uring | epoll) if set, else io_uring when it can be set up.
 /// A requested io_uring that cannot be set up (no kernel support, seccomp, a container, no
 /// liburing at build time) falls back to epoll; io_context::backend_name() says which runs.
-enum class io_backend { automatic, uring, epoll };
+enum class io_backend {
+    automatic,
+    uring,
+    epoll
+};
 
 /// Where the continuation of a completed I/O operation runs (placement rule 2).
 class io_policy {
 public:
     enum class kind : std::uint8_t {
-        inline_on_io,  ///< on the I/O thread that completed it (the IOCP model; no hop)
-        scheduler,     ///< hop to a scheduler, e.g. the worker pool
-        adaptive,      ///< inline while continuations are short, else hop to a fallback
+        inline_on_io, ///< on the I/O thread that completed it (the IOCP model; no hop)
+        scheduler,    ///< hop to a scheduler, e.g. the worker pool
+        adaptive,     ///< inline while continuations are short, else hop to a fallback
     };
     static io_policy inline_on_io() noexcept { return io_policy(kind::inline_on_io, {}); }
     template<typename S>
         requires scheduler<std::remove_cvref_t<S>>
-    static io_policy on(S&& s) noexcept {
-        return io_policy(kind::scheduler, any_scheduler(std::forward<S>(s)));
-    }
+    static io_policy on(S&& s) noexcept { return io_policy(kind::scheduler, any_scheduler(std::forward<S>(s))); }
     template<typename S>
         requires scheduler<std::remove_cvref_t<S>>
     static io_policy adaptive(S&& fallback) noexcept {
@@ -52,7 +54,7 @@ private:
 };
 
 struct io_options {
-    unsigned threads = 1;                          ///< I/O threads (each with its own ring / epoll set)
+    unsigned threads = 1; ///< I/O threads (each with its own ring / epoll set)
     io_backend backend = io_backend::automatic;
     io_policy policy = io_policy::inline_on_io();  ///< default continuation policy
     std::string name = "weft-io";                  ///< I/O threads are named name-0, name-1, ...
@@ -75,18 +77,18 @@ struct op_options {
 
 /// One I/O thread's counters (exact once it is quiet).
 struct io_thread_stats {
-    std::uint64_t loops = 0;             ///< turns of the reactor loop
-    std::uint64_t wakeups = 0;           ///< eventfd wake-ups sent to it by other threads
+    std::uint64_t loops = 0;   ///< turns of the reactor loop
+    std::uint64_t wakeups = 0; ///< eventfd wake-ups sent to it by other threads
     std::uint64_t ops_begun = 0;
     std::uint64_t ops_finished = 0;
-    std::uint64_t immediate = 0;         ///< ops complete at their start (epoll's first attempt)
-    std::uint64_t deferred = 0;          ///< of those, finished at the next turn (fairness budget)
+    std::uint64_t immediate = 0; ///< ops complete at their start (epoll's first attempt)
+    std::uint64_t deferred = 0;  ///< of those, finished at the next turn (fairness budget)
     std::uint64_t timers_fired = 0;
-    std::uint64_t canceled = 0;          ///< ops that ended with ECANCELED (token, close, shutdown)
-    std::uint64_t continuations_inline = 0;  ///< placement decisions on this thread: ran here
-    std::uint64_t continuations_hopped = 0;  ///< placement decisions on this thread: hopped
-    std::uint64_t adaptive_hops = 0;     ///< of the hops, those the adaptive policy chose
-    std::uint64_t writes_on_caller = 0;  ///< writes completed on the thread that started them
+    std::uint64_t canceled = 0;             ///< ops that ended with ECANCELED (token, close, shutdown)
+    std::uint64_t continuations_inline = 0; ///< placement decisions on this thread: ran here
+    std::uint64_t continuations_hopped = 0; ///< placement decisions on this thread: hopped
+    std::uint64_t adaptive_hops = 0;        ///< of the hops, those the adaptive policy chose
+    std::uint64_t writes_on_caller = 0;     ///< writes completed on the thread that started them
 };
 
 namespace detail::io {
@@ -121,7 +123,7 @@ inline constexpr stat_fields<io_thread_stats, 12> io_thread_stats_fields = {
     &io_thread_stats::writes_on_caller,
 };
 
-}  // namespace detail::io
+} // namespace detail::io
 
 struct io_stats {
     std::string backend;
@@ -135,4 +137,4 @@ struct io_stats {
     }
 };
 
-}  // namespace weft
+} // namespace weft

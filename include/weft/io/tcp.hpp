@@ -8,12 +8,12 @@
 #include <weft/io/endpoint.hpp>
 #include <weft/io/io_context.hpp>
 
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <span>
 #include <system_error>
+
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 namespace weft {
 
@@ -99,7 +99,6 @@ private:
             return tcp_socket(*static_cast<detail::io::io_core*>(op.owner->config().core), op.desc);
         }
     };
-
 };
 
 /// A listening TCP socket. accept() completes with a connected tcp_socket (placed on the
@@ -140,9 +139,9 @@ private:
         tcp_socket operator()(detail::io::io_op& op) const {
             auto& core = *static_cast<detail::io::io_core*>(op.owner->config().core);
             const int fd = static_cast<int>(op.result);
-            return tcp_socket(core, fd);  // epoll's accept4 made it O_NONBLOCK; io_uring's is blocking
+            return tcp_socket(core, fd); // epoll's accept4 made it O_NONBLOCK; io_uring's is blocking
         }
     };
 };
 
-}  // namespace weft
+} // namespace weft

@@ -5,8 +5,8 @@
 #pragma once
 
 #include <weft/cancellation.hpp>
-#include <weft/io/io_context.hpp>
 #include <weft/io/error.hpp>
+#include <weft/io/io_context.hpp>
 #include <weft/task.hpp>
 #include <weft/when_any.hpp>
 
@@ -30,12 +30,13 @@ io_clock::time_point saturating_deadline(std::chrono::duration<Rep, Period> d) n
     }
     return now + std::chrono::ceil<io_clock::duration>(d);
 }
-}  // namespace detail::io
+} // namespace detail::io
 
 /// A task that completes at `deadline` on an I/O thread of `io` (Task.Delay). A deadline in the
 /// past completes promptly; time_point::max() never does (until canceled or io ends).
 /// The token cancels it (the task completes canceled).
-inline task<void> delay_until(io_context& io, std::chrono::steady_clock::time_point deadline, const op_options& opts = {}) {
+inline task<void>
+delay_until(io_context& io, std::chrono::steady_clock::time_point deadline, const op_options& opts = {}) {
     detail::io::io_core& core = io.core();
     auto [t, op] = detail::io::make_op<void, detail::io::no_value>(core, detail::io::op_kind::timer, opts);
     op->deadline = deadline;
@@ -80,8 +81,9 @@ class periodic_timer {
 public:
     template<typename Rep, typename Period>
     periodic_timer(io_context& io, std::chrono::duration<Rep, Period> period)
-        : io_(&io), period_(std::chrono::ceil<std::chrono::steady_clock::duration>(period)),
-          next_(std::chrono::steady_clock::now()) {
+        : io_(&io)
+        , period_(std::chrono::ceil<std::chrono::steady_clock::duration>(period))
+        , next_(std::chrono::steady_clock::now()) {
         if (period_ <= std::chrono::steady_clock::duration::zero()) {
             throw std::invalid_argument("weft: periodic_timer needs a positive period");
         }
@@ -90,7 +92,7 @@ public:
     task<void> next(const op_options& opts = {}) {
         const auto now = std::chrono::steady_clock::now();
         next_ += period_;
-        if (next_ < now) {  // missed ticks: skip to the first one ahead
+        if (next_ < now) { // missed ticks: skip to the first one ahead
             next_ += ((now - next_) / period_ + 1) * period_;
         }
         return delay_until(*io_, next_, opts);
@@ -102,4 +104,4 @@ private:
     std::chrono::steady_clock::time_point next_;
 };
 
-}  // namespace weft
+} // namespace weft

@@ -7,10 +7,10 @@
 #include <weft/io/endpoint.hpp>
 #include <weft/io/io_context.hpp>
 
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <system_error>
+
+#include <sys/socket.h>
 
 namespace weft {
 
@@ -42,12 +42,13 @@ public:
     template<detail::io::byte_range B>
     task<std::size_t> send_to(const B& buffer, const endpoint& to, const op_options& opts = {}) {
         auto bytes = detail::io::readable_bytes(buffer);
-        return start_op<std::size_t, detail::io::byte_count>(detail::io::op_kind::send_to, opts, [&](detail::io::io_op& op) {
-            op.buf = const_cast<std::byte*>(bytes.data());
-            op.len = bytes.size();
-            op.x().peer = to;
-            op.x().peer_len = to.size();
-        });
+        return start_op<std::size_t, detail::io::byte_count>(
+            detail::io::op_kind::send_to, opts, [&](detail::io::io_op& op) {
+                op.buf = const_cast<std::byte*>(bytes.data());
+                op.len = bytes.size();
+                op.x().peer = to;
+                op.x().peer_len = to.size();
+            });
     }
     template<detail::io::byte_range B>
     task<datagram> receive_from(B&& buffer, const op_options& opts = {}) {
@@ -65,9 +66,10 @@ private:
 
     struct to_datagram {
         datagram operator()(detail::io::io_op& op) const {
-            return datagram{static_cast<std::size_t>(op.result), endpoint::from_native(op.x().peer.data(), op.x().msg.msg_namelen)};
+            return datagram{static_cast<std::size_t>(op.result),
+                            endpoint::from_native(op.x().peer.data(), op.x().msg.msg_namelen)};
         }
     };
 };
 
-}  // namespace weft
+} // namespace weft

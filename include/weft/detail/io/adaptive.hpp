@@ -35,28 +35,28 @@ public:
     /// May a continuation completed at `now_ns` run inline? (A2, A3)
     bool decide(std::int64_t now_ns) const noexcept {
         if (overrun_) {
-            return false;  // A2
+            return false; // A2
         }
-        return !hopping_ || now_ns >= next_probe_ns_;  // A3: hop, except a probe
+        return !hopping_ || now_ns >= next_probe_ns_; // A3: hop, except a probe
     }
 
     /// One inline continuation took [t0, t1) (A1), updating A2 and A3.
     void sample(std::int64_t t0, std::int64_t t1) noexcept {
-        const std::int64_t dt = std::min(t1 - t0, 8 * budget_ns_);  // A1: at most 8 budgets
+        const std::int64_t dt = std::min(t1 - t0, 8 * budget_ns_); // A1: at most 8 budgets
         ewma_ns_ += (dt - ewma_ns_) / 8;
         if (dt > budget_ns_) {
-            overrun_ = true;  // A2
+            overrun_ = true; // A2
         }
         if (!hopping_) {
             if (ewma_ns_ > budget_ns_) {
-                hopping_ = true;  // A3
+                hopping_ = true; // A3
                 probe_gap_ns_ = first_probe_gap_ns;
                 next_probe_ns_ = t1 + probe_gap_ns_;
             }
             return;
         }
         if (ewma_ns_ <= budget_ns_) {
-            hopping_ = false;  // the probes say continuations are short again
+            hopping_ = false; // the probes say continuations are short again
             return;
         }
         // a long probe: the work is still long, probe less often; a short one: soon again
@@ -69,11 +69,11 @@ private:
     static constexpr std::int64_t last_probe_gap_ns = 64'000'000;
 
     std::int64_t budget_ns_;
-    bool overrun_ = false;  ///< A2: this loop turn had an overrun
-    bool hopping_ = false;  ///< A3: the average is over budget
-    std::int64_t ewma_ns_ = 0;  ///< 1/8 moving average of inline continuation times
+    bool overrun_ = false;     ///< A2: this loop turn had an overrun
+    bool hopping_ = false;     ///< A3: the average is over budget
+    std::int64_t ewma_ns_ = 0; ///< 1/8 moving average of inline continuation times
     std::int64_t probe_gap_ns_ = first_probe_gap_ns;
     std::int64_t next_probe_ns_ = 0;
 };
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io

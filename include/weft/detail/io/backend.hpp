@@ -37,4 +37,4 @@ public:
     virtual bool wants_nonblocking_sockets() const noexcept = 0;
 };
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io

@@ -20,7 +20,9 @@ class blocking_pool {
 public:
     using runner = void (*)(io_op*) noexcept;
 
-    blocking_pool(unsigned max_threads, std::string name) : max_(max_threads == 0 ? 1 : max_threads), name_(std::move(name)) {}
+    blocking_pool(unsigned max_threads, std::string name)
+        : max_(max_threads == 0 ? 1 : max_threads)
+        , name_(std::move(name)) {}
     ~blocking_pool() {
         {
             std::lock_guard lock(mutex_);
@@ -46,11 +48,11 @@ public:
                 try {
                     threads_.emplace_back([this, index = threads_.size()] { loop(index); });
                 } catch (...) {
-                    if (threads_.empty()) {  // nobody would ever run it: give it back
+                    if (threads_.empty()) { // nobody would ever run it: give it back
                         queue_.remove(op);
                         throw;
                     }
-                    start = false;  // the running threads will get to it
+                    start = false; // the running threads will get to it
                 }
             }
         }
@@ -76,7 +78,7 @@ private:
             cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             --idle_;
             if (queue_.empty()) {
-                return;  // stopping, nothing left (the reactor waits for its ops first)
+                return; // stopping, nothing left (the reactor waits for its ops first)
             }
             io_op* op = queue_.pop();
             runner run = run_;
@@ -98,4 +100,4 @@ private:
     std::vector<std::thread> threads_;
 };
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io

@@ -43,7 +43,7 @@ public:
     }
     bool runs_on_this_thread() const noexcept {
         if (reactor* r = current_reactor_slot(); r != nullptr && r->config().context == context_) {
-            return r->adaptive_runs_inline();  // a read of the reactor's verdict (§7)
+            return r->adaptive_runs_inline(); // a read of the reactor's verdict (§7)
         }
         return fallback_.runs_on_this_thread();
     }
@@ -59,7 +59,9 @@ private:
 class io_core : public ref_counted<io_core> {
 public:
     io_core(const io_options& opts, const void* context)
-        : name_(opts.name), policy_(opts.policy), blocking_(opts.blocking_threads, opts.name + "-file") {
+        : name_(opts.name)
+        , policy_(opts.policy)
+        , blocking_(opts.blocking_threads, opts.name + "-file") {
         if (opts.threads == 0) {
             throw std::invalid_argument("weft: io_context needs at least one I/O thread");
         }
@@ -103,17 +105,31 @@ public:
         default_source_ = resolve(policy_, default_adaptive_);
     }
 
-    const std::string& backend_name() const noexcept { return backend_; }
-    const std::string& fallback_reason() const noexcept { return fallback_reason_; }
-    const std::string& name() const noexcept { return name_; }
-    const io_policy& policy() const noexcept { return policy_; }
-    bool nonblocking_sockets() const noexcept { return nonblocking_; }
-    std::size_t size() const noexcept { return reactors_.size(); }
-    reactor& at(std::size_t i) noexcept { return *reactors_[i]; }
+    const std::string& backend_name() const noexcept {
+        return backend_;
+    }
+    const std::string& fallback_reason() const noexcept {
+        return fallback_reason_;
+    }
+    const std::string& name() const noexcept {
+        return name_;
+    }
+    const io_policy& policy() const noexcept {
+        return policy_;
+    }
+    bool nonblocking_sockets() const noexcept {
+        return nonblocking_;
+    }
+    std::size_t size() const noexcept {
+        return reactors_.size();
+    }
+    reactor& at(std::size_t i) noexcept {
+        return *reactors_[i];
+    }
 
     /// The reactor for a new socket or file: round robin.
     reactor& next() noexcept {
-        return *reactors_[next_.fetch_add(1, relaxed) % reactors_.size()];  // order: relaxed — a spread
+        return *reactors_[next_.fetch_add(1, relaxed) % reactors_.size()]; // order: relaxed — a spread
     }
     /// The calling I/O thread's reactor if it is one of ours, else round robin.
     reactor& here_or_next() noexcept {
@@ -122,7 +138,9 @@ public:
         }
         return next();
     }
-    bool owns(const reactor* r) const noexcept { return r->config().core == this; }
+    bool owns(const reactor* r) const noexcept {
+        return r->config().core == this;
+    }
 
     /// The scheduler an op's task carries as its source policy.
     any_scheduler resolve(const io_policy& p, bool& adaptive) {
@@ -151,7 +169,9 @@ public:
         return any_scheduler(adaptive_.emplace_back(reactors_.front()->config().context, p.target()));
     }
 
-    std::vector<std::thread>& threads() noexcept { return threads_; }
+    std::vector<std::thread>& threads() noexcept {
+        return threads_;
+    }
 
     /// The source policy of an op started with `opts` (the context's, resolved once, by default).
     any_scheduler source_for(const op_options& opts, bool& adaptive) {
@@ -199,7 +219,7 @@ private:
     std::vector<std::thread> threads_;
     std::mutex adaptive_mutex_;
     // --- guarded by adaptive_mutex_ ---------------------------------------------------------
-    std::list<adaptive_scheduler> adaptive_;  // stable addresses: tasks hold handles to them
+    std::list<adaptive_scheduler> adaptive_; // stable addresses: tasks hold handles to them
 };
 
 /// A reference to an io_core (sockets, files, timers hold one).
@@ -213,12 +233,12 @@ std::pair<task<R>, op_state<R, Convert>*> make_op(io_core& core, op_kind kind, c
     const any_scheduler policy = core.source_for(opts, adaptive);
     auto* op = new op_state<R, Convert>(kind, policy);
     task<R> t = task_access::adopt<R>(op);
-    if (kind == op_kind::accept || kind == op_kind::connect || kind == op_kind::recv_from ||
-        kind == op_kind::send_to || kind == op_kind::open_at) {
+    if (kind == op_kind::accept || kind == op_kind::connect || kind == op_kind::recv_from || kind == op_kind::send_to ||
+        kind == op_kind::open_at) {
         try {
             op->extra = std::make_unique<io_op::extra_fields>();
         } catch (...) {
-            op->release();  // the in-flight reference; `t` drops the other
+            op->release(); // the in-flight reference; `t` drops the other
             throw;
         }
     }
@@ -234,4 +254,4 @@ struct byte_count {
     std::size_t operator()(io_op& op) const noexcept { return static_cast<std::size_t>(op.result); }
 };
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io

@@ -37,14 +37,14 @@
 #include <weft/detail/io/backend.hpp>
 #include <weft/detail/io/reactor.hpp>
 
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <cstdint>
 #include <system_error>
 #include <vector>
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 
 namespace weft::detail::io {
 
@@ -62,7 +62,7 @@ public:
             throw std::system_error(err, std::system_category(), "weft: eventfd");
         }
         epoll_event ev{};
-        ev.events = EPOLLIN;  // level-triggered: a missed read re-reports
+        ev.events = EPOLLIN; // level-triggered: a missed read re-reports
         ev.data.ptr = &wakefd_;
         if (sys().epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev) != 0) {
             const int err = errno;
@@ -103,7 +103,7 @@ public:
                     return;
                 }
                 if (is_read && !d->maybe_readable) {
-                    break;  // an exact read came back short: wait for the edge (§9.6)
+                    break; // an exact read came back short: wait for the edge (§9.6)
                 }
             }
         }
@@ -139,24 +139,24 @@ public:
         if (d->registered) {
             sys().epoll_ctl(epfd_, EPOLL_CTL_DEL, d->fd, nullptr);
             d->registered = false;
-            zombies_.push_back(d);  // §9.4: keeps the backend's reference until after the batch
+            zombies_.push_back(d); // §9.4: keeps the backend's reference until after the batch
         }
         if (d->blocking_ops == 0) {
             sys().close(d->fd);
             d->fd = -1;
-        }  // else the last pool op to come back closes it (§9.5)
+        } // else the last pool op to come back closes it (§9.5)
     }
 
     void poll(std::int64_t timeout_ns) override {
         release_zombies();
         int timeout_ms = -1;
         if (timeout_ns >= 0) {
-            const std::int64_t ms = (timeout_ns + 999'999) / 1'000'000;  // never wake early
+            const std::int64_t ms = (timeout_ns + 999'999) / 1'000'000; // never wake early
             timeout_ms = ms > 1'000'000 ? 1'000'000 : static_cast<int>(ms);
         }
         const int n = sys().epoll_wait(epfd_, events_, max_events, timeout_ms);
         if (n < 0) {
-            return;  // EINTR (or a spurious failure): the loop simply comes round again
+            return; // EINTR (or a spurious failure): the loop simply comes round again
         }
         for (int i = 0; i < n; ++i) {
             const std::uint32_t ev = events_[i].events;
@@ -167,10 +167,10 @@ public:
             }
             auto* d = static_cast<descriptor*>(events_[i].data.ptr);
             if (d->closed) {
-                continue;  // §9.4
+                continue; // §9.4
             }
             if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) {
-                d->maybe_readable = true;  // §9.6
+                d->maybe_readable = true; // §9.6
                 run_queue(d, d->read_q);
             }
             if (!d->closed && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
@@ -205,7 +205,7 @@ public:
             }
         } while (res == -EINTR);
         op->result = res;
-        op->owner->push_completion(op);  // back to the reactor, which finishes it (phase blocking)
+        op->owner->push_completion(op); // back to the reactor, which finishes it (phase blocking)
     }
 
 private:
@@ -223,7 +223,7 @@ private:
         }
         try {
             reactor_->blocking().submit(op, &run_blocking);
-        } catch (const std::system_error& e) {  // no thread could be started, no memory
+        } catch (const std::system_error& e) { // no thread could be started, no memory
             fail_to_pool(op, e.code().value());
         } catch (...) {
             fail_to_pool(op, ENOMEM);
@@ -241,13 +241,13 @@ private:
     /// 0, or the errno of EPOLL_CTL_ADD.
     int register_fd(descriptor* d) noexcept {
         epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;  // §9.1
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET; // §9.1
         ev.data.ptr = d;
         if (sys().epoll_ctl(epfd_, EPOLL_CTL_ADD, d->fd, &ev) != 0) {
             return errno;
         }
         d->registered = true;
-        d->add_ref();  // the backend's reference (§9.4)
+        d->add_ref(); // the backend's reference (§9.4)
         return 0;
     }
 
@@ -259,14 +259,14 @@ private:
             }
             if (!reactor::settle(op, res)) {
                 if (&q == &d->read_q && !d->maybe_readable) {
-                    return;  // §9.6: short, so drained: the rest comes with the next edge
+                    return; // §9.6: short, so drained: the rest comes with the next edge
                 }
-                continue;  // an exact op with more to do: try again at once
+                continue; // an exact op with more to do: try again at once
             }
             q.pop();
             reactor_->finish(op);
             if (d->closed) {
-                return;  // a continuation closed it: the queues were flushed
+                return; // a continuation closed it: the queues were flushed
             }
         }
     }
@@ -292,7 +292,7 @@ private:
         // (a short datagram says nothing: more may be queued; a short stream read drained it)
         if (reads(op->kind) && (res == -EAGAIN || (op->kind == op_kind::recv && res > 0 &&
                                                    static_cast<std::size_t>(res) < op->remaining()))) {
-            op->desc->maybe_readable = false;  // §9.6
+            op->desc->maybe_readable = false; // §9.6
         }
         return res;
     }
@@ -332,7 +332,7 @@ private:
                 res = sys().accept4(fd, op->x().peer.data(), &op->x().peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 break;
             case op_kind::connect:
-                if (op->offset == 0) {  // first attempt: start the handshake
+                if (op->offset == 0) { // first attempt: start the handshake
                     op->offset = 1;
                     res = sys().connect(fd, op->x().peer.data(), op->x().peer_len);
                     if (res < 0 && errno == EINPROGRESS) {
@@ -355,7 +355,7 @@ private:
             }
             const int err = errno;
             if (err == EINTR) {
-                continue;  // invisible
+                continue; // invisible
             }
             return err == EWOULDBLOCK ? -EAGAIN : -err;
         }
@@ -368,4 +368,4 @@ private:
     std::vector<descriptor*> zombies_;
 };
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io

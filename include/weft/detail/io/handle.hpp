@@ -10,19 +10,21 @@
 #include <weft/promise.hpp>
 #include <weft/task.hpp>
 
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <span>
 #include <system_error>
 #include <utility>
+
+#include <sys/socket.h>
 
 namespace weft::detail::io {
 
 /// Any contiguous range of bytes-like elements (std::array<std::byte, N>, std::vector<char>,
 /// std::string, std::span...), seen as bytes.
 template<typename B>
-concept byte_range = requires(B& b) { std::as_bytes(std::span(b)); };
+concept byte_range = requires(B& b) {
+    std::as_bytes(std::span(b));
+};
 
 template<byte_range B>
 std::span<std::byte> writable_bytes(B& b) {
@@ -100,7 +102,7 @@ protected:
         op->desc = &d;
         fill(*op);
         if (kind == op_kind::send) {
-            d.owner->start_send(op);  // keeps the socket's write order; may finish here
+            d.owner->start_send(op); // keeps the socket's write order; may finish here
         } else {
             d.owner->start(op);
         }
@@ -110,8 +112,8 @@ protected:
     /// A read or write of `bytes`. A zero-length one completes with 0 at once, without the
     /// kernel (a zero-length recv would look like end of stream); EBADF if closed either way.
     template<typename Buf>
-    task<std::size_t> start_transfer(op_kind kind, Buf bytes, bool exact, const op_options& opts,
-                                     std::uint64_t offset = 0) {
+    task<std::size_t>
+    start_transfer(op_kind kind, Buf bytes, bool exact, const op_options& opts, std::uint64_t offset = 0) {
         if (bytes.empty()) {
             checked();
             return completed_zero();
@@ -145,7 +147,7 @@ protected:
     }
 
     core_ref core_;
-    descriptor* desc_ = nullptr;  // the handle's reference
+    descriptor* desc_ = nullptr; // the handle's reference
 };
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io

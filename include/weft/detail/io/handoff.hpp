@@ -12,12 +12,12 @@
 #include <weft/detail/spin.hpp>
 #include <weft/errors.hpp>
 
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <cstdint>
 #include <new>
 #include <thread>
+
+#include <sys/socket.h>
 
 namespace weft::detail::io {
 
@@ -60,9 +60,9 @@ inline void reactor::start_send(io_op* op) {
         if (spins < 64) {
             cpu_relax();
         } else {
-            std::this_thread::yield();  // the sender may have been preempted mid-send
+            std::this_thread::yield(); // the sender may have been preempted mid-send
         }
-        before = d->sends_pending.load(acquire);  // order: acquire — as above
+        before = d->sends_pending.load(acquire); // order: acquire — as above
     }
     if (here && before != 0 && !stopping_) {
         // others pending (or a caller's rest just queued, if we waited): maybe still in the
@@ -84,14 +84,14 @@ inline bool reactor::send_on_caller(io_op* op) noexcept {
     ssize_t r = -1;
     int err = 0;
     if (const int injected = sys().inject(op_kind::send); injected != 0) {
-        err = -injected;  // tests: the fault the kernel path would have seen
+        err = -injected; // tests: the fault the kernel path would have seen
     } else {
         r = sys().send(d->fd, op->cursor(), op->remaining(), MSG_NOSIGNAL | MSG_DONTWAIT);
         err = r < 0 ? errno : 0;
     }
     if (r > 0) {
         if (!settle(op, r)) {
-            return false;  // write_all with bytes left: the rest waits for room
+            return false; // write_all with bytes left: the rest waits for room
         }
     } else if (r == 0 || err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
         return false;
@@ -100,11 +100,11 @@ inline bool reactor::send_on_caller(io_op* op) noexcept {
     }
     op->phase = op_phase::done;
     op->counted_send = false;
-    counters_[io_counter::writes_on_caller].add();  // many writers
+    counters_[io_counter::writes_on_caller].add(); // many writers
     // order: release — pairs with start_send's acquire: our bytes are in the kernel
     d->sends_pending.fetch_sub(caller_sending | 1u, release);
-    op->complete_task();  // no continuation is attached yet: the task is simply ready
-    d->release_ref();     // the op's reference (the caller's handle keeps the descriptor)
+    op->complete_task(); // no continuation is attached yet: the task is simply ready
+    d->release_ref();    // the op's reference (the caller's handle keeps the descriptor)
     return true;
 }
 
@@ -116,7 +116,7 @@ inline void reactor::request_close(descriptor* d) noexcept {
     }
     auto* req = new (std::nothrow) close_request(d);
     if (req == nullptr) {
-        return;  // no memory: the fd stays open until the process ends (never closed twice)
+        return; // no memory: the fd stays open until the process ends (never closed twice)
     }
     if (push(req)) {
         return;
@@ -139,7 +139,7 @@ inline void reactor::close_after_shutdown(descriptor* d) noexcept {
     if (!d->closed) {
         d->closed = true;
         sys().close(d->fd);  // leaves the epoll set with it
-        if (d->registered) {  // nobody polls any more: drop epoll's reference too
+        if (d->registered) { // nobody polls any more: drop epoll's reference too
             d->registered = false;
             d->release_ref();
         }
@@ -147,4 +147,4 @@ inline void reactor::close_after_shutdown(descriptor* d) noexcept {
     d->release_ref();
 }
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io

@@ -9,15 +9,13 @@
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/down_cast.hpp>
 #include <weft/detail/intrusive_fifo.hpp>
-#include <weft/detail/ref_count.hpp>
 #include <weft/detail/io/sys.hpp>
+#include <weft/detail/ref_count.hpp>
 #include <weft/detail/task_state.hpp>
 #include <weft/io/endpoint.hpp>
 #include <weft/io/error.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>
-
-#include <sys/uio.h>
 
 #include <cerrno>
 #include <chrono>
@@ -27,6 +25,8 @@
 #include <memory>
 #include <string>
 #include <system_error>
+
+#include <sys/uio.h>
 
 namespace weft::detail::io {
 
@@ -76,14 +76,14 @@ struct descriptor : ref_counted<descriptor> {
     /// socket (reactor::start_send keeps the write order with it).
     atomic<std::uint32_t> sends_pending{0};
     // --- reactor thread only ------------------------------------------------------------
-    bool registered = false;  ///< epoll: added to the epoll set
-    bool maybe_readable = true;  ///< epoll: false after a short read or EAGAIN, until EPOLLIN (§9.6)
-    bool closed = false;      ///< close() ran: new ops fail with EBADF
-    op_fifo read_q;           ///< epoll: ops waiting for readability, FIFO
-    op_fifo write_q;          ///< epoll: ops waiting for writability; io_uring: writes queued behind send_in_kernel, FIFO
-    bool send_in_kernel = false;  ///< io_uring: a stream write on this fd is in the kernel (one at a time)
-    io_op* kernel_ops = nullptr;  ///< io_uring: ops on this fd in the kernel (close cancels them)
-    unsigned blocking_ops = 0;  ///< epoll files: ops on the blocking pool (close waits for 0)
+    bool registered = false;    ///< epoll: added to the epoll set
+    bool maybe_readable = true; ///< epoll: false after a short read or EAGAIN, until EPOLLIN (§9.6)
+    bool closed = false;        ///< close() ran: new ops fail with EBADF
+    op_fifo read_q;             ///< epoll: ops waiting for readability, FIFO
+    op_fifo write_q; ///< epoll: ops waiting for writability; io_uring: writes queued behind send_in_kernel, FIFO
+    bool send_in_kernel = false; ///< io_uring: a stream write on this fd is in the kernel (one at a time)
+    io_op* kernel_ops = nullptr; ///< io_uring: ops on this fd in the kernel (close cancels them)
+    unsigned blocking_ops = 0;   ///< epoll files: ops on the blocking pool (close waits for 0)
 };
 
 /// One operation: the part the reactor and the backends see. The task side is op_state<R>.
@@ -91,7 +91,7 @@ struct descriptor : ref_counted<descriptor> {
 /// finish()); a cancel request in the reactor's queue holds one more.
 class io_op : public work_item {
 public:
-    explicit io_op(op_kind k) noexcept : work_item(&on_item), kind(k) {}
+    inline explicit io_op(op_kind k) noexcept; // defined in reactor.hpp, with on_item
     io_op(const io_op&) = delete;
     io_op& operator=(const io_op&) = delete;
 
@@ -105,8 +105,8 @@ public:
     std::byte* cursor() const noexcept { return buf + done; }
 
     op_kind kind;
-    bool exact = false;             ///< read_exact / write_all: resume short I/O until len
-    bool adaptive = false;          ///< its policy is adaptive: the reactor times its completion
+    bool exact = false;    ///< read_exact / write_all: resume short I/O until len
+    bool adaptive = false; ///< its policy is adaptive: the reactor times its completion
     op_phase phase = op_phase::created;
     bool canceled_by_token = false; ///< reactor thread: the token asked, report "canceled"
     bool closed = false;            ///< reactor thread: the descriptor was closed under it
@@ -114,31 +114,31 @@ public:
     bool cancel_wanted = false;     ///< io_uring: asked to cancel while the SQ was full (retried)
     bool counted_send = false;      ///< a stream write counted in its descriptor's sends_pending
     int fd = -1;
-    int injected = 0;               ///< io_uring tests: the NOP standing in for it fails with this
+    int injected = 0; ///< io_uring tests: the NOP standing in for it fails with this
     int open_flags = 0;
     unsigned open_mode = 0;
     std::byte* buf = nullptr;
     std::size_t len = 0;
-    std::size_t done = 0;          ///< bytes transferred so far (exact ops)
+    std::size_t done = 0; ///< bytes transferred so far (exact ops)
     std::uint64_t offset = 0;
-    std::int64_t result = 0;       ///< bytes (or fd) when >= 0, else -errno
+    std::int64_t result = 0; ///< bytes (or fd) when >= 0, else -errno
     /// What only addressed or named ops need (accept, connect, datagrams, open): allocated by
     /// make_op for those kinds, so a stream read or write stays small (a pooled state).
     struct extra_fields {
-        endpoint peer;             ///< send_to / connect target, recv_from / accept source
+        endpoint peer; ///< send_to / connect target, recv_from / accept source
         socklen_t peer_len = 0;
         msghdr msg{};
         iovec iov{};
-        std::string path;          ///< open_at
+        std::string path; ///< open_at
     };
     std::unique_ptr<extra_fields> extra;
     extra_fields& x() noexcept { return *extra; }
-    io_clock::time_point deadline{};  ///< timer
-    std::size_t heap_index = 0;    ///< timer: position in the reactor's heap
-    descriptor* desc = nullptr;    ///< holds a reference, or null (timers, posts)
+    io_clock::time_point deadline{}; ///< timer
+    std::size_t heap_index = 0;      ///< timer: position in the reactor's heap
+    descriptor* desc = nullptr;      ///< holds a reference, or null (timers, posts)
     reactor* owner = nullptr;
-    io_op* qnext = nullptr;        ///< op_fifo link (wait queue, ready list, blocking queue)
-    io_op* desc_prev = nullptr;    ///< io_uring: the descriptor's list of ops in the kernel
+    io_op* qnext = nullptr;     ///< op_fifo link (wait queue, ready list, blocking queue)
+    io_op* desc_prev = nullptr; ///< io_uring: the descriptor's list of ops in the kernel
     io_op* desc_next = nullptr;
     io_op* inflight_prev = nullptr;
     io_op* inflight_next = nullptr;
@@ -149,26 +149,36 @@ protected:
     ~io_op() = default;
 
 private:
-    static inline void on_item(work_item* w, bool run) noexcept;  // defined in reactor.hpp
+    static inline void on_item(work_item* w, bool run) noexcept; // defined in reactor.hpp
 };
 
-inline io_op*& op_link::next(io_op* op) noexcept { return op->qnext; }
+inline io_op*& op_link::next(io_op* op) noexcept {
+    return op->qnext;
+}
 
 inline const char* op_name(op_kind k) noexcept {
-    static constexpr const char* names[] = {"weft: read",    "weft: write",   "weft: receive_from",
-                                            "weft: send_to", "weft: accept",  "weft: connect",
-                                            "weft: read_at", "weft: write_at", "weft: open",
-                                            "weft: timer",   "weft: cancel"};
+    static constexpr const char* names[] = {"weft: read",
+                                            "weft: write",
+                                            "weft: receive_from",
+                                            "weft: send_to",
+                                            "weft: accept",
+                                            "weft: connect",
+                                            "weft: read_at",
+                                            "weft: write_at",
+                                            "weft: open",
+                                            "weft: timer",
+                                            "weft: cancel"};
     return names[static_cast<unsigned>(k)];
 }
 
 /// The task side of an op: a task state completed from `result` by `Convert`.
 /// Convert is a stateless callable `R (io_op&)` that builds the value of a successful op.
 template<typename R, typename Convert>
-class op_state final : public task_state<R>, public io_op {
+class op_state final
+    : public task_state<R>
+    , public io_op {
 public:
-    op_state(op_kind k, any_scheduler source) noexcept
-        : task_state<R>(&destroy, 2, state_base::st_pending), io_op(k) {
+    op_state(op_kind k, any_scheduler source) noexcept : task_state<R>(&destroy, 2, state_base::st_pending), io_op(k) {
         this->set_source_policy(source);
     }
 
@@ -178,12 +188,12 @@ public:
             if (err == ECANCELED && canceled_by_token && !closed) {
                 this->try_set_canceled();
             } else {
-                this->try_set_exception(std::make_exception_ptr(
-                    std::system_error(err, std::system_category(), op_name(kind))));
+                this->try_set_exception(
+                    std::make_exception_ptr(std::system_error(err, std::system_category(), op_name(kind))));
             }
-        } else if (exact && done < len) {  // a stream that ended before the buffer was full
-            this->try_set_exception(std::make_exception_ptr(
-                std::system_error(make_error_code(io_errc::eof), op_name(kind))));
+        } else if (exact && done < len) { // a stream that ended before the buffer was full
+            this->try_set_exception(
+                std::make_exception_ptr(std::system_error(make_error_code(io_errc::eof), op_name(kind))));
         } else {
             try {
                 if constexpr (std::is_void_v<R>) {
@@ -207,4 +217,4 @@ private:
     }
 };
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io

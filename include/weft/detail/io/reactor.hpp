@@ -129,24 +129,26 @@ struct cancel_request final : work_item {
 struct close_request final : work_item {
     explicit close_request(descriptor* d) noexcept : work_item(&invoke), desc(d) {}
     static inline void invoke(work_item* w, bool run) noexcept;
-    descriptor* desc;  // holds the handle's reference
+    descriptor* desc; // holds the handle's reference
 };
 
 /// descriptor::sends_pending's flag: a caller is sending on the socket now (start_send).
 inline constexpr std::uint32_t caller_sending = 1u << 31;
 
 struct reactor_config {
-    const void* context = nullptr;         ///< the io_context (adaptive schedulers check it)
-    void* core = nullptr;                  ///< its io_core (handles made by an op take a reference)
+    const void* context = nullptr; ///< the io_context (adaptive schedulers check it)
+    void* core = nullptr;          ///< its io_core (handles made by an op take a reference)
     std::int64_t adaptive_budget_ns = 50'000;
-    std::size_t immediate_budget = 64;     ///< ops completed at their start, per loop turn
-    bool writes_on_caller = true;          ///< start_send may send on the calling thread
+    std::size_t immediate_budget = 64; ///< ops completed at their start, per loop turn
+    bool writes_on_caller = true;      ///< start_send may send on the calling thread
 };
 
 class reactor {
 public:
     reactor(std::unique_ptr<backend> b, blocking_pool& pool, reactor_config cfg) noexcept
-        : backend_(std::move(b)), blocking_(pool), cfg_(cfg) {}
+        : backend_(std::move(b))
+        , blocking_(pool)
+        , cfg_(cfg) {}
     reactor(const reactor&) = delete;
     reactor& operator=(const reactor&) = delete;
 
@@ -162,12 +164,12 @@ public:
     bool push(work_item* w) noexcept {
         // order: acquire — pairs with the release in shutdown's fetch_or (§4)
         if (admission_.fetch_add(2, acquire) & 1u) {
-            admission_.fetch_sub(2, release);  // order: release — shutdown's wait reads it
+            admission_.fetch_sub(2, release); // order: release — shutdown's wait reads it
             return false;
         }
         incoming_.push(w);
         wake_if_sleeping();
-        admission_.fetch_sub(2, release);  // order: release — the push happens before shutdown's drain
+        admission_.fetch_sub(2, release); // order: release — the push happens before shutdown's drain
         return true;
     }
     /// A blocking-pool result, or a wake-up that must get through during shutdown: no admission.
@@ -184,7 +186,7 @@ public:
             if (!stopping_) {
                 try {
                     begin(op);
-                } catch (...) {  // nothing was started (see begin)
+                } catch (...) { // nothing was started (see begin)
                     abandon_unstarted(op);
                     throw;
                 }
@@ -203,7 +205,7 @@ public:
         op->result = -ECANCELED;
         op->canceled_by_token = true;
         descriptor* d = std::exchange(op->desc, nullptr);
-        op->complete_task();  // drops the in-flight reference; the caller's task sees canceled
+        op->complete_task(); // drops the in-flight reference; the caller's task sees canceled
         if (d != nullptr) {
             d->release_ref();
         }
@@ -225,7 +227,7 @@ public:
             op->release();
             return;
         }
-        push_completion(req);  // no admission: shutdown cancels every op anyway, so dropping is harmless
+        push_completion(req); // no admission: shutdown cancels every op anyway, so dropping is harmless
     }
 
     /// Closes `d` on the reactor thread (any thread; §4 late admission during shutdown);
@@ -256,7 +258,7 @@ public:
             op->result = -EBADF;
             finish_or_defer(op);
         } else {
-            backend_->begin(op);  // noexcept in effect: a backend reports failures through the op
+            backend_->begin(op); // noexcept in effect: a backend reports failures through the op
         }
     }
 
@@ -294,7 +296,7 @@ public:
         op->phase = op_phase::done;
         unlink_inflight(op);
         op->registration.unregister();
-        descriptor* d = op->desc;  // released after the task completed (a converter may use it)
+        descriptor* d = op->desc; // released after the task completed (a converter may use it)
         uncount_send(op);
         counters_[io_counter::ops_finished].bump();
         if (op->result == -ECANCELED) {
@@ -309,7 +311,7 @@ public:
             // order: acquire — a count of 2 (epoll's registration and this op) means no handle
             //        is left, and none can appear: handles are made only on this thread
             if (d->registered && !d->closed && d->use_count() == 2) {
-                d->closed = true;  // a failed connect, say: deregister and close it now (§9.4)
+                d->closed = true; // a failed connect, say: deregister and close it now (§9.4)
                 backend_->close(d);
             }
             d->release_ref();
@@ -334,12 +336,13 @@ public:
     /// inline is timed (A1). Completions may nest (a continuation finishing another op).
     void complete_adaptive(io_op* op) noexcept {
         const std::int64_t t0 = sys().now_ns();
-        const verdict outer = std::exchange(adaptive_verdict_, adaptive_.decide(t0) ? verdict::run_inline : verdict::hop);
+        const verdict outer =
+            std::exchange(adaptive_verdict_, adaptive_.decide(t0) ? verdict::run_inline : verdict::hop);
         const std::uint64_t inline_before = this_thread_placements(placement_counter::source_inline);
         op->complete_task();
         if (adaptive_verdict_ == verdict::run_inline &&
             this_thread_placements(placement_counter::source_inline) != inline_before) {
-            adaptive_.sample(t0, sys().now_ns());  // the continuation ran here
+            adaptive_.sample(t0, sys().now_ns()); // the continuation ran here
         }
         adaptive_verdict_ = outer;
     }
@@ -359,10 +362,10 @@ public:
             backend_->cancel(op);
             break;
         case op_phase::created:
-            op->canceled_by_token = true;  // inside begin(), before the I/O starts: begin() ends it
+            op->canceled_by_token = true; // inside begin(), before the I/O starts: begin() ends it
             break;
         default:
-            break;  // ready (its result is in) or done
+            break; // ready (its result is in) or done
         }
     }
 
@@ -389,18 +392,21 @@ public:
     void run(const any_scheduler& self_as_scheduler) {
         current_reactor_slot() = this;
         scheduler_scope scope(self_as_scheduler);
-        placement_block& block = this_thread_placement_block();  // this thread's, read once
-        auto at = [&](placement_counter c) { return block[c].load(); };
+        placement_block& block = this_thread_placement_block(); // this thread's, read once
+        auto at = [&](placement_counter c) {
+            return block[c].load();
+        };
         auto inline_now = [&] {
             return at(placement_counter::source_inline) + at(placement_counter::named_inline) +
                    at(placement_counter::captured_inline) + at(placement_counter::completing_inline);
         };
         auto hops_now = [&] {
-            return at(placement_counter::source_hop) + at(placement_counter::named_hop) + at(placement_counter::captured_hop);
+            return at(placement_counter::source_hop) + at(placement_counter::named_hop) +
+                   at(placement_counter::captured_hop);
         };
         std::uint64_t inline0 = inline_now();
         std::uint64_t hop0 = hops_now();
-        auto fold_placements = [&] {  // this thread's placement decisions into our counters
+        auto fold_placements = [&] { // this thread's placement decisions into our counters
             const std::uint64_t i1 = inline_now(), h1 = hops_now();
             counters_[io_counter::continuations_inline].bump(i1 - inline0);
             counters_[io_counter::continuations_hopped].bump(h1 - hop0);
@@ -414,12 +420,12 @@ public:
             drain_incoming();
             run_ready();
             fire_timers();
-            if (stop_requested_.load(acquire)) {  // order: acquire — pairs with shutdown()'s release
+            if (stop_requested_.load(acquire)) { // order: acquire — pairs with shutdown()'s release
                 break;
             }
-            fold_placements();  // before sleeping too, so an idle reactor's counters are exact
+            fold_placements(); // before sleeping too, so an idle reactor's counters are exact
             backend_->poll(next_timeout());
-            sleeping_.store(0, relaxed);  // order: relaxed — only this thread acts on it
+            sleeping_.store(0, relaxed); // order: relaxed — only this thread acts on it
             fold_placements();
         }
         drain_for_shutdown();
@@ -428,7 +434,7 @@ public:
 
     /// Any thread: asks run() to return; it first ends every op (canceled) — see §10.
     void shutdown() noexcept {
-        stop_requested_.store(true, release);  // order: release — pairs with run()'s acquire
+        stop_requested_.store(true, release); // order: release — pairs with run()'s acquire
         backend_->wake();
     }
 
@@ -460,10 +466,10 @@ private:
                 timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(due - now).count();
             }
         }
-        sleeping_.store(1, relaxed);  // order: relaxed — the barrier below orders it (§3)
+        sleeping_.store(1, relaxed); // order: relaxed — the barrier below orders it (§3)
         (void)store_load_barrier_then_load(sleeping_);
-        if (!incoming_.empty_hint() || stop_requested_.load(acquire)) {  // order: acquire — as in run()
-            sleeping_.store(0, relaxed);  // order: relaxed — this thread's own flag
+        if (!incoming_.empty_hint() || stop_requested_.load(acquire)) { // order: acquire — as in run()
+            sleeping_.store(0, relaxed);                                // order: relaxed — this thread's own flag
             return 0;
         }
         return timeout;
@@ -529,16 +535,16 @@ private:
     void drain_for_shutdown() noexcept {
         stopping_ = true;
         // §4: no push from another thread lands after this
-        admission_.fetch_or(1u, acq_rel);  // order: acq_rel — pairs with push()'s acquire/release
-        while (admission_.load(acquire) != 1u) {  // order: acquire — sees the pushers' release
+        admission_.fetch_or(1u, acq_rel);        // order: acq_rel — pairs with push()'s acquire/release
+        while (admission_.load(acquire) != 1u) { // order: acquire — sees the pushers' release
             std::this_thread::yield();
         }
         for (;;) {
             discard_incoming();
             run_ready();
             for (io_op* op = inflight_; op != nullptr;) {
-                io_op* next = op->inflight_next;  // cancel_op may finish (unlink) op
-                cancel_op(op);  // idempotent: a cancel already under way is not sent twice
+                io_op* next = op->inflight_next; // cancel_op may finish (unlink) op
+                cancel_op(op);                   // idempotent: a cancel already under way is not sent twice
                 op = next;
             }
             if (inflight_ == nullptr && incoming_.empty_hint()) {
@@ -546,11 +552,11 @@ private:
             }
             backend_->poll(inflight_ != nullptr ? 10'000'000 : 0);
         }
-        late_admission_.fetch_or(1u, acq_rel);  // order: acq_rel — as admission_ above
-        while (late_admission_.load(acquire) != 1u) {  // order: acquire — the last close requests
+        late_admission_.fetch_or(1u, acq_rel);        // order: acq_rel — as admission_ above
+        while (late_admission_.load(acquire) != 1u) { // order: acquire — the last close requests
             std::this_thread::yield();
         }
-        discard_incoming();  // close requests run (the backend is still here), nothing else is left
+        discard_incoming(); // close requests run (the backend is still here), nothing else is left
     }
     void discard_incoming() noexcept {
         work_item* batch[64];
@@ -567,7 +573,7 @@ private:
 public:
     /// Discarding an op start at shutdown: its task completes canceled.
     void discard_op(io_op* op) noexcept {
-        if (op->phase == op_phase::blocking) {  // a blocking-pool result: deliver it
+        if (op->phase == op_phase::blocking) { // a blocking-pool result: deliver it
             finish_blocking(op);
             return;
         }
@@ -586,22 +592,28 @@ private:
 
     // --- any thread ---------------------------------------------------------------------
     mpsc_queue incoming_;
-    atomic<std::uint32_t> sleeping_{0};  // 1: the reactor is (about to be) blocked in poll (§3)
-    atomic<std::uint32_t> admission_{0};   // bit 0: closed; +2 per push in progress (§4)
-    atomic<std::uint32_t> late_admission_{0};  // close requests during shutdown (§4)
+    atomic<std::uint32_t> sleeping_{0};       // 1: the reactor is (about to be) blocked in poll (§3)
+    atomic<std::uint32_t> admission_{0};      // bit 0: closed; +2 per push in progress (§4)
+    atomic<std::uint32_t> late_admission_{0}; // close requests during shutdown (§4)
     atomic<bool> stop_requested_{false};
 
     // --- reactor thread only ----------------------------------------------------------------
     bool stopping_ = false;
     std::size_t immediate_left_ = 0;
-    adaptive_policy adaptive_{cfg_.adaptive_budget_ns};  // §7
-    enum class verdict : std::uint8_t { none, run_inline, hop };
-    verdict adaptive_verdict_ = verdict::none;  // §7: finish()'s decision while a task completes
+    adaptive_policy adaptive_{cfg_.adaptive_budget_ns}; // §7
+    enum class verdict : std::uint8_t {
+        none,
+        run_inline,
+        hop
+    };
+    verdict adaptive_verdict_ = verdict::none; // §7: finish()'s decision while a task completes
     op_fifo ready_;
     timer_heap timers_;
     io_op* inflight_ = nullptr;
     reactor_counters counters_;
 };
+
+inline io_op::io_op(op_kind k) noexcept : work_item(&on_item), kind(k) {}
 
 inline void io_op::on_item(work_item* w, bool run) noexcept {
     auto* op = detail::down_cast<io_op>(w);
@@ -609,10 +621,10 @@ inline void io_op::on_item(work_item* w, bool run) noexcept {
     if (op->phase == op_phase::blocking) {
         r->finish_blocking(op);
     } else if (run) {
-        op->retain();  // its task may be gone: keep it alive through begin()
+        op->retain(); // its task may be gone: keep it alive through begin()
         try {
             r->begin(op);
-        } catch (...) {  // a failed registration: nothing started
+        } catch (...) { // a failed registration: nothing started
             r->discard_op(op);
         }
         op->release();
@@ -633,14 +645,14 @@ inline void close_request::invoke(work_item* w, bool) noexcept {
     auto* self = detail::down_cast<close_request>(w);
     descriptor* d = self->desc;
     delete self;
-    d->owner->close_now(d);  // at shutdown's final drain too: the backend is still there
+    d->owner->close_now(d); // at shutdown's final drain too: the backend is still there
 }
 
 inline void reactor::finish_blocking(io_op* op) noexcept {
     const std::int64_t res = op->result;
     op->result = 0;
     if (descriptor* d = op->desc; d != nullptr && --d->blocking_ops == 0 && d->closed && d->fd >= 0) {
-        sys().close(d->fd);  // §9.5: the close waited for the last pool op on the fd
+        sys().close(d->fd); // §9.5: the close waited for the last pool op on the fd
         d->fd = -1;
     }
     if (!settle(op, res)) {
@@ -648,11 +660,11 @@ inline void reactor::finish_blocking(io_op* op) noexcept {
             op->closed = true;
             op->result = -ECANCELED;
         } else {
-            backend_->begin(op);  // exact op: the rest goes back to the pool
+            backend_->begin(op); // exact op: the rest goes back to the pool
             return;
         }
     }
     finish(op);
 }
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io

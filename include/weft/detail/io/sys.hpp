@@ -9,16 +9,16 @@
 
 #include <weft/config.hpp>
 
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
 
 #if WEFT_HAS_URING
 #include <liburing.h>
@@ -32,7 +32,19 @@ struct __kernel_timespec;
 namespace weft::detail::io {
 
 /// Operation kinds; also the `kind` a result filter sees (cancel: an async-cancel request).
-enum class op_kind : std::uint8_t { recv, send, recv_from, send_to, accept, connect, read_at, write_at, open_at, timer, cancel };
+enum class op_kind : std::uint8_t {
+    recv,
+    send,
+    recv_from,
+    send_to,
+    accept,
+    connect,
+    read_at,
+    write_at,
+    open_at,
+    timer,
+    cancel
+};
 
 struct sys_table {
     ssize_t (*recv)(int, void*, std::size_t, int);
@@ -66,45 +78,103 @@ struct sys_table {
 };
 
 namespace real {
-inline ssize_t recv(int fd, void* b, std::size_t n, int f) { return ::recv(fd, b, n, f); }
-inline ssize_t send(int fd, const void* b, std::size_t n, int f) { return ::send(fd, b, n, f); }
-inline ssize_t recvmsg(int fd, msghdr* m, int f) { return ::recvmsg(fd, m, f); }
-inline ssize_t sendmsg(int fd, const msghdr* m, int f) { return ::sendmsg(fd, m, f); }
-inline ssize_t pread(int fd, void* b, std::size_t n, off_t o) { return ::pread(fd, b, n, o); }
-inline ssize_t pwrite(int fd, const void* b, std::size_t n, off_t o) { return ::pwrite(fd, b, n, o); }
-inline int openat(int d, const char* p, int f, mode_t m) { return ::openat(d, p, f, m); }
-inline int accept4(int fd, sockaddr* a, socklen_t* l, int f) { return ::accept4(fd, a, l, f); }
-inline int connect(int fd, const sockaddr* a, socklen_t l) { return ::connect(fd, a, l); }
-inline int close(int fd) { return ::close(fd); }
-inline int epoll_create1(int f) { return ::epoll_create1(f); }
-inline int epoll_ctl(int e, int op, int fd, epoll_event* ev) { return ::epoll_ctl(e, op, fd, ev); }
-inline int epoll_wait(int e, epoll_event* ev, int n, int t) { return ::epoll_wait(e, ev, n, t); }
-inline ssize_t eventfd_write(int fd, const void* b, std::size_t n) { return ::write(fd, b, n); }
+inline ssize_t recv(int fd, void* b, std::size_t n, int f) {
+    return ::recv(fd, b, n, f);
+}
+inline ssize_t send(int fd, const void* b, std::size_t n, int f) {
+    return ::send(fd, b, n, f);
+}
+inline ssize_t recvmsg(int fd, msghdr* m, int f) {
+    return ::recvmsg(fd, m, f);
+}
+inline ssize_t sendmsg(int fd, const msghdr* m, int f) {
+    return ::sendmsg(fd, m, f);
+}
+inline ssize_t pread(int fd, void* b, std::size_t n, off_t o) {
+    return ::pread(fd, b, n, o);
+}
+inline ssize_t pwrite(int fd, const void* b, std::size_t n, off_t o) {
+    return ::pwrite(fd, b, n, o);
+}
+inline int openat(int d, const char* p, int f, mode_t m) {
+    return ::openat(d, p, f, m);
+}
+inline int accept4(int fd, sockaddr* a, socklen_t* l, int f) {
+    return ::accept4(fd, a, l, f);
+}
+inline int connect(int fd, const sockaddr* a, socklen_t l) {
+    return ::connect(fd, a, l);
+}
+inline int close(int fd) {
+    return ::close(fd);
+}
+inline int epoll_create1(int f) {
+    return ::epoll_create1(f);
+}
+inline int epoll_ctl(int e, int op, int fd, epoll_event* ev) {
+    return ::epoll_ctl(e, op, fd, ev);
+}
+inline int epoll_wait(int e, epoll_event* ev, int n, int t) {
+    return ::epoll_wait(e, ev, n, t);
+}
+inline ssize_t eventfd_write(int fd, const void* b, std::size_t n) {
+    return ::write(fd, b, n);
+}
 #if WEFT_HAS_URING
-inline int uring_queue_init_params(unsigned n, io_uring* r, io_uring_params* p) { return ::io_uring_queue_init_params(n, r, p); }
-inline int uring_submit(io_uring* r) { return ::io_uring_submit(r); }
+inline int uring_queue_init_params(unsigned n, io_uring* r, io_uring_params* p) {
+    return ::io_uring_queue_init_params(n, r, p);
+}
+inline int uring_submit(io_uring* r) {
+    return ::io_uring_submit(r);
+}
 inline int uring_submit_and_wait_timeout(io_uring* r, io_uring_cqe** c, unsigned n, __kernel_timespec* t, sigset_t* s) {
     return ::io_uring_submit_and_wait_timeout(r, c, n, t, s);
 }
 #else
-inline int uring_queue_init_params(unsigned, io_uring*, io_uring_params*) { return -38; }  // ENOSYS
-inline int uring_submit(io_uring*) { return -38; }
-inline int uring_submit_and_wait_timeout(io_uring*, io_uring_cqe**, unsigned, __kernel_timespec*, sigset_t*) { return -38; }
-#endif
-inline std::size_t clamp_len(op_kind, std::size_t n) { return n; }
-inline int inject(op_kind) { return 0; }
-inline std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+inline int uring_queue_init_params(unsigned, io_uring*, io_uring_params*) {
+    return -38;
+} // ENOSYS
+inline int uring_submit(io_uring*) {
+    return -38;
 }
-}  // namespace real
+inline int uring_submit_and_wait_timeout(io_uring*, io_uring_cqe**, unsigned, __kernel_timespec*, sigset_t*) {
+    return -38;
+}
+#endif
+inline std::size_t clamp_len(op_kind, std::size_t n) {
+    return n;
+}
+inline int inject(op_kind) {
+    return 0;
+}
+inline std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+} // namespace real
 
 inline constexpr sys_table real_sys{
-    &real::recv,          &real::send,        &real::recvmsg,        &real::sendmsg,
-    &real::pread,         &real::pwrite,      &real::openat,         &real::accept4,
-    &real::connect,       &real::close,       &real::epoll_create1,  &real::epoll_ctl,
-    &real::epoll_wait,    &real::eventfd_write, &real::uring_queue_init_params, &real::uring_submit,
-    &real::uring_submit_and_wait_timeout,     &real::clamp_len,      &real::inject,
-    false,                &real::now_ns,
+    &real::recv,
+    &real::send,
+    &real::recvmsg,
+    &real::sendmsg,
+    &real::pread,
+    &real::pwrite,
+    &real::openat,
+    &real::accept4,
+    &real::connect,
+    &real::close,
+    &real::epoll_create1,
+    &real::epoll_ctl,
+    &real::epoll_wait,
+    &real::eventfd_write,
+    &real::uring_queue_init_params,
+    &real::uring_submit,
+    &real::uring_submit_and_wait_timeout,
+    &real::clamp_len,
+    &real::inject,
+    false,
+    &real::now_ns,
 };
 
 #if defined(WEFT_TESTING)
@@ -114,7 +184,9 @@ inline sys_table& sys() noexcept {
     return table;
 }
 #else
-inline constexpr const sys_table& sys() noexcept { return real_sys; }
+inline constexpr const sys_table& sys() noexcept {
+    return real_sys;
+}
 #endif
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io

@@ -73,4 +73,4 @@ private:
     std::vector<io_op*> heap_;
 };
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io

@@ -37,14 +37,14 @@
 
 #if WEFT_HAS_URING
 
-#include <liburing.h>
-#include <sys/eventfd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <system_error>
 #include <vector>
+
+#include <liburing.h>
+#include <sys/eventfd.h>
 
 namespace weft::detail::io {
 
@@ -55,7 +55,7 @@ public:
         io_uring_params params{};
         params.flags = IORING_SETUP_COOP_TASKRUN;
         int rc = sys().uring_queue_init_params(entries, &ring_, &params);
-        if (rc == -EINVAL) {  // an older kernel without COOP_TASKRUN
+        if (rc == -EINVAL) { // an older kernel without COOP_TASKRUN
             params = {};
             rc = sys().uring_queue_init_params(entries, &ring_, &params);
         }
@@ -71,7 +71,7 @@ public:
         arm_wake();
     }
     ~uring_backend() override {
-        ::io_uring_queue_exit(&ring_);  // the wake read is canceled by the teardown
+        ::io_uring_queue_exit(&ring_); // the wake read is canceled by the teardown
         for (const int fd : deferred_closes_) {
             sys().close(fd);
         }
@@ -84,7 +84,7 @@ public:
 
     void begin(io_op* op) override {
         if (op->kind == op_kind::send && op->desc != nullptr) {
-            if (op->desc->send_in_kernel) {  // §8.2: one stream write per socket in the kernel
+            if (op->desc->send_in_kernel) { // §8.2: one stream write per socket in the kernel
                 op->phase = op_phase::waiting;
                 op->desc->write_q.push(op);
                 return;
@@ -92,7 +92,7 @@ public:
             op->desc->send_in_kernel = true;
         }
         op->phase = op_phase::in_kernel;
-        if (descriptor* d = op->desc; d != nullptr) {  // for close(): the fd's ops in the kernel
+        if (descriptor* d = op->desc; d != nullptr) { // for close(): the fd's ops in the kernel
             op->desc_prev = nullptr;
             op->desc_next = d->kernel_ops;
             if (d->kernel_ops != nullptr) {
@@ -104,7 +104,7 @@ public:
     }
 
     void cancel(io_op* op) noexcept override {
-        if (op->phase == op_phase::waiting) {  // a write queued behind its socket's write
+        if (op->phase == op_phase::waiting) { // a write queued behind its socket's write
             op->desc->write_q.remove(op);
             op->result = -ECANCELED;
             reactor_->finish(op);
@@ -113,13 +113,13 @@ public:
         if (op->phase != op_phase::in_kernel || op->cancel_sent) {
             return;
         }
-        if (backlog_.remove(op)) {  // never reached the kernel: end it now
+        if (backlog_.remove(op)) { // never reached the kernel: end it now
             op->result = -ECANCELED;
             end(op);
             return;
         }
         io_uring_sqe* sqe = sqe_or_null();
-        if (sqe == nullptr) {  // SQ full even after a submit: retried at the next poll (§8.3)
+        if (sqe == nullptr) { // SQ full even after a submit: retried at the next poll (§8.3)
             if (!op->cancel_wanted) {
                 op->cancel_wanted = true;
                 cancel_retry_.push_back(op);
@@ -128,7 +128,7 @@ public:
         }
         op->cancel_sent = true;
         if (const int fake = sys().inject(op_kind::cancel); fake != 0) {
-            ::io_uring_prep_nop(sqe);  // tests: the cancel "fails" (EALREADY, ENOENT); the op ends by itself
+            ::io_uring_prep_nop(sqe); // tests: the cancel "fails" (EALREADY, ENOENT); the op ends by itself
         } else {
             ::io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(op), 0);
         }
@@ -136,22 +136,22 @@ public:
     }
 
     void close(descriptor* d) noexcept override {
-        while (io_op* op = d->write_q.pop()) {  // queued writes never reach the kernel
+        while (io_op* op = d->write_q.pop()) { // queued writes never reach the kernel
             op->closed = true;
             op->result = -ECANCELED;
             reactor_->finish(op);
         }
         for (io_op* op = d->kernel_ops; op != nullptr;) {
-            io_op* next = op->desc_next;  // cancel() may end a backlogged op (unlinking it)
+            io_op* next = op->desc_next; // cancel() may end a backlogged op (unlinking it)
             op->closed = true;
             cancel(op);
             op = next;
         }
-        submit();  // §8.2: every SQE naming this fd number is in the kernel before close(2)
+        submit(); // §8.2: every SQE naming this fd number is in the kernel before close(2)
         if (::io_uring_sq_ready(&ring_) == 0) {
             sys().close(d->fd);
         } else {
-            deferred_closes_.push_back(d->fd);  // submit refused (-EBUSY): close after it succeeds
+            deferred_closes_.push_back(d->fd); // submit refused (-EBUSY): close after it succeeds
         }
         d->fd = -1;
     }
@@ -207,7 +207,7 @@ private:
             const int rc = sys().uring_submit(&ring_);
             if (rc >= 0) {
                 pending_ = 0;
-            }  // else (-EBUSY, -EAGAIN, -EINTR): the SQEs stay queued for the next submit (§8.3)
+            } // else (-EBUSY, -EAGAIN, -EINTR): the SQEs stay queued for the next submit (§8.3)
         }
         close_deferred();
     }
@@ -227,11 +227,11 @@ private:
             backlog_.push(op);
             return;
         }
-        const unsigned max_len = 1u << 30;  // the SQE length is 32-bit: larger requests go short
+        const unsigned max_len = 1u << 30; // the SQE length is 32-bit: larger requests go short
         const auto len = static_cast<unsigned>(std::min<std::size_t>(op->remaining(), max_len));
         const int fd = op->desc != nullptr ? op->desc->fd : -1;
         op->injected = sys().inject(op->kind);
-        if (op->injected != 0) {  // fault injection (tests): a NOP completes with the error
+        if (op->injected != 0) { // fault injection (tests): a NOP completes with the error
             ::io_uring_prep_nop(sqe);
             ::io_uring_sqe_set_data(sqe, op);
             return;
@@ -289,7 +289,7 @@ private:
         again.swap(cancel_retry_);
         for (io_op* op : again) {
             op->cancel_wanted = false;
-            cancel(op);  // may queue it again
+            cancel(op); // may queue it again
         }
     }
 
@@ -316,7 +316,7 @@ private:
             for (unsigned i = 0; i < n; ++i) {
                 got[i] = {cqes[i]->user_data, cqes[i]->res};
             }
-            ::io_uring_cq_advance(&ring_, n);  // §8.1: the CQ is free before any op runs
+            ::io_uring_cq_advance(&ring_, n); // §8.1: the CQ is free before any op runs
             if (sys().reverse_cqe_batches) {
                 std::reverse(got, got + n);
             }
@@ -326,7 +326,7 @@ private:
             if (n == batch) {
                 continue;
             }
-            if (::io_uring_cq_has_overflow(&ring_)) {  // §8.3: flush the kernel's backlog
+            if (::io_uring_cq_has_overflow(&ring_)) { // §8.3: flush the kernel's backlog
                 (void)::io_uring_get_events(&ring_);
                 continue;
             }
@@ -336,7 +336,7 @@ private:
 
     void handle(const completion& c) noexcept {
         if (c.data == 0) {
-            return;  // §8.2: a cancel's own CQE (0, -EALREADY, -ENOENT) says nothing
+            return; // §8.2: a cancel's own CQE (0, -EALREADY, -ENOENT) says nothing
         }
         if (c.data == reinterpret_cast<std::uint64_t>(&wake_value_)) {
             arm_wake();
@@ -346,16 +346,16 @@ private:
         int res = op->injected != 0 ? std::exchange(op->injected, 0) : c.res;
         if (res == -EINTR || res == -EAGAIN) {
             if (!op->cancel_sent) {
-                issue(op);  // invisible: try again
+                issue(op); // invisible: try again
                 return;
             }
-            res = -ECANCELED;  // interrupted by our own cancel
+            res = -ECANCELED; // interrupted by our own cancel
         }
         if (!reactor::settle(op, res)) {
             if (op->closed || op->cancel_sent) {
-                op->result = -ECANCELED;  // asked to stop: report the cancel, not the partial count
+                op->result = -ECANCELED; // asked to stop: report the cancel, not the partial count
             } else {
-                issue(op);  // short exact I/O: the rest (§8.2)
+                issue(op); // short exact I/O: the rest (§8.2)
                 return;
             }
         }
@@ -363,7 +363,7 @@ private:
     }
 
     void end(io_op* op) noexcept {
-        if (op->cancel_wanted) {  // it ended before its cancel could be sent
+        if (op->cancel_wanted) { // it ended before its cancel could be sent
             op->cancel_wanted = false;
             std::erase(cancel_retry_, op);
         }
@@ -376,7 +376,7 @@ private:
             if (op->kind == op_kind::send) {
                 d->send_in_kernel = false;
                 if (io_op* next = d->write_q.pop()) {
-                    begin(next);  // the next write goes before any this one's continuation starts
+                    begin(next); // the next write goes before any this one's continuation starts
                 }
             }
         }
@@ -390,9 +390,9 @@ private:
     unsigned pending_ = 0;
     op_fifo backlog_;
     std::vector<int> deferred_closes_;
-    std::vector<io_op*> cancel_retry_;  // ops whose cancel found the SQ full (cancel_wanted)
+    std::vector<io_op*> cancel_retry_; // ops whose cancel found the SQ full (cancel_wanted)
 };
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io
 
-#endif  // WEFT_HAS_URING
+#endif // WEFT_HAS_URING

@@ -38,9 +38,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <weft/detail/thread_pool/platform.hpp>
-
 #include <weft/config.hpp>
+#include <weft/detail/thread_pool/platform.hpp>
 
 #include <cassert>
 #include <chrono>
@@ -55,9 +54,9 @@ template<typename P = std_platform>
 class idle_set {
 public:
     explicit idle_set(std::size_t capacity)
-        : parkers_(std::make_unique<parker[]>(capacity)),
-          list_(std::make_unique<std::size_t[]>(capacity)),
-          in_list_(std::make_unique<std::uint8_t[]>(capacity)) {}
+        : parkers_(std::make_unique<parker[]>(capacity))
+        , list_(std::make_unique<std::size_t[]>(capacity))
+        , in_list_(std::make_unique<std::uint8_t[]>(capacity)) {}
 
     idle_set(const idle_set&) = delete;
     idle_set& operator=(const idle_set&) = delete;
@@ -68,16 +67,16 @@ public:
 
     /// S2–S3: call after making work visible.
     void notify_work() noexcept {
-        const std::uint64_t s = P::barrier_then_load(state_, P::relaxed);  // order: S2 (see note)
+        const std::uint64_t s = P::barrier_then_load(state_, P::relaxed); // order: S2 (see note)
         if (sleepers(s) != 0 && spinners(s) == 0) {
             wake_one();
         }
     }
 
     enum class spin_start {
-        refused,    ///< `limit` participants already spin: park instead
-        quiet,      ///< nobody sleeps: spin without announcing it (no write to state_)
-        announced,  ///< counted as a spinner: producers skip wake-ups meanwhile
+        refused,   ///< `limit` participants already spin: park instead
+        quiet,     ///< nobody sleeps: spin without announcing it (no write to state_)
+        announced, ///< counted as a spinner: producers skip wake-ups meanwhile
     };
 
     /// Before a participant spins. Announcing exists only to spare sleepers a wake-up, so while
@@ -85,7 +84,7 @@ public:
     /// not bounce state_'s cache line on every item. A quiet spinner that a sleeper appears
     /// behind costs at most one unneeded wake-up; it never loses one (its own park re-checks).
     spin_start try_start_spinning(std::uint32_t limit) noexcept {
-        std::uint64_t s = state_.load(P::relaxed);  // order: relaxed — the CAS below decides
+        std::uint64_t s = state_.load(P::relaxed); // order: relaxed — the CAS below decides
         if (sleepers(s) == 0) {
             return spin_start::quiet;
         }
@@ -100,9 +99,9 @@ public:
 
     /// A spinner found work (or stops looking for another reason).
     void stop_spinning() noexcept {
-        const std::uint64_t s = state_.fetch_sub(1, P::seq_cst);  // order: seq_cst — see note
+        const std::uint64_t s = state_.fetch_sub(1, P::seq_cst); // order: seq_cst — see note
         if (spinners(s) == 1 && sleepers(s) != 0) {
-            wake_one();  // the last spinner hands the search on
+            wake_one(); // the last spinner hands the search on
         }
     }
 
@@ -121,7 +120,7 @@ public:
               bool idle = true) {
         parker& p = parkers_[self];
         if constexpr (P::fault == planted_fault::idle_check_before_register) {
-            if (recheck()) {  // planted bug: the work can arrive between this check and P1
+            if (recheck()) { // planted bug: the work can arrive between this check and P1
                 if (was_spinning) {
                     stop_spinning();
                 }
@@ -137,12 +136,12 @@ public:
             in_list_[self] = idle ? listed_idle : listed_waiting;
             idle_count_ += idle ? 1U : 0U;
             const std::uint64_t delta = was_spinning ? one_sleeper - 1 : one_sleeper;
-            const std::uint64_t s = state_.fetch_add(delta, P::seq_cst) + delta;  // order: P1
+            const std::uint64_t s = state_.fetch_add(delta, P::seq_cst) + delta; // order: P1
             assert(sleepers(s) == count_ && "I5: the sleeper count matches the list");
             (void)s;
         }
         if constexpr (P::fault != planted_fault::idle_check_before_register) {
-            P::fence();  // order: P2's fence, pairs with S2's
+            P::fence(); // order: P2's fence, pairs with S2's
             if (recheck()) {
                 return leave(self);
             }
@@ -154,7 +153,7 @@ public:
                 return leave_locked(self);
             }
         }
-        for (;;) {  // P3
+        for (;;) { // P3
             std::uint32_t armed = 0;
             // order: acquire on failure — a notifier's release is visible once we see its 1
             if (p.word.compare_exchange_strong(armed, 2, P::acquire, P::acquire)) {
@@ -162,7 +161,7 @@ public:
             }
             // order: acquire — as above
             if (p.word.load(P::acquire) == 1 || timeout.count() >= 0) {
-                break;  // notified, or a timed wait (the caller re-checks its own deadline)
+                break; // notified, or a timed wait (the caller re-checks its own deadline)
             }
         }
         return leave(self);
@@ -194,8 +193,8 @@ public:
     template<typename Recheck>
     void wait_for_notify(std::size_t self, Recheck&& recheck, std::chrono::nanoseconds timeout) {
         parker& p = parkers_[self];
-        p.word.exchange(0, P::acq_rel);  // order: acq_rel — as in park()
-        P::fence();                      // order: the notifier sets its flag, then our word
+        p.word.exchange(0, P::acq_rel); // order: acq_rel — as in park()
+        P::fence();                     // order: the notifier sets its flag, then our word
         if (recheck()) {
             return;
         }
@@ -220,7 +219,7 @@ public:
         return f();
     }
 
-    std::uint32_t sleepers_now() const noexcept { return sleepers(state_.load(P::relaxed)); }  // order: relaxed — stats
+    std::uint32_t sleepers_now() const noexcept { return sleepers(state_.load(P::relaxed)); } // order: relaxed — stats
 
 private:
     static constexpr std::uint8_t not_listed = 0, listed_idle = 1, listed_waiting = 2;
@@ -236,7 +235,7 @@ private:
     }
     bool leave_locked(std::size_t self) noexcept {
         if (in_list_[self] == not_listed) {
-            return true;  // a waker took us out and counted us as a spinner
+            return true; // a waker took us out and counted us as a spinner
         }
         idle_count_ -= in_list_[self] == listed_idle ? 1U : 0U;
         for (std::size_t i = 0; i < count_; ++i) {
@@ -246,7 +245,7 @@ private:
             }
         }
         in_list_[self] = not_listed;
-        const std::uint64_t s = state_.fetch_sub(one_sleeper, P::seq_cst) - one_sleeper;  // order: seq_cst — P4
+        const std::uint64_t s = state_.fetch_sub(one_sleeper, P::seq_cst) - one_sleeper; // order: seq_cst — P4
         assert(sleepers(s) == count_ && "I5: the sleeper count matches the list");
         (void)s;
         return false;
@@ -275,10 +274,10 @@ private:
 
     alignas(WEFT_CACHE_LINE) typename P::mutex mutex_;
     // --- guarded by mutex_ ---------------------------------------------------------------
-    std::unique_ptr<std::size_t[]> list_;  // sleepers, most recent last
-    std::unique_ptr<std::uint8_t[]> in_list_;  // per participant: not_listed, listed_idle, listed_waiting
+    std::unique_ptr<std::size_t[]> list_;     // sleepers, most recent last
+    std::unique_ptr<std::uint8_t[]> in_list_; // per participant: not_listed, listed_idle, listed_waiting
     std::size_t count_ = 0;
     std::size_t idle_count_ = 0;
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -20,8 +20,8 @@ namespace weft::detail {
 /// Faults a model can plant to prove that it catches them (never set outside tests/model/).
 enum class planted_fault {
     none,
-    deque_push_into_stale_ring,   ///< Lê et al. 2013 as printed: push keeps the pre-grow ring
-    idle_check_before_register,   ///< the classic lost wake-up: re-check, then announce sleep
+    deque_push_into_stale_ring, ///< Lê et al. 2013 as printed: push keeps the pre-grow ring
+    idle_check_before_register, ///< the classic lost wake-up: re-check, then announce sleep
 };
 
 struct std_platform {
@@ -59,4 +59,4 @@ struct std_platform {
     static void hook(const char* name) noexcept { test_hook(name); }
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -122,19 +122,19 @@ namespace weft::detail {
 class pool_core : public std::enable_shared_from_this<pool_core> {
 public:
     pool_core(std::size_t workers, std::size_t spares, std::shared_ptr<const pool_options> options)
-        : workers_(workers),
-          capacity_(workers + spares),
-          options_(std::move(options)),
-          slots_(std::make_unique<worker_data[]>(workers + spares)),
-          spares_(workers, spares),
-          idle_(workers + spares) {
+        : workers_(workers)
+        , capacity_(workers + spares)
+        , options_(std::move(options))
+        , slots_(std::make_unique<worker_data[]>(workers + spares))
+        , spares_(workers, spares)
+        , idle_(workers + spares) {
         for (std::size_t i = 0; i < capacity_; ++i) {
             slots_[i].core = this;
             slots_[i].index = i;
             slots_[i].spare = i >= workers;
             slots_[i].rng.seed(static_cast<unsigned>(i * 7919 + 17));
         }
-        active_hint_.store(workers, relaxed);  // order: relaxed — before any thread starts
+        active_hint_.store(workers, relaxed); // order: relaxed — before any thread starts
     }
 
     pool_core(const pool_core&) = delete;
@@ -151,18 +151,18 @@ public:
     void schedule(work_item* w) {
         worker_data* self = current_worker();
         if (self != nullptr && self->core == this) {
-            if (cancel_mode_.load(relaxed)) {  // order: relaxed — a late read only lets one
-                throw shutdown_error{};        //        more item be discarded (§7)
+            if (cancel_mode_.load(relaxed)) { // order: relaxed — a late read only lets one
+                throw shutdown_error{};       //        more item be discarded (§7)
             }
             if (self->blocking_depth != 0) {
-                self->deque.push(w);  // this thread is about to block: leave it stealable (§8)
+                self->deque.push(w); // this thread is about to block: leave it stealable (§8)
                 notify_local();
                 return;
             }
             if (work_item* previous = self->slot) {
-                self->deque.push(previous);  // first: if it throws, nothing moved
+                self->deque.push(previous); // first: if it throws, nothing moved
                 self->slot = w;
-                notify_local();  // keeps I2
+                notify_local(); // keeps I2
             } else {
                 self->slot = w;
             }
@@ -174,11 +174,11 @@ public:
     /// A fork-join child (local_task): straight onto this worker's deque, so that its join can
     /// pop it back (strict nesting) and idle workers can steal it meanwhile.
     void push_local(worker_data& self, work_item* w) {
-        if (cancel_mode_.load(relaxed)) {  // order: relaxed — see schedule()
+        if (cancel_mode_.load(relaxed)) { // order: relaxed — see schedule()
             throw shutdown_error{};
         }
         self.deque.push(w);
-        notify_local();  // keeps I2
+        notify_local(); // keeps I2
     }
 
     void schedule_external(work_item* w) {
@@ -189,33 +189,33 @@ public:
         }
         injector_.push(w);
         injections_.add();
-        idle_.notify_work();                // keeps I2
+        idle_.notify_work(); // keeps I2
         leave_admission();
     }
 
     void notify_local() noexcept {
-        if (active_hint_.load(relaxed) > 1) {  // order: relaxed — grows only under the idle lock
+        if (active_hint_.load(relaxed) > 1) { // order: relaxed — grows only under the idle lock
             idle_.notify_work();              //        before the new participant starts
         }
     }
 
     /// §3's order. The common case (the slot holds the next item) is inline; the rest is not.
     work_item* find_work(worker_data& w) {
-        if (--w.picks_to_injector != 0) {  // every fairness_interval picks the injector first
+        if (--w.picks_to_injector != 0) { // every fairness_interval picks the injector first
             if (work_item* item = w.slot) {
                 if (++w.slot_streak < slot_streak_cap) {
                     w.slot = nullptr;
                     w.counters[worker_counter::slot_hits].bump();
                     return item;
                 }
-                --w.slot_streak;  // find_work_slow() counts it again
+                --w.slot_streak; // find_work_slow() counts it again
             }
         }
         return find_work_slow(w);
     }
 
     [[gnu::noinline]] work_item* find_work_slow(worker_data& w) {
-        if (w.picks_to_injector == 0) {  // a countdown: no division per pick
+        if (w.picks_to_injector == 0) { // a countdown: no division per pick
             w.picks_to_injector = fairness_interval;
             if (work_item* item = take_from_injector(w)) {
                 return item;
@@ -225,16 +225,16 @@ public:
             w.slot = nullptr;
             if (++w.slot_streak < slot_streak_cap || !other_work_waiting(w)) {
                 if (w.slot_streak >= slot_streak_cap) {
-                    w.slot_streak = 0;  // nobody else is waiting: no reason to move the chain
+                    w.slot_streak = 0; // nobody else is waiting: no reason to move the chain
                 }
                 w.counters[worker_counter::slot_hits].bump();
                 return item;
             }
             w.slot_streak = 0;
             try {
-                w.deque.push(item);  // demoted: the waiting work runs first (§3)
+                w.deque.push(item); // demoted: the waiting work runs first (§3)
             } catch (...) {
-                return item;  // no memory to demote it: run it now rather than lose it (I1)
+                return item; // no memory to demote it: run it now rather than lose it (I1)
             }
             notify_local();
             if (work_item* other = take_from_injector(w)) {
@@ -260,12 +260,14 @@ public:
         if (injector_.empty_hint()) {
             return nullptr;
         }
-        w.deque.reserve(injector_batch);  // may throw here, before anything was taken (I1)
+        w.deque.reserve(injector_batch); // may throw here, before anything was taken (I1)
         work_item* batch[injector_batch];
-        const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch()).count();
-        const bool long_items = w.last_take_size != 0 &&
-                                now - w.last_take_ns > long_injected_item_ns * static_cast<std::int64_t>(w.last_take_size);
+        const std::int64_t now =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+                .count();
+        const bool long_items =
+            w.last_take_size != 0 &&
+            now - w.last_take_ns > long_injected_item_ns * static_cast<std::int64_t>(w.last_take_size);
         const std::size_t n = injector_.try_pop_batch(batch, long_items ? 1 : injector_batch);
         if (n == 0) {
             return nullptr;
@@ -274,10 +276,10 @@ public:
         w.last_take_size = n;
         w.counters[worker_counter::injected].bump(n);
         for (std::size_t i = n; i > 1; --i) {
-            w.deque.push(batch[i - 1]);  // reserved: cannot throw; oldest ends up nearest the bottom
+            w.deque.push(batch[i - 1]); // reserved: cannot throw; oldest ends up nearest the bottom
         }
         if (n > 1) {
-            notify_local();  // keeps I2
+            notify_local(); // keeps I2
         }
         return batch[0];
     }
@@ -291,7 +293,7 @@ public:
         for (std::size_t k = 0; k < n; ++k) {
             worker_data& victim = slots_[(start + k) % n];
             if (&victim == &w || victim.deque.size_hint() == 0) {
-                continue;  // the hint skips the steal's fence for an empty victim
+                continue; // the hint skips the steal's fence for an empty victim
             }
             if (work_item* item = victim.deque.steal()) {
                 w.counters[worker_counter::steals].bump();
@@ -303,7 +305,7 @@ public:
     }
 
     void run_item(worker_data& w, work_item* item) noexcept {
-        if (cancel_mode_.load(relaxed)) {  // order: relaxed — see schedule()
+        if (cancel_mode_.load(relaxed)) { // order: relaxed — see schedule()
             w.counters[worker_counter::discarded].bump();
             item->discard();
             return;
@@ -325,7 +327,7 @@ public:
         return false;
     }
 
-    bool done() const noexcept { return done_.load(acquire); }  // order: acquire — pairs with finish()
+    bool done() const noexcept { return done_.load(acquire); } // order: acquire — pairs with finish()
 
     /// The idle loop of a worker or an active spare.
     void worker_loop(worker_data& w) {
@@ -334,7 +336,7 @@ public:
             if (work_item* item = find_work(w)) {
                 if (w.spinning) {
                     w.spinning = false;
-                    idle_.stop_spinning();  // the last spinner hands the search on (§4)
+                    idle_.stop_spinning(); // the last spinner hands the search on (§4)
                 }
                 run_item(w, item);
                 continue;
@@ -342,7 +344,7 @@ public:
             if (w.spare) {
                 const retired r = retire_if_surplus(w);
                 if (r == retired::exit) {
-                    return;  // it was not counted as active any more (§8)
+                    return; // it was not counted as active any more (§8)
                 }
                 if (r == retired::resumed) {
                     continue;
@@ -362,8 +364,7 @@ public:
             }
             w.counters[worker_counter::parks].bump();
             w.spinning = idle_.park(
-                w.index, w.spinning, [&] { return has_work_hint(w) || done(); },
-                [&] { return quiescent_locked(w); });
+                w.index, w.spinning, [&] { return has_work_hint(w) || done(); }, [&] { return quiescent_locked(w); });
             if (done()) {
                 break;
             }
@@ -373,7 +374,7 @@ public:
             w.spinning = false;
             idle_.stop_spinning();
         }
-        idle_.wake_all();  // I4 reached: everyone else leaves too
+        idle_.wake_all(); // I4 reached: everyone else leaves too
     }
 
     /// §7 step 3, under the idle lock: true (and done_ set) when the pool is quiet.
@@ -385,23 +386,23 @@ public:
         if (idle_.idle_sleepers_locked() != active_locked() || has_work_hint(w)) {
             return false;
         }
-        done_.store(true, release);  // order: release — pairs with done()
+        done_.store(true, release); // order: release — pairs with done()
         return true;
     }
 
     /// Begins shutdown (§7 steps 1–2). Idempotent; a later cancel upgrades a drain.
     void close(shutdown_mode mode) {
         if (mode == shutdown_mode::cancel) {
-            cancel_mode_.store(true, relaxed);  // order: relaxed — see schedule()
+            cancel_mode_.store(true, relaxed); // order: relaxed — see schedule()
         }
-        admission_.fetch_or(closing_bit, seq_cst);  // order: seq_cst — see schedule_external
-        idle_.locked([&] {  // retired spares leave (§8); under the lock, so compensate() cannot
-            spares_.for_each_retired_locked([&](std::size_t i) {  // un-retire one meanwhile
+        admission_.fetch_or(closing_bit, seq_cst); // order: seq_cst — see schedule_external
+        idle_.locked([&] {                         // retired spares leave (§8); under the lock, so compensate() cannot
+            spares_.for_each_retired_locked([&](std::size_t i) { // un-retire one meanwhile
                 spare_set::signal(slots_[i].retire_word, spare_set::retire_exit);
             });
         });
-        test_hook("pool.closed");  // §7 steps 1-2 done (tests only)
-        idle_.wake_all();  // everyone looks at I4 again; the last one to park decides
+        test_hook("pool.closed"); // §7 steps 1-2 done (tests only)
+        idle_.wake_all();         // everyone looks at I4 again; the last one to park decides
     }
 
     // --- §8 blocking regions ---------------------------------------------------------------
@@ -412,7 +413,7 @@ public:
             return;
         }
         if (work_item* item = w.slot) {
-            w.deque.push(item);  // may throw: then nothing moved and the region is not entered
+            w.deque.push(item); // may throw: then nothing moved and the region is not entered
             w.slot = nullptr;
         }
         ++w.blocking_depth;
@@ -479,14 +480,14 @@ private:
     /// Under the idle lock: the participants that count for quiescence (I4).
     std::size_t active_locked() const noexcept { return workers_running_ + spares_.active_locked(); }
     void publish_active_locked() noexcept {
-        active_hint_.store(active_locked(), relaxed);  // order: relaxed — a hint (notify_local)
+        active_hint_.store(active_locked(), relaxed); // order: relaxed — a hint (notify_local)
     }
 
     void leave_admission() noexcept {
         // order: acq_rel — release: our push is visible to the quiescence check that reads the
         //        decremented count; acquire: we read the closing bit set before
         if (admission_.fetch_sub(2, acq_rel) == (closing_bit | 2)) {
-            idle_.wake_one();  // the last submission in flight after close: re-check I4
+            idle_.wake_one(); // the last submission in flight after close: re-check I4
         }
     }
 
@@ -502,8 +503,8 @@ private:
     }
 
     bool closing() const noexcept {
-        return (admission_.load(relaxed) & closing_bit) != 0;  // order: relaxed — set before
-    }                                                          // close() takes the idle lock
+        return (admission_.load(relaxed) & closing_bit) != 0; // order: relaxed — set before
+    }                                                         // close() takes the idle lock
 
     /// §8 step 3.
     void compensate() {
@@ -524,7 +525,7 @@ private:
         try {
             spares_.start([core = shared_from_this(), index = c.index] { core->thread_main(index); });
         } catch (...) {
-            idle_.locked([&] {  // no thread: the region runs uncompensated
+            idle_.locked([&] { // no thread: the region runs uncompensated
                 spares_.unclaim_locked(c.index);
                 publish_active_locked();
             });
@@ -532,14 +533,18 @@ private:
     }
 
     /// §8: a spare with nothing to do retires while spares outnumber blocked workers.
-    enum class retired { no, resumed, exit };
+    enum class retired {
+        no,
+        resumed,
+        exit
+    };
     retired retire_if_surplus(worker_data& w) {
         bool retire = false;
         idle_.locked([&] {
             retire = spares_.retire_locked(w.index, done() || closing());
             if (retire) {
                 publish_active_locked();
-                w.retire_word.store(spare_set::retire_sleeping, relaxed);  // order: relaxed — under the lock
+                w.retire_word.store(spare_set::retire_sleeping, relaxed); // order: relaxed — under the lock
             }
         });
         if (!retire) {
@@ -553,23 +558,23 @@ private:
     }
 
     const std::size_t workers_;
-    const std::size_t capacity_;  // workers + spare slots
+    const std::size_t capacity_; // workers + spare slots
     std::shared_ptr<const pool_options> options_;
-    std::unique_ptr<worker_data[]> slots_;  // fixed after construction
+    std::unique_ptr<worker_data[]> slots_; // fixed after construction
     mpsc_queue injector_;
     stat_counter injections_;
-    any_scheduler self_handle_;  // the owning thread_pool, set before the threads start
+    any_scheduler self_handle_; // the owning thread_pool, set before the threads start
 
-    alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> admission_{0};  // closing bit + 2 per submission in flight
+    alignas(WEFT_CACHE_LINE) atomic<std::uint64_t> admission_{0}; // closing bit + 2 per submission in flight
     atomic<bool> cancel_mode_{false};
-    atomic<bool> done_{false};          // §7; set under the idle lock
+    atomic<bool> done_{false}; // §7; set under the idle lock
     atomic<std::size_t> active_hint_{0};
 
-    spare_set spares_;  // §8
+    spare_set spares_; // §8
 
     idle_set<> idle_;
     // --- guarded by the idle lock (idle_.locked / park's before_sleep) ------------------------
-    std::size_t workers_running_ = workers_;  // all of them, unless construction failed part-way
+    std::size_t workers_running_ = workers_; // all of them, unless construction failed part-way
 };
 
 inline bool worker_data::help_one() noexcept {
@@ -607,7 +612,9 @@ inline void worker_data::park_until(const atomic<std::uint32_t>& done,
                                     std::chrono::steady_clock::time_point deadline) noexcept {
     const bool can_help = help_depth < max_help_depth;
     // order: acquire (done) — see waiter_node::notify
-    auto finished = [&] { return done.load(acquire) == waiter_node::done; };
+    auto finished = [&] {
+        return done.load(acquire) == waiter_node::done;
+    };
     if (spin_until([&] { return finished() || (can_help && core->has_work_hint(*this)); })) {
         return;
     }
@@ -625,13 +632,19 @@ inline void worker_data::park_until(const atomic<std::uint32_t>& done,
         return;
     }
     const bool as_spinner = core->idle().park(
-        index, false, [&] { return finished() || core->has_work_hint(*this); }, [] { return false; }, timeout,
+        index,
+        false,
+        [&] { return finished() || core->has_work_hint(*this); },
+        [] { return false; },
+        timeout,
         /*idle=*/false);
     if (as_spinner) {
-        core->idle().stop_spinning();  // we go back to our task, not to the search
+        core->idle().stop_spinning(); // we go back to our task, not to the search
     }
 }
 
-inline void worker_data::wake_parked() noexcept { core->idle().notify(index); }
+inline void worker_data::wake_parked() noexcept {
+    core->idle().notify(index);
+}
 
-}  // namespace weft::detail
+} // namespace weft::detail

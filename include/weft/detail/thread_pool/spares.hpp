@@ -22,8 +22,7 @@ namespace weft::detail {
 class spare_set {
 public:
     /// Spares use the pool's participant indexes [first, first + count).
-    spare_set(std::size_t first, std::size_t count)
-        : first_(first), running_(count), started_(count) {}
+    spare_set(std::size_t first, std::size_t count) : first_(first), running_(count), started_(count) {}
     spare_set(const spare_set&) = delete;
     spare_set& operator=(const spare_set&) = delete;
 
@@ -40,10 +39,10 @@ public:
 
     // --- §8 steps 2 and 5: workers inside a blocking region ----------------------------------
     void worker_blocks() noexcept {
-        blocked_.fetch_add(1, seq_cst);  // order: seq_cst — read by claim/retire under the idle lock
+        blocked_.fetch_add(1, seq_cst); // order: seq_cst — read by claim/retire under the idle lock
     }
     void worker_unblocks() noexcept {
-        blocked_.fetch_sub(1, seq_cst);  // order: seq_cst — as above
+        blocked_.fetch_sub(1, seq_cst); // order: seq_cst — as above
     }
 
     // --- under the idle lock --------------------------------------------------------------
@@ -52,8 +51,8 @@ public:
 
     static constexpr std::size_t none = static_cast<std::size_t>(-1);
     struct claim {
-        std::size_t index = none;  ///< the spare to run, or none
-        bool start = false;        ///< true: start its thread; false: wake it from retirement
+        std::size_t index = none; ///< the spare to run, or none
+        bool start = false;       ///< true: start its thread; false: wake it from retirement
     };
     /// §8 step 3: a spare to run for a worker that just blocked, if fewer spares run than
     /// workers block, the bound allows one and the pool is not closing.
@@ -104,7 +103,7 @@ public:
     static constexpr std::uint32_t retire_sleeping = 0, retire_resume = 1, retire_exit = 2;
     /// Under the idle lock: resume or end a retired spare.
     static void signal(atomic<std::uint32_t>& word, std::uint32_t how) noexcept {
-        word.store(how, release);  // order: release — pairs with wait_retired()'s acquire
+        word.store(how, release); // order: release — pairs with wait_retired()'s acquire
         futex_wake_all(word);
     }
     /// The retired spare sleeps here; true when it resumes, false when it must exit.
@@ -147,7 +146,7 @@ public:
 
 private:
     const std::size_t first_;
-    atomic<std::size_t> blocked_{0};  // workers inside weft::blocking (§8)
+    atomic<std::size_t> blocked_{0}; // workers inside weft::blocking (§8)
     stat_counter started_count_;
 
     std::mutex threads_mutex_;
@@ -161,4 +160,4 @@ private:
     std::vector<bool> started_;
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

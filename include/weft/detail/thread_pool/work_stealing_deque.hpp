@@ -23,9 +23,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <weft/detail/thread_pool/platform.hpp>
-
 #include <weft/config.hpp>
+#include <weft/detail/thread_pool/platform.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -45,14 +44,14 @@ public:
         while (c < capacity) {
             c *= 2;
         }
-        ring_.store(new ring(c), P::relaxed);  // order: relaxed — published by the deque's owner
+        ring_.store(new ring(c), P::relaxed); // order: relaxed — published by the deque's owner
     }
 
     work_stealing_deque(const work_stealing_deque&) = delete;
     work_stealing_deque& operator=(const work_stealing_deque&) = delete;
 
     ~work_stealing_deque() {
-        delete ring_.load(P::relaxed);  // order: relaxed — no other thread may use the deque now
+        delete ring_.load(P::relaxed); // order: relaxed — no other thread may use the deque now
         while (retired_ != nullptr) {
             ring* r = retired_;
             retired_ = r->retired_next;
@@ -62,24 +61,24 @@ public:
 
     /// Owner only. Throws std::bad_alloc if the ring must grow and cannot; then nothing changed.
     void push(T item) {
-        const std::int64_t b = bottom_.load(P::relaxed);  // order: relaxed — only the owner writes it
-        const std::int64_t t = top_.load(P::acquire);     // order: acquire — pairs with a steal's CAS
-        ring* r = ring_.load(P::relaxed);                 // order: relaxed — only the owner writes it
+        const std::int64_t b = bottom_.load(P::relaxed); // order: relaxed — only the owner writes it
+        const std::int64_t t = top_.load(P::acquire);    // order: acquire — pairs with a steal's CAS
+        ring* r = ring_.load(P::relaxed);                // order: relaxed — only the owner writes it
         if (b - t > r->mask) {
             ring* grown = grow(r, t, b);
             if constexpr (P::fault != planted_fault::deque_push_into_stale_ring) {
-                r = grown;  // the fix to the paper: write into the ring thieves will now read
+                r = grown; // the fix to the paper: write into the ring thieves will now read
             }
         }
         r->put(b, item);
-        bottom_.store(b + 1, P::release);  // order: release — pairs with steal()'s acquire load
+        bottom_.store(b + 1, P::release); // order: release — pairs with steal()'s acquire load
     }
 
     /// Owner only: grows now so that `extra` more pushes cannot allocate (then they cannot throw).
     void reserve(std::size_t extra) {
-        const std::int64_t b = bottom_.load(P::relaxed);  // order: relaxed — owner's own word
-        const std::int64_t t = top_.load(P::acquire);     // order: acquire — as in push()
-        ring* r = ring_.load(P::relaxed);                 // order: relaxed — owner's own word
+        const std::int64_t b = bottom_.load(P::relaxed); // order: relaxed — owner's own word
+        const std::int64_t t = top_.load(P::acquire);    // order: acquire — as in push()
+        ring* r = ring_.load(P::relaxed);                // order: relaxed — owner's own word
         while (b - t + static_cast<std::int64_t>(extra) > r->mask + 1) {
             r = grow(r, t, b);
         }
@@ -87,14 +86,14 @@ public:
 
     /// Owner only. The newest item, or nullptr.
     T pop() noexcept {
-        const std::int64_t b = bottom_.load(P::relaxed) - 1;  // order: relaxed — owner's own word
-        ring* r = ring_.load(P::relaxed);                     // order: relaxed — owner's own word
-        bottom_.store(b, P::relaxed);  // order: relaxed — the barrier below orders it before top_
+        const std::int64_t b = bottom_.load(P::relaxed) - 1; // order: relaxed — owner's own word
+        ring* r = ring_.load(P::relaxed);                    // order: relaxed — owner's own word
+        bottom_.store(b, P::relaxed); // order: relaxed — the barrier below orders it before top_
         // order: seq_cst fence — StoreLoad: a thief either sees the lowered bottom_ or we see its
         //        raised top_ (pairs with the fence in steal())
         std::int64_t t = P::barrier_then_load(top_, P::relaxed);
         if (t > b) {
-            bottom_.store(b + 1, P::relaxed);  // order: relaxed — it was empty; restore
+            bottom_.store(b + 1, P::relaxed); // order: relaxed — it was empty; restore
             return nullptr;
         }
         T item = r->get(b);
@@ -104,21 +103,21 @@ public:
             if (!top_.compare_exchange_strong(t, t + 1, P::seq_cst, P::relaxed)) {
                 item = nullptr;
             }
-            bottom_.store(b + 1, P::relaxed);  // order: relaxed — owner's own word
+            bottom_.store(b + 1, P::relaxed); // order: relaxed — owner's own word
         }
         return item;
     }
 
     /// Any thread. The oldest item, or nullptr if the deque was empty or another thread won it.
     T steal() noexcept {
-        std::int64_t t = top_.load(P::acquire);  // order: acquire — pairs with other thieves' CAS
+        std::int64_t t = top_.load(P::acquire); // order: acquire — pairs with other thieves' CAS
         // order: seq_cst fence, then acquire — the fence pairs with pop()'s; the acquire pairs
         //        with push()'s release store, so the slot and the item it points to are visible
         const std::int64_t b = P::barrier_then_load(bottom_, P::acquire);
         if (t >= b) {
             return nullptr;
         }
-        ring* r = ring_.load(P::acquire);  // order: acquire — pairs with grow()'s release store
+        ring* r = ring_.load(P::acquire); // order: acquire — pairs with grow()'s release store
         T item = r->get(t);
         // order: seq_cst — total order with pop() and other thieves on top_
         if (!top_.compare_exchange_strong(t, t + 1, P::seq_cst, P::relaxed)) {
@@ -129,26 +128,26 @@ public:
 
     /// Any thread. Approximate (exact when quiet); never negative.
     std::size_t size_hint() const noexcept {
-        const std::int64_t b = bottom_.load(P::relaxed);  // order: relaxed — a hint
-        const std::int64_t t = top_.load(P::relaxed);     // order: relaxed — a hint
+        const std::int64_t b = bottom_.load(P::relaxed); // order: relaxed — a hint
+        const std::int64_t t = top_.load(P::relaxed);    // order: relaxed — a hint
         return b > t ? static_cast<std::size_t>(b - t) : 0;
     }
 
     /// Any thread: the current ring's capacity (tests).
     std::size_t capacity() const noexcept {
-        return static_cast<std::size_t>(ring_.load(P::acquire)->mask + 1);  // order: acquire — see steal
+        return static_cast<std::size_t>(ring_.load(P::acquire)->mask + 1); // order: acquire — see steal
     }
 
 private:
     struct ring {
         explicit ring(std::size_t capacity)
-            : mask(static_cast<std::int64_t>(capacity) - 1),
-              slots(std::make_unique<typename P::template atomic<T>[]>(capacity)) {}
+            : mask(static_cast<std::int64_t>(capacity) - 1)
+            , slots(std::make_unique<typename P::template atomic<T>[]>(capacity)) {}
         T get(std::int64_t i) const noexcept {
-            return slots[static_cast<std::size_t>(i & mask)].load(P::relaxed);  // order: relaxed — see note
+            return slots[static_cast<std::size_t>(i & mask)].load(P::relaxed); // order: relaxed — see note
         }
         void put(std::int64_t i, T v) noexcept {
-            slots[static_cast<std::size_t>(i & mask)].store(v, P::relaxed);  // order: relaxed — see note
+            slots[static_cast<std::size_t>(i & mask)].store(v, P::relaxed); // order: relaxed — see note
         }
         const std::int64_t mask;
         std::unique_ptr<typename P::template atomic<T>[]> slots;
@@ -161,16 +160,16 @@ private:
         for (std::int64_t i = t; i < b; ++i) {
             grown->put(i, old->get(i));
         }
-        ring_.store(grown, P::release);  // order: release — pairs with steal()'s acquire load
+        ring_.store(grown, P::release); // order: release — pairs with steal()'s acquire load
         old->retired_next = retired_;
         retired_ = old;
         return grown;
     }
 
-    alignas(WEFT_CACHE_LINE) typename P::template atomic<std::int64_t> top_{0};  // thieves and owner CAS it
-    alignas(WEFT_CACHE_LINE) typename P::template atomic<std::int64_t> bottom_{0};  // owner writes
-    typename P::template atomic<ring*> ring_{nullptr};                              // owner writes
-    ring* retired_ = nullptr;  // owner only
+    alignas(WEFT_CACHE_LINE) typename P::template atomic<std::int64_t> top_{0};    // thieves and owner CAS it
+    alignas(WEFT_CACHE_LINE) typename P::template atomic<std::int64_t> bottom_{0}; // owner writes
+    typename P::template atomic<ring*> ring_{nullptr};                             // owner writes
+    ring* retired_ = nullptr;                                                      // owner only
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

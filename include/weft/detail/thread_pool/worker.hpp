@@ -32,18 +32,18 @@ struct alignas(WEFT_CACHE_LINE) worker_data final : wait_helper {
     pool_core* core = nullptr;
     std::size_t index = 0;
     bool spare = false;
-    work_stealing_deque<work_item*> deque;  // read by thieves: kept off the owner's lines below
+    work_stealing_deque<work_item*> deque; // read by thieves: kept off the owner's lines below
     // --- owner thread only -------------------------------------------------------------------
     alignas(WEFT_CACHE_LINE) work_item* slot = nullptr;
     unsigned slot_streak = 0;
-    unsigned picks_to_injector = 61;  // fairness_interval
+    unsigned picks_to_injector = 61; // fairness_interval
     unsigned help_depth = 0;
     unsigned blocking_depth = 0;
-    any_scheduler* current_slot = nullptr;  // this thread's current_scheduler() (set in thread_main)
+    any_scheduler* current_slot = nullptr; // this thread's current_scheduler() (set in thread_main)
     bool spinning = false;
     std::minstd_rand rng;
-    std::int64_t last_take_ns = 0;   // when this worker last took a batch from the injector
-    std::size_t last_take_size = 0;  // and how many items it took
+    std::int64_t last_take_ns = 0;  // when this worker last took a batch from the injector
+    std::size_t last_take_size = 0; // and how many items it took
     // --- written by the owner (bump), read by stats() ------------------------------------------
     alignas(WEFT_CACHE_LINE) counter_block<worker_counter, worker_stats_fields.size()> counters;
     // --- a retired spare sleeps on this (§8, spares.hpp) ----------------------------------------
@@ -51,7 +51,8 @@ struct alignas(WEFT_CACHE_LINE) worker_data final : wait_helper {
 
     bool help_one() noexcept override;
     void run_item_as_pool(work_item* item) noexcept;
-    void park_until(const atomic<std::uint32_t>& done, std::chrono::steady_clock::time_point deadline) noexcept override;
+    void park_until(const atomic<std::uint32_t>& done,
+                    std::chrono::steady_clock::time_point deadline) noexcept override;
     void wake_parked() noexcept override;
 };
 
@@ -78,7 +79,7 @@ inline void pin_thread(const std::vector<int>& cpus, std::size_t index) noexcept
         return;
     }
     CPU_SET(static_cast<std::size_t>(cpu), &set);
-    ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);  // a bad CPU number: not pinned
+    ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set); // a bad CPU number: not pinned
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail
