@@ -1,6 +1,6 @@
 // benchmarks/pool_bench.cpp — the work-stealing pool against oneTBB and a plain mutex/condvar
-// pool, in one binary and one run (performance.md W1, W2, W4, W5; workloads in
-// pool_workloads.hpp). Names: BM_<workload>/<implementation>/threads:<T>/real_time; the figure
+// pool, in one binary and one run (workloads in pool_workloads.hpp, method in
+// benchmarks/README.md). Names: BM_<workload>/<implementation>/threads:<T>/real_time; the figure
 // that matters is ns per item (items = spawned tasks, nodes, submitted tasks, round trips).
 //   fib30         fib(30) spawn-join: weft_spawn (a task future per spawn), weft_local
 //                 (structured: local_task), tbb_task_group
@@ -11,7 +11,7 @@
 //   fan_out_split the fan-out with every worker held while main submits, then released:
 //                 counters submit_ns and drain_ns per task (the two halves timed apart)
 // oneTBB's worker count is set with global_control(max_allowed_parallelism = T); at T=1 it has
-// no worker and main runs everything (as in performance.md). A blocking join would deadlock the
+// no worker and main runs everything. A blocking join would deadlock the
 // plain pool, so it runs only the workloads it can (fan-out, ping-pong).
 // Every result is checked, so a broken run cannot look fast. WEFT_BENCH_THREADS="1,2,4,8,16"
 // runs other worker counts (default 1 and 2). ping_pong always uses two 1-thread executors

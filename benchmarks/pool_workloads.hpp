@@ -1,5 +1,5 @@
-// benchmarks/pool_workloads.hpp — the work-stealing pool's workloads (performance.md W1, W2, W4,
-// W5), shared by weft_pool_bench (timed) and weft_ir_probe (instruction counts).
+// benchmarks/pool_workloads.hpp — the work-stealing pool's workloads (fib, skynet, fan-out,
+// ping-pong), shared by weft_pool_bench (timed) and weft_ir_probe (instruction counts).
 //   fib(n)    every call with n >= 2 forks fib(n-1), computes fib(n-2) inline, joins;
 //             spawned tasks = F(n+1) - 1 (1,346,268 for n = 30).
 //   skynet    10 children per node, 6 levels, 10^6 leaves return their index; sum 499999500000;

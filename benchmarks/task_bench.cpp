@@ -1,4 +1,4 @@
-// benchmarks/task_bench.cpp — the task core's workloads (performance.md W3, W5 and friends),
+// benchmarks/task_bench.cpp — the task core's workloads (chains, fan-out, spawn-join),
 // weft side by side with Asio (and std::promise as the floor) in one binary and one run.
 //
 //   chain_dynamic     10^6 links; each link schedules the next from inside the running one

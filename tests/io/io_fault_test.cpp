@@ -1,4 +1,4 @@
-// tests/io/io_fault_test.cpp — the reactor fault matrix (reliability.md §3.3) through the
+// tests/io/io_fault_test.cpp — the reactor fault matrix (docs/decisions/0006-io-reactor.md §10) through the
 // syscall seam (weft/detail/io/sys.hpp). Each fault is planted at the epoll backend's syscall
 // and at the io_uring backend's completion, so the suite means the same on both backends.
 #include <weft/detail/io/sys.hpp>

@@ -1,4 +1,4 @@
-// Random-point shutdown stress for the pool (reliability.md S3): each run starts a random
+// Random-point shutdown stress for the pool (the pool note, pool_core.hpp §7): each run starts a random
 // workload (external submissions from two threads, nested spawns, continuations, local_task
 // joins), then shuts the pool down at a random moment in a random way: destructor (drain),
 // shutdown(drain), shutdown(cancel), or shutdown from inside one of its own tasks. Afterwards:

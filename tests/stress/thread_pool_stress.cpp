@@ -1,4 +1,4 @@
-// Exactly-once ledger stress for the work-stealing pool (reliability.md S2). Every task carries
+// Exactly-once ledger stress for the work-stealing pool (the pool note, pool_core.hpp I1). Every task carries
 // an id and bumps its own counter; at the end every counter must be exactly 1. Workloads:
 // external submission from 4 threads, a nested fire-and-forget spawn tree, a steal-heavy
 // producer on one worker, when_all fan-outs, and local_task fork-join trees; on 2 and 8 workers.

@@ -26,8 +26,8 @@ inline constexpr memory_order seq_cst = std::memory_order_seq_cst;
 
 /// A StoreLoad barrier between a store the caller made and a later load of `word`.
 /// Normal builds: a seq_cst fence. TSan builds: a seq_cst read-modify-write of `word`
-/// itself, which always reads the latest value and which TSan models; the reliability
-/// policy is zero TSan suppressions, so the fence must never be hidden from it.
+/// itself, which always reads the latest value and which TSan models; the TSan suite runs with
+/// no suppressions (docs/decisions/0003-dependency-policy.md), so no fence is hidden from it.
 /// `order` applies to the load (relaxed or acquire).
 template<typename T>
 inline T store_load_barrier_then_load(atomic<T>& word, memory_order order = relaxed) noexcept {

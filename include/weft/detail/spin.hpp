@@ -1,6 +1,6 @@
 // weft/detail/spin.hpp — CPU relax hint and a time-bounded spin used before parking.
-// Design note: performance.md's lesson "spin briefly before parking": a futex wake across
-// vCPUs costs ~7 us on the target machines, a spin hand-off ~0.2 us.
+// Design note: spin briefly before parking: a futex wake across vCPUs costs ~7 us on the
+// machines weft is measured on, a spin hand-off ~0.2 us (docs/benchmarks.md, ping-pong).
 // SPDX-License-Identifier: MIT
 #pragma once
 

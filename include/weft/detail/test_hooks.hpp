@@ -1,5 +1,5 @@
 // weft/detail/test_hooks.hpp — named interleaving points a test can stop a thread at.
-// Design note: reliability.md §3.1 — a test installs one callback that receives the hook's name
+// Design note: a test installs one callback that receives the hook's name
 // (for instance "park.after_check") and may block there, so a race window is entered on purpose
 // instead of by luck. Compiled to nothing unless WEFT_TESTING is defined; define it for a whole
 // program or not at all (the headers are inline, so mixing would break the one-definition rule).

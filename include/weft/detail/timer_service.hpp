@@ -1,7 +1,7 @@
 // weft/detail/timer_service.hpp — a small process-wide timer thread for cancel_after().
 // Design note: one thread, started on first use, sleeps on a condition variable until the
 // earliest deadline; callbacks run on it, outside the lock. The reactor's timers replace it
-// for I/O (issue: reactor); this one only needs to be correct and idle when idle.
+// for I/O (detail/io/timer_heap.hpp); this one only needs to be correct and idle when idle.
 // SPDX-License-Identifier: MIT
 #pragma once
 

@@ -1,5 +1,5 @@
 // weft/io/endpoint.hpp — an IPv4 or IPv6 address and port (numeric; no name resolution).
-// Design note: docs/decisions/0006-io-reactor.md §"Endpoints".
+// Design note: none beyond the class comments; guide: docs/guide/io.md.
 // SPDX-License-Identifier: MIT
 #pragma once
 

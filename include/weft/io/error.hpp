@@ -1,6 +1,6 @@
 // weft/io/error.hpp — how I/O reports what went wrong: std::system_error with the errno of the
 // failing operation, weft::io_errc::eof for a stream that ended early, weft::timeout_error.
-// Design note: docs/decisions/0006-io-reactor.md §"Errors".
+// Design note: docs/decisions/0006-io-reactor.md §5.
 // SPDX-License-Identifier: MIT
 #pragma once
 

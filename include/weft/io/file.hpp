@@ -1,6 +1,6 @@
 // weft/io/file.hpp — files over the reactor: open, read_at, write_at. True async on io_uring;
 // on epoll (regular files cannot be polled) run on a small bounded blocking pool.
-// Design note: docs/decisions/0006-io-reactor.md §"Files"; guide: docs/guide/io.md.
+// Design note: docs/decisions/0006-io-reactor.md §7; guide: docs/guide/io.md.
 // SPDX-License-Identifier: MIT
 #pragma once
 

@@ -1,6 +1,6 @@
 // weft/io/timer.hpp — timers served by the reactor: delay, delay_until, with_timeout /
 // with_deadline on any task, periodic_timer. steady_clock only.
-// Design note: docs/decisions/0006-io-reactor.md §"Timers"; guide: docs/guide/io.md.
+// Design note: docs/decisions/0006-io-reactor.md §8; guide: docs/guide/io.md.
 // SPDX-License-Identifier: MIT
 #pragma once
 

@@ -1,6 +1,6 @@
 // weft/detail/io/blocking_pool.hpp — a few threads that run file syscalls for the epoll backend
 // (regular files are always "ready" to epoll, so their reads would block an I/O thread).
-// Design note: docs/decisions/0006-io-reactor.md §"Files". Bounded: at most `max_threads`,
+// Design note: docs/decisions/0006-io-reactor.md §7. Bounded: at most `max_threads`,
 // started on demand, kept until the io_context ends; a FIFO queue under one mutex.
 // SPDX-License-Identifier: MIT
 #pragma once

@@ -1,6 +1,6 @@
 // weft/detail/io/handle.hpp — what tcp_socket, tcp_listener, udp_socket and file share: a
 // descriptor on one reactor, a reference to the io_context's core, close(), op starts.
-// Design note: docs/decisions/0006-io-reactor.md §"Handles".
+// Design note: docs/decisions/0006-io-reactor.md §1 and §3.
 // SPDX-License-Identifier: MIT
 #pragma once
 

@@ -1,7 +1,7 @@
 // weft/detail/io/sys.hpp — the syscall seam both reactor backends go through.
-// Design note: docs/decisions/0006-io-reactor.md §"Fault injection". In a normal build the
+// Design note: docs/decisions/0006-io-reactor.md §10. In a normal build the
 // table is a constant of the real functions, so every call is direct. In a WEFT_TESTING build
-// it is a mutable table a test may patch (tests/support/fault_sys.hpp) to inject EINTR, EAGAIN,
+// it is a mutable table a test may patch (tests/io/io_fault_test.cpp does) to inject EINTR, EAGAIN,
 // short counts, resets, EMFILE, a failing io_uring setup... Patch it only while no io_context
 // exists: the I/O threads read it without synchronisation (thread start orders the patch).
 // SPDX-License-Identifier: MIT
