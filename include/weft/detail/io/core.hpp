@@ -9,6 +9,7 @@
 #include <weft/detail/io/epoll.hpp>
 #include <weft/detail/io/handoff.hpp>
 #include <weft/detail/io/reactor.hpp>
+#include <weft/detail/io/reactor_loop.hpp>
 #include <weft/detail/io/uring.hpp>
 #include <weft/detail/ref_count.hpp>
 #include <weft/detail/ref_ptr.hpp>

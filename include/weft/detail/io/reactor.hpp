@@ -388,49 +388,9 @@ public:
     }
     void count_adaptive_hop() noexcept { counters_[io_counter::adaptive_hops].bump(); }
 
-    /// The thread body. Returns after shutdown() once every op has finished.
-    void run(const any_scheduler& self_as_scheduler) {
-        current_reactor_slot() = this;
-        scheduler_scope scope(self_as_scheduler);
-        placement_block& block = this_thread_placement_block(); // this thread's, read once
-        auto at = [&](placement_counter c) {
-            return block[c].load();
-        };
-        auto inline_now = [&] {
-            return at(placement_counter::source_inline) + at(placement_counter::named_inline) +
-                   at(placement_counter::captured_inline) + at(placement_counter::completing_inline);
-        };
-        auto hops_now = [&] {
-            return at(placement_counter::source_hop) + at(placement_counter::named_hop) +
-                   at(placement_counter::captured_hop);
-        };
-        std::uint64_t inline0 = inline_now();
-        std::uint64_t hop0 = hops_now();
-        auto fold_placements = [&] { // this thread's placement decisions into our counters
-            const std::uint64_t i1 = inline_now(), h1 = hops_now();
-            counters_[io_counter::continuations_inline].bump(i1 - inline0);
-            counters_[io_counter::continuations_hopped].bump(h1 - hop0);
-            inline0 = i1;
-            hop0 = h1;
-        };
-        for (;;) {
-            counters_[io_counter::loops].bump();
-            immediate_left_ = cfg_.immediate_budget;
-            adaptive_.new_turn();
-            drain_incoming();
-            run_ready();
-            fire_timers();
-            if (stop_requested_.load(acquire)) { // order: acquire — pairs with shutdown()'s release
-                break;
-            }
-            fold_placements(); // before sleeping too, so an idle reactor's counters are exact
-            backend_->poll(next_timeout());
-            sleeping_.store(0, relaxed); // order: relaxed — only this thread acts on it
-            fold_placements();
-        }
-        drain_for_shutdown();
-        current_reactor_slot() = nullptr;
-    }
+    /// The thread body (§2). Returns after shutdown() once every op has finished. In
+    /// reactor_loop.hpp, with the rest of the loop.
+    inline void run(const any_scheduler& self_as_scheduler);
 
     /// Any thread: asks run() to return; it first ends every op (canceled) — see §10.
     void shutdown() noexcept {
@@ -450,71 +410,18 @@ private:
         }
     }
 
-    /// §3, reactor side: publish the intent to sleep, then re-check the queue.
-    std::int64_t next_timeout() noexcept {
-        if (!ready_.empty()) {
-            return 0;
-        }
-        std::int64_t timeout = -1;
-        if (!timers_.empty()) {
-            const auto now = io_clock::now();
-            const auto due = timers_.top()->deadline;
-            if (due <= now) {
-                return 0;
-            }
-            if (due != io_clock::time_point::max()) {
-                timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(due - now).count();
-            }
-        }
-        sleeping_.store(1, relaxed); // order: relaxed — the barrier below orders it (§3)
-        (void)store_load_barrier_then_load(sleeping_);
-        if (!incoming_.empty_hint() || stop_requested_.load(acquire)) { // order: acquire — as in run()
-            sleeping_.store(0, relaxed);                                // order: relaxed — this thread's own flag
-            return 0;
-        }
-        return timeout;
-    }
+    inline std::int64_t next_timeout() noexcept; // §2 g, §3 reactor side
 
-    void drain_incoming() {
-        work_item* batch[64];
-        for (;;) {
-            const std::size_t n = incoming_.pop_batch_exclusive(batch, 64);
-            for (std::size_t i = 0; i < n; ++i) {
-                batch[i]->run();
-            }
-            if (n < 64) {
-                return;
-            }
-        }
-    }
+    inline void drain_incoming(); // §2 b
 
-    void run_ready() noexcept {
-        op_fifo now = std::exchange(ready_, op_fifo{});
-        while (io_op* op = now.pop()) {
-            finish(op);
-        }
-    }
+    inline void run_ready() noexcept; // §2 c
 
     // --- timers (timer_heap.hpp) ----------------------------------------------------------
     void add_timer(io_op* op) {
         timers_.push(op);
         op->phase = op_phase::timer;
     }
-    void fire_timers() noexcept {
-        if (timers_.empty()) {
-            return;
-        }
-        const auto now = io_clock::now();
-        // One at a time from the top: a timer canceled by an earlier one's continuation has
-        // left the heap before it could be popped (§2 d).
-        while (!timers_.empty() && timers_.top()->deadline <= now) {
-            io_op* op = timers_.top();
-            timers_.remove(op);
-            op->result = 0;
-            counters_[io_counter::timers_fired].bump();
-            finish(op);
-        }
-    }
+    inline void fire_timers() noexcept; // §2 d
     // --- the list of every op begun and not finished (shutdown cancels them all) -----------
     void link_inflight(io_op* op) noexcept {
         op->inflight_prev = nullptr;
@@ -532,41 +439,8 @@ private:
         op->inflight_prev = op->inflight_next = nullptr;
     }
 
-    void drain_for_shutdown() noexcept {
-        stopping_ = true;
-        // §4: no push from another thread lands after this
-        admission_.fetch_or(1u, acq_rel);        // order: acq_rel — pairs with push()'s acquire/release
-        while (admission_.load(acquire) != 1u) { // order: acquire — sees the pushers' release
-            std::this_thread::yield();
-        }
-        for (;;) {
-            discard_incoming();
-            run_ready();
-            for (io_op* op = inflight_; op != nullptr;) {
-                io_op* next = op->inflight_next; // cancel_op may finish (unlink) op
-                cancel_op(op);                   // idempotent: a cancel already under way is not sent twice
-                op = next;
-            }
-            if (inflight_ == nullptr && incoming_.empty_hint()) {
-                break;
-            }
-            backend_->poll(inflight_ != nullptr ? 10'000'000 : 0);
-        }
-        late_admission_.fetch_or(1u, acq_rel);        // order: acq_rel — as admission_ above
-        while (late_admission_.load(acquire) != 1u) { // order: acquire — the last close requests
-            std::this_thread::yield();
-        }
-        discard_incoming(); // close requests run (the backend is still here), nothing else is left
-    }
-    void discard_incoming() noexcept {
-        work_item* batch[64];
-        std::size_t n = 0;
-        while ((n = incoming_.pop_batch_exclusive(batch, 64)) != 0) {
-            for (std::size_t i = 0; i < n; ++i) {
-                batch[i]->discard();
-            }
-        }
-    }
+    inline void drain_for_shutdown() noexcept; // §10
+    inline void discard_incoming() noexcept;   // §10
     /// request_close() once the reactor is gone (§4). Defined in handoff.hpp.
     inline void close_after_shutdown(descriptor* d) noexcept;
 

@@ -577,74 +577,7 @@ private:
     std::size_t workers_running_ = workers_; // all of them, unless construction failed part-way
 };
 
-inline bool worker_data::help_one() noexcept {
-    if (help_depth >= max_help_depth) {
-        return false;
-    }
-    work_item* item = nullptr;
-    try {
-        item = core->find_work(*this);
-    } catch (...) {
-        return false;
-    }
-    if (item == nullptr) {
-        return false;
-    }
-    ++help_depth;
-    if (current_slot->identity() == core->self_handle().identity()) {
-        core->run_item(*this, item);
-    } else {
-        run_item_as_pool(item);
-    }
-    --help_depth;
-    return true;
-}
-
-/// Helping from inside work of another scheduler that runs on this worker (a strand's drain, a
-/// limited scheduler's runner): the helped item is the pool's, and must see the pool as
-/// current — not the strand, whose item is only blocked, not finished. Off the fast path.
-[[gnu::noinline]] inline void worker_data::run_item_as_pool(work_item* item) noexcept {
-    scheduler_scope scope(core->self_handle());
-    core->run_item(*this, item);
-}
-
-inline void worker_data::park_until(const atomic<std::uint32_t>& done,
-                                    std::chrono::steady_clock::time_point deadline) noexcept {
-    const bool can_help = help_depth < max_help_depth;
-    // order: acquire (done) — see waiter_node::notify
-    auto finished = [&] {
-        return done.load(acquire) == waiter_node::done;
-    };
-    if (spin_until([&] { return finished() || (can_help && core->has_work_hint(*this)); })) {
-        return;
-    }
-    std::chrono::nanoseconds timeout(-1);
-    if (deadline != std::chrono::steady_clock::time_point::max()) {
-        timeout = std::max(std::chrono::nanoseconds(0),
-                           std::chrono::nanoseconds(deadline - std::chrono::steady_clock::now()));
-        if (timeout.count() == 0) {
-            return;
-        }
-    }
-    counters[worker_counter::parks].bump();
-    if (!can_help) {
-        core->idle().wait_for_notify(index, finished, timeout);
-        return;
-    }
-    const bool as_spinner = core->idle().park(
-        index,
-        false,
-        [&] { return finished() || core->has_work_hint(*this); },
-        [] { return false; },
-        timeout,
-        /*idle=*/false);
-    if (as_spinner) {
-        core->idle().stop_spinning(); // we go back to our task, not to the search
-    }
-}
-
-inline void worker_data::wake_parked() noexcept {
-    core->idle().notify(index);
-}
-
 } // namespace weft::detail
+
+// The helping waits (§5): worker_data's wait_helper side, which needs pool_core complete.
+#include <weft/detail/thread_pool/helping.hpp>
