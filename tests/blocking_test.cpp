@@ -32,7 +32,6 @@
 
 using namespace std::chrono_literals;
 
-
 TEST_CASE("a worker that blocks inside weft::blocking is compensated: a 1-worker pool still runs work",
           "[thread_pool][blocking]") {
     weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 1}};

@@ -31,7 +31,6 @@
 
 using namespace std::chrono_literals;
 
-
 namespace {
 long long fib_local(weft::thread_pool& pool, int n) {
     if (n < 2) {

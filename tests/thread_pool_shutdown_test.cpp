@@ -32,7 +32,6 @@
 
 using namespace std::chrono_literals;
 
-
 TEST_CASE("shutdown(drain) runs everything queued and everything it spawns", "[thread_pool]") {
     std::atomic<int> ran{0};
     weft::thread_pool pool{weft::pool_options{.threads = 2}};

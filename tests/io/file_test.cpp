@@ -10,14 +10,6 @@
 #include "io/io_support.hpp"
 #include <unistd.h>
 
-using namespace std::chrono_literals;
-using weft_test::await_get;
-using weft_test::connect_pair;
-using weft_test::echo_until_eof;
-using weft_test::error_of;
-using weft_test::eventually;
-using weft_test::ping;
-
 TEST_CASE("io: files: open / write_at / read_at / end of file / errors") {
     weft::io_context io;
     char path[] = "/tmp/weft-io-test-XXXXXX";

@@ -16,14 +16,6 @@
 #include <dirent.h>
 #include <unistd.h>
 
-using namespace std::chrono_literals;
-using weft_test::await_get;
-using weft_test::connect_pair;
-using weft_test::echo_until_eof;
-using weft_test::error_of;
-using weft_test::eventually;
-using weft_test::ping;
-
 TEST_CASE("io: the backend asked for is the one that runs / or the fallback says why") {
     weft::io_context io;
     const std::string wanted = weft_test::wanted_backend();

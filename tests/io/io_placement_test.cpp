@@ -13,14 +13,6 @@
 #include "io/io_support.hpp"
 #include "support/thread_tag.hpp"
 
-using namespace std::chrono_literals;
-using weft_test::await_get;
-using weft_test::connect_pair;
-using weft_test::echo_until_eof;
-using weft_test::error_of;
-using weft_test::eventually;
-using weft_test::ping;
-
 namespace {
 
 struct where {

@@ -106,3 +106,12 @@ inline weft::task<int> ping(weft::tcp_socket& c, int rounds) {
 }
 
 } // namespace weft_test
+
+// The suites use the helpers by their short names.
+using namespace std::chrono_literals;
+using weft_test::await_get;
+using weft_test::connect_pair;
+using weft_test::echo_until_eof;
+using weft_test::error_of;
+using weft_test::eventually;
+using weft_test::ping;

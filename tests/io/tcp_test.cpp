@@ -13,14 +13,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-using namespace std::chrono_literals;
-using weft_test::await_get;
-using weft_test::connect_pair;
-using weft_test::echo_until_eof;
-using weft_test::error_of;
-using weft_test::eventually;
-using weft_test::ping;
-
 TEST_CASE("io: TCP echo over IPv4 and IPv6 / with end of stream distinct from an error") {
     weft::io_context io;
     for (const bool v6 : {false, true}) {

@@ -9,14 +9,6 @@
 
 #include "io/io_support.hpp"
 
-using namespace std::chrono_literals;
-using weft_test::await_get;
-using weft_test::connect_pair;
-using weft_test::echo_until_eof;
-using weft_test::error_of;
-using weft_test::eventually;
-using weft_test::ping;
-
 TEST_CASE("io: timers fire in deadline order / promptly for zero and negative delays") {
     weft::io_context io;
     std::vector<int> order;

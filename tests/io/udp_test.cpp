@@ -7,14 +7,6 @@
 
 #include "io/io_support.hpp"
 
-using namespace std::chrono_literals;
-using weft_test::await_get;
-using weft_test::connect_pair;
-using weft_test::echo_until_eof;
-using weft_test::error_of;
-using weft_test::eventually;
-using weft_test::ping;
-
 TEST_CASE("io: UDP send_to and receive_from over IPv4 and IPv6") {
     weft::io_context io;
     for (const bool v6 : {false, true}) {

@@ -164,4 +164,4 @@ inline void reactor::discard_incoming() noexcept {
     }
 }
 
-}  // namespace weft::detail::io
+} // namespace weft::detail::io
