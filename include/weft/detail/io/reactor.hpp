@@ -1,5 +1,5 @@
 // weft/detail/io/reactor.hpp — one I/O thread's reactor: its incoming queue, timers, ready list
-// and backend, and the loop that drives them.
+// and backend; op starts, completion (finish) and cancellation. Its loop: reactor_loop.hpp.
 //
 // Design note: the reactor (both backends; the one note, which the other detail/io files cite
 // by section)
