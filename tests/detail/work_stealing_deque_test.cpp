@@ -1,5 +1,4 @@
-// Tests for weft/detail/thread_pool/work_stealing_deque.hpp and mpsc_queue.hpp.
-#include <weft/detail/mpsc_queue.hpp>
+// Tests for weft/detail/thread_pool/work_stealing_deque.hpp.
 #include <weft/detail/thread_pool/work_stealing_deque.hpp>
 
 #include <atomic>
@@ -12,13 +11,6 @@
 namespace {
 
 using deque = weft::detail::work_stealing_deque<int*>;
-
-struct test_item : weft::work_item {
-    test_item() : weft::work_item(&invoke) {}
-    static void invoke(weft::work_item*, bool) noexcept {}
-    int producer = 0;
-    int sequence = 0;
-};
 
 } // namespace
 
@@ -120,42 +112,4 @@ TEST_CASE("owner push and pop against two thieves: every item is taken exactly o
     for (int i = 0; i < n; ++i) {
         REQUIRE(hits[static_cast<std::size_t>(i)].load() == 1);
     }
-}
-
-TEST_CASE("the injection queue: 4 producers, batch consumers, every item once and per-producer FIFO", "[mpsc_queue]") {
-    constexpr int producers = 4;
-    constexpr int per_producer = 50'000;
-    std::vector<test_item> items(producers * per_producer);
-    weft::detail::mpsc_queue q;
-    CHECK(q.empty_hint());
-    std::atomic<int> started{0};
-    std::vector<std::thread> threads;
-    for (int p = 0; p < producers; ++p) {
-        threads.emplace_back([&, p] {
-            started.fetch_add(1);
-            for (int i = 0; i < per_producer; ++i) {
-                test_item& it = items[static_cast<std::size_t>(p * per_producer + i)];
-                it.producer = p;
-                it.sequence = i;
-                q.push(&it);
-            }
-        });
-    }
-    std::vector<int> last(producers, -1);
-    int received = 0;
-    weft::work_item* batch[16];
-    while (received < producers * per_producer) {
-        const std::size_t n = q.try_pop_batch(batch, 16);
-        for (std::size_t k = 0; k < n; ++k) {
-            auto* it = static_cast<test_item*>(batch[k]);
-            REQUIRE(it->sequence == last[static_cast<std::size_t>(it->producer)] + 1);
-            last[static_cast<std::size_t>(it->producer)] = it->sequence;
-            ++received;
-        }
-    }
-    for (auto& t : threads) {
-        t.join();
-    }
-    CHECK(q.try_pop_batch(batch, 16) == 0);
-    CHECK(q.empty_hint());
 }
