@@ -13,8 +13,13 @@ struct sample_stats {
     std::uint64_t b = 0;
     std::uint64_t c = 0;
 };
-enum class sample_counter { a, b, c };
-constexpr weft::detail::stat_fields<sample_stats, 3> sample_fields = {&sample_stats::a, &sample_stats::b, &sample_stats::c};
+enum class sample_counter {
+    a,
+    b,
+    c
+};
+constexpr weft::detail::stat_fields<sample_stats, 3> sample_fields = {
+    &sample_stats::a, &sample_stats::b, &sample_stats::c};
 } // namespace
 
 TEST_CASE("a block copies each counter into the field of the same position, adding to it", "[counters]") {

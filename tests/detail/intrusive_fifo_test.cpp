@@ -42,12 +42,12 @@ TEST_CASE("remove unlinks an item from the head, the middle or the tail, and onl
         nodes[static_cast<std::size_t>(i)].value = i;
         f.push(&nodes[static_cast<std::size_t>(i)]);
     }
-    CHECK(f.remove(&nodes[1]));  // middle
+    CHECK(f.remove(&nodes[1])); // middle
     CHECK_FALSE(f.remove(&nodes[1]));
-    CHECK(f.remove(&nodes[3]));  // tail: the tail moves back
+    CHECK(f.remove(&nodes[3])); // tail: the tail moves back
     CHECK(f.tail == &nodes[2]);
-    CHECK(f.remove(&nodes[0]));  // head
-    f.push(&nodes[3]);           // pushing after removals links behind the right tail
+    CHECK(f.remove(&nodes[0])); // head
+    f.push(&nodes[3]);          // pushing after removals links behind the right tail
     CHECK(f.pop() == &nodes[2]);
     CHECK(f.pop() == &nodes[3]);
     CHECK(f.empty());

@@ -1,7 +1,6 @@
 // Tests for weft/detail/ref_ptr.hpp over weft/detail/ref_count.hpp.
-#include <weft/detail/ref_ptr.hpp>
-
 #include <weft/detail/ref_count.hpp>
+#include <weft/detail/ref_ptr.hpp>
 
 #include <utility>
 
@@ -19,7 +18,7 @@ using ptr = weft::detail::ref_ptr<counted_object>;
 TEST_CASE("copies share a reference, moves take it, the last owner destroys the object", "[ref_ptr]") {
     destroyed = 0;
     {
-        ptr a = ptr::adopt(new counted_object);  // the object's first reference
+        ptr a = ptr::adopt(new counted_object); // the object's first reference
         CHECK(a->use_count() == 1);
         ptr b = a;
         CHECK(a->use_count() == 2);
