@@ -13,7 +13,7 @@ case "$("$fmt" --version)" in
   *" 14."*) ;;
   *) echo "format: $fmt is not clang-format 14; other versions format differently" >&2; exit 1 ;;
 esac
-mapfile -t files < <(git ls-files -- 'include/*.hpp' 'tests/*.hpp' 'tests/*.cpp' 'benchmarks/*.hpp' \
+mapfile -t files < <(git ls-files --cached --others --exclude-standard -- 'include/*.hpp' 'tests/*.hpp' 'tests/*.cpp' 'benchmarks/*.hpp' \
                                       'benchmarks/*.cpp' 'examples/*.cpp')
 if [ "${1:-}" = "--check" ]; then
   bad=0
