@@ -25,6 +25,7 @@
 #include "catch.hpp"
 #include "support/counted.hpp"
 #include "support/cpu.hpp"
+#include "support/eventually.hpp"
 #include "support/test_hook.hpp"
 #include <pthread.h>
 #include <sched.h>
@@ -278,28 +279,15 @@ TEST_CASE("steals and injected batches are counted per worker", "[thread_pool]")
     CHECK(total.tasks_run >= 3001);
 }
 
-namespace {
-/// Polls `pred` for up to 20 s (statistics a worker writes after the work it counts).
-template<typename Pred>
-bool within_20s(Pred pred) {
-    const auto give_up = std::chrono::steady_clock::now() + 20s;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > give_up) {
-            return false;
-        }
-        std::this_thread::yield();
-    }
-    return true;
-}
-} // namespace
-
 TEST_CASE("each worker counts its own parks, wake-ups, steals and slot hits", "[thread_pool]") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     // Both workers asleep first, so the work below must wake them.
-    REQUIRE(within_20s([&] {
-        const auto st = pool.stats();
-        return st.workers[0].parks >= 1 && st.workers[1].parks >= 1;
-    }));
+    REQUIRE(weft_test::eventually(
+        [&] {
+            const auto st = pool.stats();
+            return st.workers[0].parks >= 1 && st.workers[1].parks >= 1;
+        },
+        20s));
     const auto before = pool.stats();
     std::atomic<bool> first_ran{false};
     std::thread::id outer_thread;
@@ -313,7 +301,7 @@ TEST_CASE("each worker counts its own parks, wake-ups, steals and slot hits", "[
         auto second = weft::spawn(pool, [] {}); // into the slot; `first` moves to the deque
         // This worker does not take `first` back while it runs this task: only a steal by the
         // other worker runs it.
-        const bool stolen = within_20s([&] { return first_ran.load(); });
+        const bool stolen = weft_test::eventually([&] { return first_ran.load(); }, 20s);
         return std::make_pair(stolen, std::move(second));
     });
     auto [stolen, second] = outer.get();

@@ -105,8 +105,7 @@ private:
         canceled
     };
     // a one-shot event (detail/futex.hpp), with a mark of our own: worker i waits in the idle set
-    static constexpr std::uint32_t pending_flag = detail::event_unset, done = detail::event_set,
-                                   sleeping = detail::event_sleeping, worker_waits = 3;
+    static constexpr std::uint32_t pending_flag = detail::event_unset, done = detail::event_set, worker_waits = 3;
 
     void run_body() noexcept {
         try {

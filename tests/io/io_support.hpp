@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "catch.hpp"
+#include "support/eventually.hpp"
 
 namespace weft_test {
 
@@ -29,20 +30,6 @@ template<typename T>
 decltype(auto) await_get(weft::task<T>&& t) {
     REQUIRE(t.wait_for(20s));
     return std::move(t).get();
-}
-
-/// True once `pred` holds, polling for up to 10 s: for statistics an I/O thread folds in at
-/// its next loop turn (exact once it is quiet), never for behaviour.
-template<typename Pred>
-bool eventually(Pred pred) {
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > give_up) {
-            return false;
-        }
-        std::this_thread::yield();
-    }
-    return true;
 }
 
 /// The backend the suite was asked to run on ("uring", "epoll" or "" for automatic).

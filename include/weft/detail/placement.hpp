@@ -59,12 +59,6 @@ inline void record_placement(placement_rule rule, bool ran_inline, const void* s
     }
 }
 
-/// How many decisions of kind `c` this thread has counted (the reactor folds them into its
-/// own counters, and times the adaptive policy's inline runs with them).
-inline std::uint64_t this_thread_placements(placement_counter c) noexcept {
-    return this_thread_placement_block()[c].load();
-}
-
 /// Decides where a continuation's work item runs (the placement rule, first match wins) and
 /// runs or schedules it. Never throws: a refused hop discards the item (it completes canceled).
 inline void dispatch_continuation(work_item* w,

@@ -338,10 +338,10 @@ public:
         const std::int64_t t0 = sys().now_ns();
         const verdict outer =
             std::exchange(adaptive_verdict_, adaptive_.decide(t0) ? verdict::run_inline : verdict::hop);
-        const std::uint64_t inline_before = this_thread_placements(placement_counter::source_inline);
+        const stat_counter& ran_inline = (*placements_)[placement_counter::source_inline];
+        const std::uint64_t inline_before = ran_inline.load();
         op->complete_task();
-        if (adaptive_verdict_ == verdict::run_inline &&
-            this_thread_placements(placement_counter::source_inline) != inline_before) {
+        if (adaptive_verdict_ == verdict::run_inline && ran_inline.load() != inline_before) {
             adaptive_.sample(t0, sys().now_ns()); // the continuation ran here
         }
         adaptive_verdict_ = outer;
@@ -481,6 +481,7 @@ private:
         hop
     };
     verdict adaptive_verdict_ = verdict::none; // §7: finish()'s decision while a task completes
+    placement_block* placements_ = nullptr;    // this thread's placement counters (set by run())
     op_fifo ready_;
     timer_heap timers_;
     io_op* inflight_ = nullptr;

@@ -27,6 +27,7 @@ inline void reactor::run(const any_scheduler& self_as_scheduler) {
     current_reactor_slot() = this;
     scheduler_scope scope(self_as_scheduler);
     placement_block& block = this_thread_placement_block(); // this thread's, read once
+    placements_ = &block;                                   // finish() reads it too (§7)
     auto at = [&](placement_counter c) {
         return block[c].load();
     };
