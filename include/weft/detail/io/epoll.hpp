@@ -18,7 +18,11 @@
 //    §9.6 A read that came back short (or EAGAIN) drained the socket at that instant; any
 //         byte that arrives later raises an edge. So until the next EPOLLIN, a new read skips
 //         its first attempt and waits (saves the EAGAIN recv an echo loop would make per
-//         message).
+//         message). Not so once the read side has ended: the edge that carried the peer's
+//         FIN (EPOLLRDHUP), a reset or an error (EPOLLHUP, EPOLLERR) may have been consumed
+//         before the short read that took the last bytes, and no edge follows it. So the
+//         first such event marks the descriptor `read_side_done` for good, and from then on
+//         every read tries its syscall (which returns 0 or the error at once).
 //    §9.7 How the backends differ:
 //    | concern          | io_uring                              | epoll                                   |
 //    |------------------|---------------------------------------|-----------------------------------------|
@@ -169,6 +173,9 @@ public:
             if (d->closed) {
                 continue; // §9.4
             }
+            if ((ev & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) {
+                d->read_side_done = true; // §9.6: no edge will follow the end of the stream
+            }
             if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) {
                 d->maybe_readable = true; // §9.6
                 run_queue(d, d->read_q);
@@ -290,7 +297,7 @@ private:
     static std::int64_t perform(io_op* op) noexcept {
         const std::int64_t res = attempt(op);
         // (a short datagram says nothing: more may be queued; a short stream read drained it)
-        if (reads(op->kind) && (res == -EAGAIN || (op->kind == op_kind::recv && res > 0 &&
+        if (reads(op->kind) && !op->desc->read_side_done && (res == -EAGAIN || (op->kind == op_kind::recv && res > 0 &&
                                                    static_cast<std::size_t>(res) < op->remaining()))) {
             op->desc->maybe_readable = false; // §9.6
         }

@@ -78,6 +78,7 @@ struct descriptor : ref_counted<descriptor> {
     // --- reactor thread only ------------------------------------------------------------
     bool registered = false;    ///< epoll: added to the epoll set
     bool maybe_readable = true; ///< epoll: false after a short read or EAGAIN, until EPOLLIN (§9.6)
+    bool read_side_done = false; ///< epoll: RDHUP/HUP/ERR seen: every read tries at once for good (§9.6)
     bool closed = false;        ///< close() ran: new ops fail with EBADF
     op_fifo read_q;             ///< epoll: ops waiting for readability, FIFO
     op_fifo write_q; ///< epoll: ops waiting for writability; io_uring: writes queued behind send_in_kernel, FIFO
