@@ -21,7 +21,7 @@ TEST_CASE("io: files: open / write_at / read_at / end of file / errors") {
         std::string text(100'000, '\0');
         std::iota(text.begin(), text.end(), 'a');
         CHECK(await_get(f.write_all_at(0, text)) == text.size());
-        CHECK(await_get(f.write_at(text.size(), std::string("tail"))) == 4);
+        CHECK(await_get(f.write_at(text.size(), std::string_view("tail"))) == 4);
         std::string back(text.size() + 4, '\0');
         CHECK(await_get(f.read_exact_at(0, back)) == back.size());
         CHECK(back == text + "tail");

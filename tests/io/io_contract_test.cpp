@@ -7,12 +7,45 @@
 #include <array>
 #include <cerrno>
 #include <numeric>
+#include <span>
+#include <string_view>
+#include <utility>
 #include <string>
 #include <vector>
 
 #include "io/io_support.hpp"
 
 namespace {
+
+// A buffer must outlive its operation: temporaries are rejected at compile time, lvalues and
+// views (whose bytes live elsewhere) are accepted, for every transfer of every handle.
+template<typename Buffer>
+concept readable_into = requires(weft::tcp_socket& s, weft::udp_socket& u, weft::file& f, Buffer&& b) {
+    s.read_some(std::forward<Buffer>(b));
+    s.read_exact(std::forward<Buffer>(b));
+    u.receive_from(std::forward<Buffer>(b));
+    f.read_at(0, std::forward<Buffer>(b));
+    f.read_exact_at(0, std::forward<Buffer>(b));
+};
+template<typename Buffer>
+concept writable_from = requires(weft::tcp_socket& s, weft::udp_socket& u, weft::file& f, Buffer&& b) {
+    s.write_some(std::forward<Buffer>(b));
+    s.write_all(std::forward<Buffer>(b));
+    u.send_to(std::forward<Buffer>(b), weft::endpoint::loopback_v4(1));
+    f.write_at(0, std::forward<Buffer>(b));
+    f.write_all_at(0, std::forward<Buffer>(b));
+};
+static_assert(readable_into<std::array<char, 4>&>);
+static_assert(readable_into<std::vector<std::byte>&>);
+static_assert(readable_into<std::span<char>>);
+static_assert(!readable_into<std::array<char, 4>>);
+static_assert(!readable_into<std::vector<std::byte>>);
+static_assert(!readable_into<std::string>);
+static_assert(writable_from<const std::string&>);
+static_assert(writable_from<std::string_view>);
+static_assert(writable_from<std::span<const std::byte>>);
+static_assert(!writable_from<std::string>);
+static_assert(!writable_from<std::vector<char>>);
 
 /// Runs a no-op on every I/O thread of `io` and waits for it: each thread has polled its
 /// backend at least once since the call (so readiness that was pending has been harvested).
@@ -30,11 +63,11 @@ TEST_CASE("io contract: end of stream that arrived with the last bytes is not lo
     std::array<char, 64> buf{};
     // The server has waited for readability once (epoll: its socket is registered).
     auto first = server.read_some(buf);
-    await_get(client.write_all(std::string("x")));
+    await_get(client.write_all(std::string_view("x")));
     CHECK(await_get(first) == 1);
     for (int round = 0; round < 3; ++round) { // a second and third read after EOF see it too
         if (round == 0) {
-            await_get(client.write_all(std::string("0123456789")));
+            await_get(client.write_all(std::string_view("0123456789")));
             client.shutdown_send();
             let_io_poll(io); // the edge carrying the data and the FIN is consumed before the read
             CHECK(await_get(server.read_some(buf)) == 10);
@@ -48,9 +81,9 @@ TEST_CASE("io contract: an exact read that meets end of stream after the last by
     auto [client, server] = connect_pair(io);
     std::array<char, 64> buf{};
     auto first = server.read_some(buf);
-    await_get(client.write_all(std::string("x")));
+    await_get(client.write_all(std::string_view("x")));
     CHECK(await_get(first) == 1);
-    await_get(client.write_all(std::string("0123456789")));
+    await_get(client.write_all(std::string_view("0123456789")));
     client.shutdown_send();
     let_io_poll(io);
     CHECK(await_get(server.read_some(std::span(buf.data(), 4))) == 4); // a full read: not short

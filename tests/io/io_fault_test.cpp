@@ -160,14 +160,14 @@ TEST_CASE("fault: EINTR and EAGAIN from reads and writes are retried / never see
         // EAGAIN is followed by the registration, which reports the readiness that is there.
         // (On an edge-triggered registration epoll trusts EAGAIN: readiness comes as an edge.)
         auto [c, s] = connect_pair(io);
-        await_get(c.write_all(std::string("ping")));
+        await_get(c.write_all(std::string_view("ping")));
         plant(op_kind::recv, err, err == EINTR ? 3 : 1);
         std::array<char, 4> in{};
         CHECK(await_get(s.read_exact(in)) == 4);
         CHECK(fault.hits.load() > 0);
         auto [c2, s2] = connect_pair(io);
         plant(op_kind::send, err, err == EINTR ? 3 : 1);
-        CHECK(await_get(s2.write_all(std::string("pong"))) == 4);
+        CHECK(await_get(s2.write_all(std::string_view("pong"))) == 4);
         CHECK(await_get(c2.read_exact(in)) == 4);
         CHECK(std::string(in.data(), 4) == "pong");
         CHECK(fault.hits.load() > 0);
@@ -193,12 +193,12 @@ TEST_CASE("fault: ECONNRESET / EPIPE and ENOBUFS reach only the operation they h
     std::array<char, 4> buf{};
     plant(op_kind::recv, ECONNRESET, 1);
     auto r = s.read_some(buf);
-    await_get(c.write_all(std::string("data")));
+    await_get(c.write_all(std::string_view("data")));
     CHECK(error_of(r) == std::errc::connection_reset);
     CHECK(await_get(s.read_exact(buf)) == 4); // the reset read consumed nothing: the data is still there
     for (int err : {EPIPE, ENOBUFS}) {
         plant(op_kind::send, err, 1);
-        auto w = c.write_all(std::string("data"));
+        auto w = c.write_all(std::string_view("data"));
         CHECK(error_of(w) == std::error_code(err, std::system_category()));
     }
     CHECK(await_get(ping(c2, s2, 10, 32)) == 10); // the other connection never noticed
@@ -236,7 +236,7 @@ TEST_CASE("fault: cancel outcomes 0 / EALREADY and ENOENT / in both completion o
             std::array<char, 4> buf{};
             auto r = s.read_exact(buf, {.token = cs.token()});
             cs.cancel();
-            await_get(c.write_all(std::string("abcd")));
+            await_get(c.write_all(std::string_view("abcd")));
             REQUIRE(r.wait_for(20s));
             if (r.is_canceled()) {
                 CHECK(await_get(s.read_exact(buf)) == 4); // the data is still there

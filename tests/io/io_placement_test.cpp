@@ -56,22 +56,22 @@ TEST_CASE("io: continuation placement: inline_on_io / a scheduler / per operatio
         return t;
     });
     await_get(suspended_task);
-    await_get(c1.write_all(std::string("x")));
+    await_get(c1.write_all(std::string_view("x")));
     const where inline_io = await_get(w1);
     CHECK(inline_io.on_io);
     CHECK_FALSE(inline_io.on_pool);
     auto w2 = read_and_report(s2, hopping, pool);
-    await_get(c2.write_all(std::string("x")));
+    await_get(c2.write_all(std::string_view("x")));
     const where hopped = await_get(w2);
     CHECK(hopped.on_pool);
     CHECK_FALSE(hopped.on_io);
     // per operation: this read hops although the context is inline_on_io
     auto w3 = read_and_report(s1, io, pool, {.policy = weft::io_policy::on(pool)});
-    await_get(c1.write_all(std::string("x")));
+    await_get(c1.write_all(std::string_view("x")));
     CHECK(await_get(w3).on_pool);
     // per co_await
     auto w4 = read_continue_on_pool(s1, io, pool);
-    await_get(c1.write_all(std::string("x")));
+    await_get(c1.write_all(std::string_view("x")));
     CHECK(await_get(w4).on_pool);
     // counted on the I/O thread (folded in at its next loop turn)
     CHECK(eventually([&] { return io.stats().total().continuations_inline > 0; }));
@@ -86,7 +86,7 @@ TEST_CASE("io: a strand and a user scheduler work as the io_context's continuati
     auto t = weft::delay(io, 1ms).then([&] { return strand.runs_on_this_thread(); });
     CHECK(await_get(t));
     auto r = read_and_report(s, io, pool);
-    await_get(c.write_all(std::string("x")));
+    await_get(c.write_all(std::string_view("x")));
     const where w = await_get(r);
     CHECK(w.on_pool); // the strand runs on the pool
     CHECK_FALSE(w.on_io);

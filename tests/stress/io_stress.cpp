@@ -156,7 +156,7 @@ TEST_CASE("io stress: connection churn leaks no fd and loses no connection") {
             auto acc = listener.accept();
             auto c = await_get(weft::tcp_socket::connect(io, listener.local_endpoint()));
             auto server = echo_once(await_get(std::move(acc)));
-            await_get(c.write_all(std::string("ping")));
+            await_get(c.write_all(std::string_view("ping")));
             std::array<char, 4> back{};
             await_get(c.read_exact(back));
             REQUIRE(std::string(back.data(), 4) == "ping");

@@ -34,22 +34,22 @@ public:
         return std::move(t);
     }
 
-    template<detail::io::byte_range B>
+    template<detail::io::lasting_byte_range B>
     task<std::size_t> read_at(std::uint64_t offset, B&& buffer, const op_options& opts = {}) {
         return start_transfer(detail::io::op_kind::read_at, detail::io::writable_bytes(buffer), false, opts, offset);
     }
     /// Reads until `buffer` is full; fails with io_errc::eof if the file ends first.
-    template<detail::io::byte_range B>
+    template<detail::io::lasting_byte_range B>
     task<std::size_t> read_exact_at(std::uint64_t offset, B&& buffer, const op_options& opts = {}) {
         return start_transfer(detail::io::op_kind::read_at, detail::io::writable_bytes(buffer), true, opts, offset);
     }
-    template<detail::io::byte_range B>
-    task<std::size_t> write_at(std::uint64_t offset, const B& buffer, const op_options& opts = {}) {
+    template<detail::io::lasting_byte_range B>
+    task<std::size_t> write_at(std::uint64_t offset, B&& buffer, const op_options& opts = {}) {
         return start_transfer(detail::io::op_kind::write_at, detail::io::readable_bytes(buffer), false, opts, offset);
     }
     /// Writes all of `buffer` (short writes are resumed).
-    template<detail::io::byte_range B>
-    task<std::size_t> write_all_at(std::uint64_t offset, const B& buffer, const op_options& opts = {}) {
+    template<detail::io::lasting_byte_range B>
+    task<std::size_t> write_all_at(std::uint64_t offset, B&& buffer, const op_options& opts = {}) {
         return start_transfer(detail::io::op_kind::write_at, detail::io::readable_bytes(buffer), true, opts, offset);
     }
 

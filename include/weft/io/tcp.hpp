@@ -49,23 +49,23 @@ public:
     }
 
     /// Reads what is available (at least 1 byte), or 0 at end of stream.
-    template<detail::io::byte_range B>
+    template<detail::io::lasting_byte_range B>
     task<std::size_t> read_some(B&& buffer, const op_options& opts = {}) {
         return start_transfer(detail::io::op_kind::recv, detail::io::writable_bytes(buffer), false, opts);
     }
     /// Writes some of `buffer` (at least 1 byte); returns how much.
-    template<detail::io::byte_range B>
-    task<std::size_t> write_some(const B& buffer, const op_options& opts = {}) {
+    template<detail::io::lasting_byte_range B>
+    task<std::size_t> write_some(B&& buffer, const op_options& opts = {}) {
         return start_transfer(detail::io::op_kind::send, detail::io::readable_bytes(buffer), false, opts);
     }
     /// Fills all of `buffer` (short reads are resumed); fails with io_errc::eof if the stream ends first.
-    template<detail::io::byte_range B>
+    template<detail::io::lasting_byte_range B>
     task<std::size_t> read_exact(B&& buffer, const op_options& opts = {}) {
         return start_transfer(detail::io::op_kind::recv, detail::io::writable_bytes(buffer), true, opts);
     }
     /// Writes all of `buffer` (short writes are resumed).
-    template<detail::io::byte_range B>
-    task<std::size_t> write_all(const B& buffer, const op_options& opts = {}) {
+    template<detail::io::lasting_byte_range B>
+    task<std::size_t> write_all(B&& buffer, const op_options& opts = {}) {
         return start_transfer(detail::io::op_kind::send, detail::io::readable_bytes(buffer), true, opts);
     }
 

@@ -39,8 +39,8 @@ public:
         return udp_socket(core, make_socket(core, family, SOCK_DGRAM));
     }
 
-    template<detail::io::byte_range B>
-    task<std::size_t> send_to(const B& buffer, const endpoint& to, const op_options& opts = {}) {
+    template<detail::io::lasting_byte_range B>
+    task<std::size_t> send_to(B&& buffer, const endpoint& to, const op_options& opts = {}) {
         auto bytes = detail::io::readable_bytes(buffer);
         return start_op<std::size_t, detail::io::byte_count>(
             detail::io::op_kind::send_to, opts, [&](detail::io::io_op& op) {
@@ -50,7 +50,7 @@ public:
                 op.x().peer_len = to.size();
             });
     }
-    template<detail::io::byte_range B>
+    template<detail::io::lasting_byte_range B>
     task<datagram> receive_from(B&& buffer, const op_options& opts = {}) {
         auto bytes = detail::io::writable_bytes(buffer);
         return start_op<datagram, to_datagram>(detail::io::op_kind::recv_from, opts, [&](detail::io::io_op& op) {

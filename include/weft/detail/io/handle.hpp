@@ -11,6 +11,7 @@
 #include <weft/task.hpp>
 
 #include <cerrno>
+#include <ranges>
 #include <span>
 #include <system_error>
 #include <utility>
@@ -25,6 +26,13 @@ template<typename B>
 concept byte_range = requires(B& b) {
     std::as_bytes(std::span(b));
 };
+
+/// A buffer an operation may keep using after the call has returned: a named range (an
+/// lvalue), or a view whose bytes live elsewhere (std::span, std::string_view). A temporary
+/// container is rejected at compile time: the kernel would write into, or send from, an
+/// object that dies at the end of the call's full-expression while the task lives on.
+template<typename B>
+concept lasting_byte_range = byte_range<std::remove_reference_t<B>> && std::ranges::borrowed_range<B>;
 
 template<byte_range B>
 std::span<std::byte> writable_bytes(B& b) {
