@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "io/io_support.hpp"
@@ -109,4 +111,33 @@ TEST_CASE("io: periodic_timer ticks on a fixed-rate schedule") {
     }
     CHECK(std::chrono::steady_clock::now() - t0 >= 25ms);
     CHECK_THROWS_AS(weft::periodic_timer(io, 0ms), std::invalid_argument);
+    CHECK_THROWS_AS(weft::periodic_timer(io, -1h), std::invalid_argument);
+    CHECK_THROWS_AS(weft::periodic_timer(io, std::chrono::duration<double>(std::nan(""))), std::invalid_argument);
+}
+
+TEST_CASE("io: periodic_timer saturates a period too large for the clock: its tick never comes") {
+    weft::io_context io;
+    weft::cancellation_source cs;
+    weft::periodic_timer max_ns(io, std::chrono::steady_clock::duration::max());
+    weft::periodic_timer max_hours(io, std::chrono::hours::max());
+    weft::periodic_timer infinite(io, std::chrono::duration<double>(std::numeric_limits<double>::infinity()));
+    std::vector<weft::task<void>> ticks;
+    for (auto* timer : {&max_ns, &max_hours, &infinite}) {
+        ticks.push_back(timer->next({.token = cs.token()}));
+        ticks.push_back(timer->next({.token = cs.token()})); // the second tick saturates too
+    }
+    await_get(weft::delay(io, 20ms)); // an overflowed tick would have fired by now
+    for (auto& t : ticks) {
+        CHECK_FALSE(t.is_ready());
+    }
+    cs.cancel();
+    for (auto& t : ticks) {
+        REQUIRE(t.wait_for(20s));
+        CHECK(t.is_canceled());
+    }
+    CHECK_THROWS_AS((void)weft::delay(io, std::chrono::duration<double>(std::nan(""))), std::invalid_argument);
+    auto forever = weft::delay(io, std::chrono::duration<double>(std::numeric_limits<double>::infinity()),
+                               {.token = cs.token()});
+    REQUIRE(forever.wait_for(20s));
+    CHECK(forever.is_canceled()); // never fired by itself: only the (already canceled) token ended it
 }

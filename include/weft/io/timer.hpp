@@ -17,18 +17,40 @@
 namespace weft {
 
 namespace detail::io {
-/// now + d without overflow: a duration too large to add is "never" (time_point::max()).
+/// `d` in the clock's unit, rounded up; a duration too large for it (hours::max(), an infinite
+/// floating-point one) saturates to duration::max(), a negative one to zero or below. A NaN
+/// duration is std::invalid_argument.
 template<typename Rep, typename Period>
-io_clock::time_point saturating_deadline(std::chrono::duration<Rep, Period> d) noexcept {
-    const auto now = io_clock::now();
-    if (d <= std::chrono::duration<Rep, Period>::zero()) {
-        return now;
+io_clock::duration saturating_duration(std::chrono::duration<Rep, Period> d) {
+    using source = std::chrono::duration<Rep, Period>;
+    if constexpr (std::is_floating_point_v<Rep>) {
+        if (d != d) {
+            throw std::invalid_argument("weft: a timer duration is NaN");
+        }
     }
-    const auto room = io_clock::time_point::max() - now;
-    if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(room)) {
+    // compared in the source's unit: converting max() into it cannot overflow (it only shrinks
+    // or keeps the count), converting d into nanoseconds might
+    if (d >= std::chrono::duration_cast<source>(io_clock::duration::max())) {
+        return io_clock::duration::max();
+    }
+    if (d <= std::chrono::duration_cast<source>(io_clock::duration::min())) {
+        return io_clock::duration::min();
+    }
+    return std::chrono::ceil<io_clock::duration>(d);
+}
+/// t + d, saturating at time_point::max() ("never"); d >= 0.
+inline io_clock::time_point saturating_add(io_clock::time_point t, io_clock::duration d) noexcept {
+    if (d >= io_clock::time_point::max() - t) {
         return io_clock::time_point::max();
     }
-    return now + std::chrono::ceil<io_clock::duration>(d);
+    return t + d;
+}
+/// now + d without overflow: a duration too large to add is "never" (time_point::max()).
+template<typename Rep, typename Period>
+io_clock::time_point saturating_deadline(std::chrono::duration<Rep, Period> d) {
+    const io_clock::duration ticks = saturating_duration(d);
+    const auto now = io_clock::now();
+    return ticks <= io_clock::duration::zero() ? now : saturating_add(now, ticks);
 }
 } // namespace detail::io
 
@@ -44,7 +66,8 @@ delay_until(io_context& io, std::chrono::steady_clock::time_point deadline, cons
     return std::move(t);
 }
 
-/// delay_until(now + d). Zero or negative: completes promptly; duration::max(): never.
+/// delay_until(now + d). Zero or negative: completes promptly; a duration too large to add to
+/// now (duration::max(), hours::max(), an infinite one): never. NaN: std::invalid_argument.
 template<typename Rep, typename Period>
 task<void> delay(io_context& io, std::chrono::duration<Rep, Period> d, const op_options& opts = {}) {
     return delay_until(io, detail::io::saturating_deadline(d), opts);
@@ -76,13 +99,15 @@ task<T> with_timeout(io_context& io, task<T> t, std::chrono::duration<Rep, Perio
 }
 
 /// Ticks every `period` on a fixed-rate schedule (start + k·period); next() completes at the
-/// next tick not yet passed (missed ticks are skipped, not bunched).
+/// next tick not yet passed (missed ticks are skipped, not bunched). A period too large for the
+/// clock (duration::max(), hours::max()) saturates: the first tick is "never". A period <= 0
+/// or NaN is std::invalid_argument.
 class periodic_timer {
 public:
     template<typename Rep, typename Period>
     periodic_timer(io_context& io, std::chrono::duration<Rep, Period> period)
         : io_(&io)
-        , period_(std::chrono::ceil<std::chrono::steady_clock::duration>(period))
+        , period_(detail::io::saturating_duration(period))
         , next_(std::chrono::steady_clock::now()) {
         if (period_ <= std::chrono::steady_clock::duration::zero()) {
             throw std::invalid_argument("weft: periodic_timer needs a positive period");
@@ -91,9 +116,9 @@ public:
 
     task<void> next(const op_options& opts = {}) {
         const auto now = std::chrono::steady_clock::now();
-        next_ += period_;
-        if (next_ < now) { // missed ticks: skip to the first one ahead
-            next_ += ((now - next_) / period_ + 1) * period_;
+        next_ = detail::io::saturating_add(next_, period_);
+        if (next_ < now) { // missed ticks: skip to the first one ahead (now - next_ < now: no overflow)
+            next_ = detail::io::saturating_add(next_, ((now - next_) / period_ + 1) * period_);
         }
         return delay_until(*io_, next_, opts);
     }
