@@ -91,3 +91,32 @@ TEST_CASE("io contract: an exact read that meets end of stream after the last by
     auto exact = server.read_exact(rest);
     CHECK(error_of(exact) == weft::io_errc::eof);
 }
+
+TEST_CASE("io contract: a closed handle holds nothing of its context once the context is gone") {
+    const int before = weft_test::open_fds();
+    {
+        weft::tcp_socket client;
+        weft::tcp_socket server;
+        weft::tcp_listener listener;
+        weft::udp_socket udp;
+        weft::file file;
+        {
+            weft::io_context io;
+            auto pair = connect_pair(io);
+            client = std::move(pair.client);
+            server = std::move(pair.server);
+            listener = weft::tcp_listener::bind(io, weft::endpoint::loopback_v4(0));
+            udp = weft::udp_socket::bind(io, weft::endpoint::loopback_v4(0));
+            file = await_get(weft::file::open(io, "/proc/self/stat", O_RDONLY));
+            CHECK(weft_test::open_fds() > before);
+            client.close();
+            server.close();
+            listener.close();
+            udp.close();
+            file.close();
+        }
+        // the handle objects still exist; the context's ring or epoll set and eventfd are gone
+        CHECK(weft_test::open_fds() == before);
+    }
+    CHECK(weft_test::open_fds() == before);
+}

@@ -13,6 +13,8 @@
 #include <thread>
 #include <utility>
 
+#include <dirent.h>
+
 #include "catch.hpp"
 #include "support/eventually.hpp"
 
@@ -36,6 +38,18 @@ decltype(auto) await_get(weft::task<T>&& t) {
 inline std::string wanted_backend() {
     const char* v = std::getenv("WEFT_IO_BACKEND");
     return v == nullptr ? std::string() : std::string(v);
+}
+
+/// How many file descriptors the process has open (entries of /proc/self/fd).
+inline int open_fds() {
+    int n = 0;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (::readdir(d) != nullptr) {
+            ++n;
+        }
+        ::closedir(d);
+    }
+    return n;
 }
 
 /// A connected pair of TCP sockets on `io` (both ends weft sockets).

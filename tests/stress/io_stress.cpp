@@ -12,7 +12,6 @@
 
 #include "io/io_support.hpp"
 #include "support/env.hpp"
-#include <dirent.h>
 
 using namespace std::chrono_literals;
 using weft_test::await_get;
@@ -31,17 +30,6 @@ void spin_for(std::chrono::nanoseconds d) {
     const auto until = std::chrono::steady_clock::now() + d;
     while (std::chrono::steady_clock::now() < until) {
     }
-}
-
-int open_fds() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (::readdir(d) != nullptr) {
-            ++n;
-        }
-        ::closedir(d);
-    }
-    return n;
 }
 
 } // namespace
@@ -148,7 +136,7 @@ weft::task<void> echo_once(weft::tcp_socket s) {
 
 TEST_CASE("io stress: connection churn leaks no fd and loses no connection") {
     const long n = weft_test::env_or("WEFT_IO_CHURN", 1'000);
-    const int fds_before = open_fds();
+    const int fds_before = weft_test::open_fds();
     {
         weft::io_context io{weft::io_options{.threads = 2}};
         auto listener = weft::tcp_listener::bind(io, weft::endpoint::loopback_v4(0));
@@ -163,5 +151,5 @@ TEST_CASE("io stress: connection churn leaks no fd and loses no connection") {
             await_get(server);
         }
     }
-    CHECK(open_fds() == fds_before);
+    CHECK(weft_test::open_fds() == fds_before);
 }

@@ -72,11 +72,15 @@ public:
     /// The fd (valid while open). For setsockopt and the like; do not close it yourself.
     int native_handle() const noexcept { return desc_ != nullptr ? desc_->fd : -1; }
 
-    /// Ends every operation in flight on it with an error and closes the fd. Idempotent.
+    /// Ends every operation in flight on it with an error and closes the fd, then lets go of
+    /// the io_context's core: a closed handle holds nothing (once its context is gone, its
+    /// rings, epoll sets and eventfds are released whether or not the handle still exists).
+    /// Idempotent.
     void close() noexcept {
         if (descriptor* d = std::exchange(desc_, nullptr)) {
             d->owner->request_close(d);
         }
+        core_ = core_ref{}; // after the close request: it may need the reactor (§4 of the note)
     }
 
 protected:
