@@ -9,6 +9,7 @@
 #include <latch>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "catch.hpp"
@@ -220,4 +221,22 @@ TEST_CASE("a callback exception on the timer thread reaches the unobserved handl
     REQUIRE(seen_task.wait_for(10s));
     CHECK_THAT(seen_task.get(), WEFT_CONTAINS_SUBSTRING("from timer"));
     weft::set_unobserved_exception_handler(previous);
+}
+
+TEST_CASE("a token ref borrows the state: trivially destructible, converts back to an owning token", "[cancel]") {
+    STATIC_REQUIRE(std::is_trivially_destructible_v<weft::cancellation_token_ref>);
+    weft::cancellation_token_ref none;
+    CHECK_FALSE(none.can_be_canceled());
+    CHECK_FALSE(static_cast<weft::cancellation_token>(none).can_be_canceled());
+    weft::cancellation_token kept;
+    {
+        weft::cancellation_source cs;
+        const weft::cancellation_token_ref ref = cs.token(); // the temporary token dies here
+        CHECK(ref.can_be_canceled());
+        kept = ref.token(); // takes its own reference: outlives the source
+        CHECK(kept == cs.token());
+        cs.cancel();
+        CHECK(ref.is_cancellation_requested());
+    }
+    CHECK(kept.is_cancellation_requested());
 }

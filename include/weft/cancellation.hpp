@@ -279,9 +279,33 @@ public:
 
 private:
     friend class cancellation_source;
+    friend class cancellation_token_ref;
     explicit cancellation_token(detail::cancel_state* s) noexcept : state_(s) {}
     detail::ref_ptr<detail::cancel_state> state_;
 };
+
+/// A token borrowed for the length of one call: what an options struct passed to an operation
+/// holds (op_options::token). It refers to the token's state without owning a reference, so it
+/// is trivially destructible — options built in braces inside `co_await` are then safe on
+/// every compiler (g++ 12 runs a destructor for such a brace-initialised temporary on storage
+/// it never constructed; decision 0009). Valid while its source or any token of that source
+/// lives: `op(buf, {.token = src.token()})` is fine (the operation takes its own reference
+/// before it returns); do not keep one beyond the source and every token.
+class cancellation_token_ref {
+public:
+    constexpr cancellation_token_ref() noexcept = default;
+    cancellation_token_ref(const cancellation_token& t) noexcept : state_(t.state_.get()) {}
+
+    /// A token (with its own reference) for the same source.
+    cancellation_token token() const noexcept { return cancellation_token(state_); }
+    operator cancellation_token() const noexcept { return token(); }
+    bool is_cancellation_requested() const noexcept { return state_ != nullptr && state_->is_canceled(); }
+    bool can_be_canceled() const noexcept { return state_ != nullptr; }
+
+private:
+    detail::cancel_state* state_ = nullptr;
+};
+static_assert(std::is_trivially_destructible_v<cancellation_token_ref>);
 
 /// Signals cancellation to its tokens (.NET CancellationTokenSource). Copies share one state.
 ///

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -69,11 +70,16 @@ struct io_options {
 };
 
 /// Per-operation options: a token that cancels the operation in flight, and a policy that
-/// overrides the io_context's for this operation's continuations.
+/// overrides the io_context's for this operation's continuations. Built for one call
+/// (`sock.read_some(buf, {.token = t})`): the operation copies what it needs before it
+/// returns. Trivially destructible on purpose: g++ 12 runs an extra destructor on a
+/// brace-initialised aggregate temporary inside `co_await`, on storage it never constructed;
+/// with nothing to destroy, that is harmless (decision 0009).
 struct op_options {
-    cancellation_token token{};
+    cancellation_token_ref token{};
     std::optional<io_policy> policy{};
 };
+static_assert(std::is_trivially_destructible_v<op_options>, "op_options must survive g++ 12's co_await temporaries");
 
 /// One I/O thread's counters (exact once it is quiet).
 struct io_thread_stats {
