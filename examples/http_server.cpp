@@ -159,7 +159,7 @@ weft::task<void> serve(weft::tcp_listener& l) {
             (void)session(std::move(s));
         }
     } catch (const std::system_error& e) {
-        if (e.code() != std::errc::operation_canceled) { // ECANCELED: the listener was closed
+        if (e.code() != weft::io_errc::closed) { // the listener was closed
             throw;
         }
     }

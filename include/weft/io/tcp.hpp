@@ -21,14 +21,19 @@ class tcp_listener;
 
 /// A connected TCP stream. Every operation returns a task whose continuations run per the
 /// io_context's policy (or op_options::policy); an op_options::token cancels it in flight
-/// (the task completes canceled). Errors: std::system_error with the errno (ECONNRESET, EPIPE
-/// — never SIGPIPE —, ECANCELED when the socket is closed under it). End of stream: read_some
-/// returns 0; read_exact fails with weft::io_errc::eof.
+/// (the task completes canceled). What ends an operation, and how it is reported, is the table
+/// in docs/guide/io.md: a transfer fails with weft::transfer_error (a std::system_error: the
+/// errno — ECONNRESET, EPIPE, never SIGPIPE —, io_errc::closed when the socket is closed under
+/// it, io_errc::eof when read_exact meets the end of the stream) and says how many bytes it
+/// moved. End of stream: read_some returns 0 (an empty buffer is std::invalid_argument). A
+/// canceled read_exact gives the bytes it had read back to the socket: the next read returns
+/// them first.
 ///
 /// Thread safety: operations may be started from any thread; at most one read and one write
 ///                in flight at a time is the usual pattern (more are queued FIFO per direction).
-/// Lifetime:      buffers must stay valid until the operation's task completes. The socket may
-///                outlive its io_context (operations then throw shutdown_error).
+/// Lifetime:      buffers must stay valid until the operation's task completes (temporaries
+///                do not compile). The socket may outlive its io_context (operations then
+///                throw shutdown_error).
 class tcp_socket : public detail::io::io_handle {
 public:
     tcp_socket() noexcept = default;

@@ -99,7 +99,7 @@ public:
         const bool is_read = reads(op->kind);
         op_fifo& q = is_read ? d->read_q : d->write_q;
         // §9.2: FIFO per direction, so only an op at the head may try at once; §9.6
-        if (q.empty() && (!is_read || d->maybe_readable)) {
+        if (q.empty() && (!is_read || d->maybe_readable || d->has_unread())) {
             std::int64_t res = 0;
             while ((res = perform(op)) != -EAGAIN) {
                 if (reactor::settle(op, res)) {
@@ -127,7 +127,12 @@ public:
             descriptor* d = op->desc;
             if (d->read_q.remove(op) || d->write_q.remove(op)) {
                 op->result = -ECANCELED;
-                reactor_->finish(op);
+                d->add_ref(); // finish() drops the op's reference; a continuation may close d
+                reactor_->finish(op); // a read_exact's bytes are given back (§5)
+                if (!d->closed && d->has_unread() && !d->read_q.empty()) {
+                    run_queue(d, d->read_q); // the next read takes them now: no edge will say so
+                }
+                d->release_ref();
             }
         } else if (op->phase == op_phase::blocking && reactor_->blocking().try_remove(op)) {
             --op->desc->blocking_ops;
@@ -295,6 +300,9 @@ private:
 
     /// One attempt of op's syscall: bytes (or 0/new fd) or -errno; -EAGAIN: wait for readiness.
     static std::int64_t perform(io_op* op) noexcept {
+        if (op->kind == op_kind::recv && op->desc->has_unread()) {
+            return static_cast<std::int64_t>(reactor::take_unread(op)); // §5: given-back bytes first
+        }
         const std::int64_t res = attempt(op);
         // (a short datagram says nothing: more may be queued; a short stream read drained it)
         if (reads(op->kind) && !op->desc->read_side_done && (res == -EAGAIN || (op->kind == op_kind::recv && res > 0 &&

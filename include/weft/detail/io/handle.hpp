@@ -6,6 +6,7 @@
 
 #include <weft/detail/io/core.hpp>
 #include <weft/io/endpoint.hpp>
+#include <weft/io/error.hpp>
 #include <weft/io/options.hpp>
 #include <weft/promise.hpp>
 #include <weft/task.hpp>
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <ranges>
 #include <span>
+#include <stdexcept>
 #include <system_error>
 #include <utility>
 
@@ -51,7 +53,7 @@ inline task<std::size_t> completed_zero() {
 }
 
 /// Move-only owner of one descriptor. Destroying or closing it ends every operation in flight
-/// on it (they fail with std::system_error(ECANCELED)) and closes the fd on its I/O thread.
+/// on it (they fail with io_errc::closed) and closes the fd on its I/O thread.
 class io_handle {
 public:
     io_handle() noexcept = default;
@@ -99,7 +101,7 @@ protected:
 
     descriptor& checked() const {
         if (desc_ == nullptr) {
-            throw std::system_error(EBADF, std::system_category(), "weft: the handle is closed");
+            throw std::system_error(make_error_code(io_errc::closed), "weft: the handle is closed");
         }
         return *desc_;
     }
@@ -121,13 +123,17 @@ protected:
         return std::move(t);
     }
 
-    /// A read or write of `bytes`. A zero-length one completes with 0 at once, without the
-    /// kernel (a zero-length recv would look like end of stream); EBADF if closed either way.
+    /// A read or write of `bytes`. An empty buffer: a write or an exact read completes with 0
+    /// at once, without the kernel; read_some and read_at reject it (std::invalid_argument),
+    /// since their 0 means end of stream / end of file. A closed handle: io_errc::closed.
     template<typename Buf>
     task<std::size_t>
     start_transfer(op_kind kind, Buf bytes, bool exact, const op_options& opts, std::uint64_t offset = 0) {
         if (bytes.empty()) {
             checked();
+            if (!exact && (kind == op_kind::recv || kind == op_kind::read_at)) {
+                throw std::invalid_argument("weft: a read needs a non-empty buffer (0 means end of stream)");
+            }
             return completed_zero();
         }
         return start_op<std::size_t, byte_count>(kind, opts, [&](io_op& op) {

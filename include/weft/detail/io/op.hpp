@@ -79,10 +79,17 @@ struct descriptor : ref_counted<descriptor> {
     bool registered = false;    ///< epoll: added to the epoll set
     bool maybe_readable = true; ///< epoll: false after a short read or EAGAIN, until EPOLLIN (§9.6)
     bool read_side_done = false; ///< epoll: RDHUP/HUP/ERR seen: every read tries at once for good (§9.6)
-    bool closed = false;        ///< close() ran: new ops fail with EBADF
-    op_fifo read_q;             ///< epoll: ops waiting for readability, FIFO
+    bool closed = false;        ///< close() ran: new ops fail with io_errc::closed
+    op_fifo read_q;  ///< epoll: ops waiting for readability; io_uring: reads queued behind recv_in_kernel, FIFO
     op_fifo write_q; ///< epoll: ops waiting for writability; io_uring: writes queued behind send_in_kernel, FIFO
     bool send_in_kernel = false; ///< io_uring: a stream write on this fd is in the kernel (one at a time)
+    bool recv_in_kernel = false; ///< io_uring: a stream read on this fd is in the kernel (one at a time)
+    /// Bytes a canceled read_exact had read, given back to the stream: the next read takes them
+    /// before the socket's (§5 of the reactor note). Empty (null) almost always.
+    std::unique_ptr<std::byte[]> unread;
+    std::size_t unread_from = 0;
+    std::size_t unread_to = 0;
+    bool has_unread() const noexcept { return unread_from != unread_to; }
     io_op* kernel_ops = nullptr; ///< io_uring: ops on this fd in the kernel (close cancels them)
     unsigned blocking_ops = 0;   ///< epoll files: ops on the blocking pool (close waits for 0)
 };
@@ -157,6 +164,11 @@ inline io_op*& op_link::next(io_op* op) noexcept {
     return op->qnext;
 }
 
+/// Byte transfers: their failures and cancellations say how many bytes moved (io/error.hpp).
+inline bool moves_bytes(op_kind k) noexcept {
+    return k == op_kind::recv || k == op_kind::send || k == op_kind::read_at || k == op_kind::write_at;
+}
+
 inline const char* op_name(op_kind k) noexcept {
     static constexpr const char* names[] = {"weft: read",
                                             "weft: write",
@@ -183,18 +195,25 @@ public:
         this->set_source_policy(source);
     }
 
+    /// The outcome of `result` (docs/guide/io.md, "What ends an operation"): a close is
+    /// io_errc::closed, a token (or shutdown) a cancellation, an exact transfer cut short by
+    /// the end of the stream io_errc::eof; a byte transfer's error says how many bytes moved.
     void complete_task() noexcept override {
         if (result < 0) {
             const int err = static_cast<int>(-result);
-            if (err == ECANCELED && canceled_by_token && !closed) {
-                this->try_set_canceled();
+            if (err == ECANCELED && closed) {
+                fail(make_error_code(io_errc::closed));
+            } else if (err == ECANCELED && canceled_by_token) {
+                if (moves_bytes(kind)) {
+                    this->try_set_canceled(std::make_exception_ptr(transfer_canceled(done)));
+                } else {
+                    this->try_set_canceled();
+                }
             } else {
-                this->try_set_exception(
-                    std::make_exception_ptr(std::system_error(err, std::system_category(), op_name(kind))));
+                fail(std::error_code(err, std::system_category()));
             }
-        } else if (exact && done < len) { // a stream that ended before the buffer was full
-            this->try_set_exception(
-                std::make_exception_ptr(std::system_error(make_error_code(io_errc::eof), op_name(kind))));
+        } else if (exact && done < len) { // a stream (or file) that ended before the buffer was full
+            fail(make_error_code(io_errc::eof));
         } else {
             try {
                 if constexpr (std::is_void_v<R>) {
@@ -213,6 +232,14 @@ public:
     void release() noexcept override { this->release_ref(); }
 
 private:
+    void fail(std::error_code code) noexcept {
+        if (moves_bytes(kind)) {
+            this->try_set_exception(std::make_exception_ptr(transfer_error(code, op_name(kind), done)));
+        } else {
+            this->try_set_exception(std::make_exception_ptr(std::system_error(code, op_name(kind))));
+        }
+    }
+
     static void destroy(state_base* s) noexcept {
         delete detail::down_cast<op_state>(detail::down_cast<task_state<R>>(s));
     }

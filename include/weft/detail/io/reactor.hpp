@@ -40,6 +40,14 @@
 //    and drops the in-flight reference. An op registers its token's callback before its I/O
 //    starts, so a cancel that lands inline is seen. A short read_exact/write_all attempt is
 //    resumed for the rest (settle()), never finished early.
+//    Partial progress (no byte lost). A stream read_exact canceled (token or shutdown) after
+//    some bytes gives them back (give_back()): they go to the descriptor's `unread` bytes,
+//    which the next read takes before the socket's (take_unread()), so a canceled read
+//    consumed nothing. Reads on a socket are one at a time for that (epoll: its FIFO; io_uring:
+//    one recv in the kernel, the others queued), and a read given bytes back is handed them
+//    before the next read starts. Bytes written cannot be taken back: a canceled write_all
+//    reports how many went out (transfer_canceled), a failed transfer how many moved
+//    (transfer_error), a close discards the bytes given back with the socket.
 // §6 Caller-thread writes. A stream write started off the I/O thread may be sent at once on
 //    the calling thread (io_options::writes_on_caller), with no hand-over and no continuation
 //    hop. Writes on one socket keep the order they were started in: the descriptor's
@@ -100,6 +108,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -255,7 +264,8 @@ public:
         } else if (op->kind == op_kind::timer) {
             add_timer(op);
         } else if (op->desc != nullptr && op->desc->closed) {
-            op->result = -EBADF;
+            op->closed = true; // closed before the op began: io_errc::closed, as in flight
+            op->result = -ECANCELED;
             finish_or_defer(op);
         } else {
             backend_->begin(op); // noexcept in effect: a backend reports failures through the op
@@ -291,8 +301,51 @@ public:
         return false;
     }
 
+    /// §5, partial progress: a stream read takes the bytes given back first. Copies as many as
+    /// it has room for and returns how many (0: none), as one attempt of its syscall would;
+    /// the caller settles the op with it.
+    static std::size_t take_unread(io_op* op) noexcept {
+        descriptor* d = op->desc;
+        if (op->kind != op_kind::recv || d == nullptr || !d->has_unread()) {
+            return 0;
+        }
+        const std::size_t n = std::min(d->unread_to - d->unread_from, op->len - op->done);
+        std::memcpy(op->buf + op->done, d->unread.get() + d->unread_from, n);
+        d->unread_from += n;
+        if (!d->has_unread()) {
+            d->unread.reset();
+            d->unread_from = d->unread_to = 0;
+        }
+        return n;
+    }
+
+    /// §5, partial progress: a stream read_exact canceled after some bytes puts them in front
+    /// of its socket's unread bytes, and then counts none. Idempotent. Without memory for
+    /// them, they stay counted: transfer_canceled says how many are in the buffer.
+    static void give_back(io_op* op) noexcept {
+        descriptor* d = op->desc;
+        if (op->kind != op_kind::recv || !op->exact || op->done == 0 || d == nullptr || op->closed ||
+            !op->canceled_by_token || op->result != -ECANCELED) {
+            return;
+        }
+        const std::size_t rest = d->unread_to - d->unread_from; // (came after ours on the stream)
+        auto* bytes = new (std::nothrow) std::byte[op->done + rest];
+        if (bytes == nullptr) {
+            return;
+        }
+        std::memcpy(bytes, op->buf, op->done);
+        if (rest != 0) {
+            std::memcpy(bytes + op->done, d->unread.get() + d->unread_from, rest);
+        }
+        d->unread.reset(bytes);
+        d->unread_from = 0;
+        d->unread_to = op->done + rest;
+        op->done = 0;
+    }
+
     /// Completes `op`'s task (§5). May free `op`.
     void finish(io_op* op) noexcept {
+        give_back(op);
         op->phase = op_phase::done;
         unlink_inflight(op);
         op->registration.unregister();

@@ -18,7 +18,9 @@
 //         two writes on one socket never interleave (a short write_all re-issued after a later
 //         write's SQE), a socket has one stream write in the kernel at a time: the others wait
 //         in its write_q (phase `waiting`, FIFO) and the next is issued when one ends — before
-//         that one's continuation runs. Cancel and close end a queued write at once. Fd reuse:
+//         that one's continuation runs. Stream reads likewise, one in the kernel, the others in
+//         its read_q: a canceled read_exact gives its bytes back (§5) before the next read
+//         starts, so none is read out of order. Cancel and close end a queued op at once. Fd reuse:
 //         the kernel pins the file at submission, and close() first submits every pending SQE,
 //         cancels the fd's ops and only then calls close(2): a new socket that gets the same
 //         fd number can never receive an old op's completion, which names the old op.
@@ -90,6 +92,17 @@ public:
                 return;
             }
             op->desc->send_in_kernel = true;
+        } else if (op->kind == op_kind::recv && op->desc != nullptr) {
+            if (op->desc->recv_in_kernel) { // §8.2: one stream read per socket in the kernel
+                op->phase = op_phase::waiting;
+                op->desc->read_q.push(op);
+                return;
+            }
+            if (const std::size_t n = reactor::take_unread(op); n != 0 && reactor::settle(op, std::int64_t(n))) {
+                reactor_->finish_or_defer(op); // bytes given back by a canceled read_exact (§5)
+                return;
+            }
+            op->desc->recv_in_kernel = true;
         }
         op->phase = op_phase::in_kernel;
         if (descriptor* d = op->desc; d != nullptr) { // for close(): the fd's ops in the kernel
@@ -104,8 +117,10 @@ public:
     }
 
     void cancel(io_op* op) noexcept override {
-        if (op->phase == op_phase::waiting) { // a write queued behind its socket's write
-            op->desc->write_q.remove(op);
+        if (op->phase == op_phase::waiting) { // queued behind its socket's read or write
+            if (!op->desc->read_q.remove(op)) {
+                op->desc->write_q.remove(op);
+            }
             op->result = -ECANCELED;
             reactor_->finish(op);
             return;
@@ -136,10 +151,12 @@ public:
     }
 
     void close(descriptor* d) noexcept override {
-        while (io_op* op = d->write_q.pop()) { // queued writes never reach the kernel
-            op->closed = true;
-            op->result = -ECANCELED;
-            reactor_->finish(op);
+        for (op_fifo* q : {&d->read_q, &d->write_q}) { // queued reads and writes never reach the kernel
+            while (io_op* op = q->pop()) {
+                op->closed = true;
+                op->result = -ECANCELED;
+                reactor_->finish(op);
+            }
         }
         for (io_op* op = d->kernel_ops; op != nullptr;) {
             io_op* next = op->desc_next; // cancel() may end a backlogged op (unlinking it)
@@ -377,6 +394,12 @@ private:
                 d->send_in_kernel = false;
                 if (io_op* next = d->write_q.pop()) {
                     begin(next); // the next write goes before any this one's continuation starts
+                }
+            } else if (op->kind == op_kind::recv) {
+                d->recv_in_kernel = false;
+                reactor::give_back(op); // a canceled read_exact's bytes, before the next read (§5)
+                if (io_op* next = d->read_q.pop()) {
+                    begin(next);
                 }
             }
         }
