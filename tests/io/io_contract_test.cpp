@@ -149,3 +149,206 @@ TEST_CASE("io contract: op_options braced inside co_await are destroyed safely (
         CHECK(await_get(reading) == 9);
     }
 }
+
+namespace {
+
+/// `n` bytes of a position-dependent pattern starting at stream offset `from`.
+std::vector<char> pattern(std::size_t from, std::size_t n) {
+    std::vector<char> v(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        v[i] = static_cast<char>((from + i) * 7 % 251);
+    }
+    return v;
+}
+
+/// The exception a task ended with, as E (fails the test if it ended otherwise).
+template<typename E, typename T>
+E outcome_of(weft::task<T>& t) {
+    REQUIRE(t.wait_for(20s));
+    try {
+        t.get();
+    } catch (const E& e) {
+        return e;
+    } catch (const std::exception& e) {
+        FAIL("unexpected exception: " << e.what());
+    }
+    FAIL("expected an exception");
+    throw std::logic_error("unreachable");
+}
+
+} // namespace
+
+TEST_CASE("io contract: a canceled read_exact gives its bytes back: the next reads see the stream intact") {
+    weft::io_context io;
+    auto [client, server] = connect_pair(io);
+    std::size_t sent = 0;
+    std::size_t received = 0;
+    for (int round = 0; round < 40; ++round) {
+        const std::size_t early = 1 + static_cast<std::size_t>(round) * 3 % 60; // arrives before the cancel
+        const auto head = pattern(sent, early);
+        await_get(client.write_all(head));
+        sent += early;
+        weft::cancellation_source cs;
+        std::vector<char> big(100);
+        auto exact = server.read_exact(big, {.token = cs.token()});
+        let_io_poll(io); // the early bytes are in the read (or still in the socket)
+        std::vector<char> behind(7);
+        auto queued = server.read_some(behind); // waits behind the exact read (FIFO)
+        cs.cancel();
+        const auto canceled = outcome_of<weft::transfer_canceled>(exact);
+        CHECK(canceled.transferred() == 0); // nothing consumed: the bytes went back to the socket
+        CHECK(exact.is_canceled());
+        // the read queued behind it takes the bytes given back first
+        const std::size_t got = await_get(queued);
+        REQUIRE(got >= 1);
+        CHECK(std::vector<char>(behind.begin(), behind.begin() + static_cast<std::ptrdiff_t>(got)) ==
+              pattern(received, got));
+        received += got;
+        // then an exact read takes the rest given back and, after it, what the socket has
+        const std::size_t more = 50;
+        const auto tail = pattern(sent, more);
+        await_get(client.write_all(tail));
+        sent += more;
+        std::vector<char> rest(sent - received);
+        CHECK(await_get(server.read_exact(rest)) == rest.size());
+        CHECK(rest == pattern(received, rest.size()));
+        received += rest.size();
+    }
+}
+
+TEST_CASE("io contract: a canceled write_all says how many bytes went out, and exactly those arrive") {
+    weft::io_context io;
+    auto [client, server] = connect_pair(io);
+    const auto payload = pattern(0, 16 << 20); // far more than the socket buffers hold
+    weft::cancellation_source cs;
+    auto writing = client.write_all(payload, {.token = cs.token()});
+    let_io_poll(io);
+    REQUIRE_FALSE(writing.is_ready()); // the peer reads nothing: the write waits for room
+    cs.cancel();
+    const auto canceled = outcome_of<weft::transfer_canceled>(writing);
+    CHECK(writing.is_canceled());
+    CHECK(canceled.transferred() > 0);
+    CHECK(canceled.transferred() < payload.size());
+    client.shutdown_send();
+    std::vector<char> got;
+    std::vector<char> buf(1 << 16);
+    for (;;) {
+        const std::size_t n = await_get(server.read_some(buf));
+        if (n == 0) {
+            break;
+        }
+        got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    CHECK(got.size() == canceled.transferred());
+    CHECK(got == pattern(0, got.size()));
+}
+
+TEST_CASE("io contract: a transfer that fails says how many bytes it moved (eof, closed, an errno)") {
+    weft::io_context io;
+    SECTION("read_exact meets end of stream after 3 bytes") {
+        auto [client, server] = connect_pair(io);
+        await_get(client.write_all(std::string_view("abc")));
+        client.shutdown_send();
+        std::array<char, 10> buf{};
+        auto t = server.read_exact(buf);
+        const auto e = outcome_of<weft::transfer_error>(t);
+        CHECK(e.code() == weft::io_errc::eof);
+        CHECK(e.transferred() == 3);
+        CHECK(t.is_failed());
+        CHECK(std::string_view(buf.data(), 3) == "abc");
+    }
+    SECTION("a socket closed under read_exact, after 5 bytes") {
+        auto [client, server] = connect_pair(io);
+        await_get(client.write_all(std::string_view("12345")));
+        std::array<char, 10> buf{};
+        auto t = server.read_exact(buf);
+        let_io_poll(io);
+        REQUIRE_FALSE(t.is_ready());
+        server.close();
+        const auto e = outcome_of<weft::transfer_error>(t);
+        CHECK(e.code() == weft::io_errc::closed);
+        CHECK(e.transferred() <= 5); // (0 if the bytes had not reached the read yet)
+        CHECK(t.is_failed());        // a close is a failure, not a cancellation
+    }
+    SECTION("a write to a peer that reset fails with the errno") {
+        auto [client, server] = connect_pair(io);
+        const linger hard{1, 0};
+        ::setsockopt(server.native_handle(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+        server.close(); // RST
+        const auto chunk = pattern(0, 1 << 16);
+        std::error_code code;
+        for (int i = 0; i < 100 && !code; ++i) {
+            auto t = client.write_all(chunk);
+            REQUIRE(t.wait_for(20s));
+            if (t.is_failed()) {
+                const auto e = outcome_of<weft::transfer_error>(t);
+                code = e.code();
+                CHECK(e.transferred() <= chunk.size());
+            }
+        }
+        CHECK((code == std::errc::broken_pipe || code == std::errc::connection_reset));
+    }
+}
+
+TEST_CASE("io contract: the outcomes of shutdown, of a handle closed before the call, of bad arguments") {
+    std::array<char, 8> buf{};
+    weft::tcp_socket kept;
+    weft::task<std::size_t> in_flight;
+    {
+        weft::io_context io;
+        auto [client, server] = connect_pair(io);
+        in_flight = server.read_some(buf);
+        kept = std::move(client);
+        std::span<char> none;
+        CHECK_THROWS_AS((void)server.read_some(none), std::invalid_argument);
+        weft::file f = await_get(weft::file::open(io, "/proc/self/stat", O_RDONLY));
+        CHECK_THROWS_AS((void)f.read_at(0, none), std::invalid_argument);
+        CHECK(await_get(f.read_exact_at(0, none)) == 0);
+        server.close();
+        const auto closed = [&] {
+            try {
+                (void)server.read_some(buf);
+            } catch (const std::system_error& e) {
+                return e.code();
+            }
+            return std::error_code{};
+        }();
+        CHECK(closed == weft::io_errc::closed);
+    } // ~io_context: the read in flight ends canceled
+    REQUIRE(in_flight.wait_for(20s));
+    CHECK((in_flight.is_canceled() || in_flight.is_failed())); // canceled, or closed first by server.close()
+    CHECK_THROWS_AS((void)kept.read_some(buf), weft::shutdown_error);
+}
+
+TEST_CASE("io contract: the io_context's shutdown cancels an operation in flight") {
+    std::array<char, 8> buf{};
+    weft::tcp_socket client_kept; // (a client closed first would end the read with end of stream)
+    weft::tcp_socket server_kept;
+    weft::task<std::size_t> in_flight;
+    {
+        weft::io_context io;
+        auto pair = connect_pair(io);
+        client_kept = std::move(pair.client);
+        server_kept = std::move(pair.server);
+        in_flight = server_kept.read_some(buf);
+        let_io_poll(io);
+    }
+    REQUIRE(in_flight.wait_for(20s));
+    CHECK(in_flight.is_canceled());
+    const auto e = outcome_of<weft::transfer_canceled>(in_flight);
+    CHECK(e.transferred() == 0);
+}
+
+TEST_CASE("io contract: end of file: read_at returns 0, read_exact_at fails with eof and its count") {
+    weft::io_context io;
+    weft::file f = await_get(weft::file::open(io, "/proc/self/cmdline", O_RDONLY));
+    std::vector<char> whole(1 << 16);
+    const std::size_t size = await_get(f.read_at(0, whole));
+    REQUIRE(size > 0);
+    CHECK(await_get(f.read_at(size, whole)) == 0);
+    std::vector<char> more(size + 10);
+    auto t = f.read_exact_at(0, more);
+    const auto e = outcome_of<weft::transfer_error>(t);
+    CHECK(e.code() == weft::io_errc::eof);
+    CHECK(e.transferred() == size);
+}
