@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <numeric>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
-#include <string>
 #include <vector>
 
 #include "io/io_support.hpp"

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "io/io_support.hpp"
+#include <sys/timerfd.h>
 
 using namespace std::chrono_literals;
 using weft::detail::io::op_kind;
@@ -75,6 +76,34 @@ int faulty_epoll_wait(int e, epoll_event* ev, int n, int t) {
     }
     return ::epoll_wait(e, ev, n, t);
 }
+std::atomic<bool> pwait2_missing{false};         // a kernel older than 5.11
+std::atomic<std::int64_t> shortest_pwait2_ns{0}; // the shortest finite timeout asked of each
+std::atomic<std::int64_t> shortest_timerfd_ns{0};
+void note_shortest(std::atomic<std::int64_t>& shortest, const timespec& t) {
+    const std::int64_t ns = std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+    std::int64_t seen = shortest.load();
+    while ((seen == 0 || ns < seen) && !shortest.compare_exchange_weak(seen, ns)) {
+    }
+}
+int faulty_epoll_pwait2(int e, epoll_event* ev, int n, const timespec* t) {
+    if (pwait2_missing.load()) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (wait_eintr.load() > 0) {
+        --wait_eintr;
+        errno = EINTR;
+        return -1;
+    }
+    if (t != nullptr) {
+        note_shortest(shortest_pwait2_ns, *t);
+    }
+    return io::real::epoll_pwait2(e, ev, n, t);
+}
+int recording_timerfd_settime(int fd, int flags, const itimerspec* v, itimerspec* old) {
+    note_shortest(shortest_timerfd_ns, v->it_value);
+    return ::timerfd_settime(fd, flags, v, old);
+}
 #if WEFT_HAS_URING
 int faulty_uring_wait(io_uring* r, io_uring_cqe** c, unsigned n, __kernel_timespec* t, sigset_t* s) {
     if (wait_eintr.load() > 0) {
@@ -101,6 +130,8 @@ struct faulty_sys {
         s.send = &faulty_send;
         s.accept4 = &faulty_accept4;
         s.epoll_wait = &faulty_epoll_wait;
+        s.epoll_pwait2 = &faulty_epoll_pwait2;
+        s.timerfd_settime = &recording_timerfd_settime;
 #if WEFT_HAS_URING
         s.uring_submit_and_wait_timeout = &faulty_uring_wait;
 #endif
@@ -113,6 +144,9 @@ struct faulty_sys {
         fault.hits = 0;
         wait_eintr = 0;
         clamp = 0;
+        pwait2_missing = false;
+        shortest_pwait2_ns = 0;
+        shortest_timerfd_ns = 0;
     }
     faulty_sys(const faulty_sys&) = delete;
     faulty_sys& operator=(const faulty_sys&) = delete;
@@ -342,5 +376,22 @@ TEST_CASE("fault: io_uring submit refused with EBUSY delays cancels and closes a
     }
     if (weft_test::wanted_backend() == "uring") {
         CHECK(refused.load() > 0);
+    }
+}
+
+TEST_CASE("fault: epoll timers wait with nanosecond precision: epoll_pwait2, else a timerfd") {
+    faulty_sys f;
+    for (const bool missing : {false, true}) {
+        pwait2_missing = missing;
+        shortest_pwait2_ns = 0;
+        shortest_timerfd_ns = 0;
+        weft::io_context io{weft::io_options{.backend = weft::io_backend::epoll}};
+        for (int i = 0; i < 20; ++i) {
+            await_get(weft::delay(io, 300us)); // epoll_wait's milliseconds would ask for 1 ms
+        }
+        auto& shortest = missing ? shortest_timerfd_ns : shortest_pwait2_ns;
+        CHECK(shortest.load() > 0);
+        CHECK(shortest.load() <= 300'000); // a sub-millisecond wait was asked for, not 1 ms
+        CHECK((missing ? shortest_pwait2_ns : shortest_timerfd_ns).load() == 0);
     }
 }

@@ -13,10 +13,9 @@
 #include <thread>
 #include <utility>
 
-#include <dirent.h>
-
 #include "catch.hpp"
 #include "support/eventually.hpp"
+#include <dirent.h>
 
 namespace weft_test {
 

@@ -136,8 +136,8 @@ TEST_CASE("io: periodic_timer saturates a period too large for the clock: its ti
         CHECK(t.is_canceled());
     }
     CHECK_THROWS_AS((void)weft::delay(io, std::chrono::duration<double>(std::nan(""))), std::invalid_argument);
-    auto forever = weft::delay(io, std::chrono::duration<double>(std::numeric_limits<double>::infinity()),
-                               {.token = cs.token()});
+    auto forever =
+        weft::delay(io, std::chrono::duration<double>(std::numeric_limits<double>::infinity()), {.token = cs.token()});
     REQUIRE(forever.wait_for(20s));
     CHECK(forever.is_canceled()); // never fired by itself: only the (already canceled) token ended it
 }

@@ -1,6 +1,6 @@
 // weft/detail/io/epoll.hpp — the epoll backend (readiness, emulating completions).
 // Design note: §8/§9 of the reactor note (weft/detail/io/reactor.hpp, which has §1–§12);
-// this backend's own section is here, next to its code:
+// this backend's own section (§9.1–§9.8) is here, next to its code:
 //
 // §9 epoll backend: readiness, emulating completions.
 //    §9.1 A socket is registered once, edge-triggered, for IN|OUT|RDHUP, with data.ptr = its
@@ -35,6 +35,12 @@
 //    | stale completion | names the old op (user_data)          | names the old descriptor (data.ptr),    |
 //    |                  |                                       | kept alive until the batch is done      |
 //    | wake-up          | eventfd read always in flight         | eventfd in the epoll set                |
+//    | timer wait       | ns timeout of submit_and_wait         | epoll_pwait2 (ns), else a timerfd (§9.8)|
+//    §9.8 Timer precision. epoll_wait's timeout is in milliseconds: rounded up (never early),
+//         a timer would fire up to 1 ms late. So a finite wait uses epoll_pwait2 (ns, Linux
+//         5.11); on an older kernel (ENOSYS, remembered) a timerfd in the set, armed per wait
+//         with the relative timeout, ends the epoll_wait instead; only if no timerfd can be
+//         made does the wait fall back to whole milliseconds.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -49,6 +55,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 
 namespace weft::detail::io {
 
@@ -77,6 +84,9 @@ public:
     }
     ~epoll_backend() override {
         release_zombies();
+        if (timerfd_ >= 0) {
+            ::close(timerfd_);
+        }
         ::close(wakefd_);
         ::close(epfd_);
     }
@@ -127,7 +137,7 @@ public:
             descriptor* d = op->desc;
             if (d->read_q.remove(op) || d->write_q.remove(op)) {
                 op->result = -ECANCELED;
-                d->add_ref(); // finish() drops the op's reference; a continuation may close d
+                d->add_ref();         // finish() drops the op's reference; a continuation may close d
                 reactor_->finish(op); // a read_exact's bytes are given back (§5)
                 if (!d->closed && d->has_unread() && !d->read_q.empty()) {
                     run_queue(d, d->read_q); // the next read takes them now: no edge will say so
@@ -158,20 +168,16 @@ public:
 
     void poll(std::int64_t timeout_ns) override {
         release_zombies();
-        int timeout_ms = -1;
-        if (timeout_ns >= 0) {
-            const std::int64_t ms = (timeout_ns + 999'999) / 1'000'000; // never wake early
-            timeout_ms = ms > 1'000'000 ? 1'000'000 : static_cast<int>(ms);
-        }
-        const int n = sys().epoll_wait(epfd_, events_, max_events, timeout_ms);
+        const int n = wait(timeout_ns);
         if (n < 0) {
             return; // EINTR (or a spurious failure): the loop simply comes round again
         }
         for (int i = 0; i < n; ++i) {
             const std::uint32_t ev = events_[i].events;
-            if (events_[i].data.ptr == &wakefd_) {
-                std::uint64_t value = 0;
-                [[maybe_unused]] const ssize_t r = ::read(wakefd_, &value, sizeof value);
+            if (events_[i].data.ptr == &wakefd_ || events_[i].data.ptr == &timerfd_) {
+                std::uint64_t value = 0; // (level-triggered: read, or it reports again)
+                [[maybe_unused]] const ssize_t r =
+                    ::read(*static_cast<int*>(events_[i].data.ptr), &value, sizeof value);
                 continue;
             }
             auto* d = static_cast<descriptor*>(events_[i].data.ptr);
@@ -250,6 +256,51 @@ private:
         reactor_->finish_or_defer(op);
     }
 
+    /// §9.8: waits up to `timeout_ns` (< 0: no limit) with the timer's precision, not epoll_wait's
+    /// milliseconds: epoll_pwait2 (Linux 5.11), else a timerfd in the set, else milliseconds
+    /// rounded up (never early).
+    int wait(std::int64_t timeout_ns) noexcept {
+        if (timeout_ns > 0 && precise_ == precision::pwait2) {
+            const timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000),
+                              static_cast<long>(timeout_ns % 1'000'000'000)};
+            const int n = sys().epoll_pwait2(epfd_, events_, max_events, &ts);
+            if (n >= 0 || errno != ENOSYS) {
+                return n;
+            }
+            precise_ = make_timerfd() ? precision::timerfd : precision::milliseconds;
+        }
+        if (timeout_ns > 0 && precise_ == precision::timerfd) {
+            itimerspec when{};
+            when.it_value = {static_cast<time_t>(timeout_ns / 1'000'000'000),
+                             static_cast<long>(timeout_ns % 1'000'000'000)};
+            if (sys().timerfd_settime(timerfd_, 0, &when, nullptr) == 0) {
+                return sys().epoll_wait(epfd_, events_, max_events, -1); // the timerfd's event ends it
+            }
+        }
+        int timeout_ms = -1;
+        if (timeout_ns >= 0) {
+            const std::int64_t ms = (timeout_ns + 999'999) / 1'000'000; // never wake early
+            timeout_ms = ms > 1'000'000 ? 1'000'000 : static_cast<int>(ms);
+        }
+        return sys().epoll_wait(epfd_, events_, max_events, timeout_ms);
+    }
+    /// The timerfd of §9.8's fallback, level-triggered in the set. False: none could be made.
+    bool make_timerfd() noexcept {
+        timerfd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (timerfd_ < 0) {
+            return false;
+        }
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = &timerfd_;
+        if (sys().epoll_ctl(epfd_, EPOLL_CTL_ADD, timerfd_, &ev) != 0) {
+            ::close(timerfd_);
+            timerfd_ = -1;
+            return false;
+        }
+        return true;
+    }
+
     /// 0, or the errno of EPOLL_CTL_ADD.
     int register_fd(descriptor* d) noexcept {
         epoll_event ev{};
@@ -305,8 +356,9 @@ private:
         }
         const std::int64_t res = attempt(op);
         // (a short datagram says nothing: more may be queued; a short stream read drained it)
-        if (reads(op->kind) && !op->desc->read_side_done && (res == -EAGAIN || (op->kind == op_kind::recv && res > 0 &&
-                                                   static_cast<std::size_t>(res) < op->remaining()))) {
+        if (reads(op->kind) && !op->desc->read_side_done &&
+            (res == -EAGAIN ||
+             (op->kind == op_kind::recv && res > 0 && static_cast<std::size_t>(res) < op->remaining()))) {
             op->desc->maybe_readable = false; // §9.6
         }
         return res;
@@ -379,6 +431,13 @@ private:
     reactor* reactor_ = nullptr;
     int epfd_ = -1;
     int wakefd_ = -1;
+    int timerfd_ = -1; // §9.8's fallback, made when epoll_pwait2 is missing
+    enum class precision : std::uint8_t {
+        pwait2,
+        timerfd,
+        milliseconds
+    };
+    precision precise_ = precision::pwait2;
     epoll_event events_[max_events];
     std::vector<descriptor*> zombies_;
 };

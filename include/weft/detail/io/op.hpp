@@ -76,10 +76,10 @@ struct descriptor : ref_counted<descriptor> {
     /// socket (reactor::start_send keeps the write order with it).
     atomic<std::uint32_t> sends_pending{0};
     // --- reactor thread only ------------------------------------------------------------
-    bool registered = false;    ///< epoll: added to the epoll set
-    bool maybe_readable = true; ///< epoll: false after a short read or EAGAIN, until EPOLLIN (§9.6)
+    bool registered = false;     ///< epoll: added to the epoll set
+    bool maybe_readable = true;  ///< epoll: false after a short read or EAGAIN, until EPOLLIN (§9.6)
     bool read_side_done = false; ///< epoll: RDHUP/HUP/ERR seen: every read tries at once for good (§9.6)
-    bool closed = false;        ///< close() ran: new ops fail with io_errc::closed
+    bool closed = false;         ///< close() ran: new ops fail with io_errc::closed
     op_fifo read_q;  ///< epoll: ops waiting for readability; io_uring: reads queued behind recv_in_kernel, FIFO
     op_fifo write_q; ///< epoll: ops waiting for writability; io_uring: writes queued behind send_in_kernel, FIFO
     bool send_in_kernel = false; ///< io_uring: a stream write on this fd is in the kernel (one at a time)

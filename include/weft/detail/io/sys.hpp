@@ -9,6 +9,7 @@
 
 #include <weft/config.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -17,7 +18,10 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #if WEFT_HAS_URING
@@ -60,6 +64,9 @@ struct sys_table {
     int (*epoll_create1)(int);
     int (*epoll_ctl)(int, int, int, epoll_event*);
     int (*epoll_wait)(int, epoll_event*, int, int);
+    /// epoll_wait with a nanosecond timeout (Linux 5.11); -1/ENOSYS on older kernels.
+    int (*epoll_pwait2)(int, epoll_event*, int, const timespec*);
+    int (*timerfd_settime)(int, int, const itimerspec*, itimerspec*);
     ssize_t (*eventfd_write)(int, const void*, std::size_t);
     // io_uring (liburing returns -errno instead of setting errno)
     int (*uring_queue_init_params)(unsigned, io_uring*, io_uring_params*);
@@ -117,6 +124,18 @@ inline int epoll_ctl(int e, int op, int fd, epoll_event* ev) {
 inline int epoll_wait(int e, epoll_event* ev, int n, int t) {
     return ::epoll_wait(e, ev, n, t);
 }
+inline int epoll_pwait2(int e, epoll_event* ev, int n, const timespec* t) {
+#if defined(SYS_epoll_pwait2)
+    return static_cast<int>(::syscall(SYS_epoll_pwait2, e, ev, n, t, nullptr, 0));
+#else
+    (void)e, (void)ev, (void)n, (void)t;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+inline int timerfd_settime(int fd, int flags, const itimerspec* v, itimerspec* old) {
+    return ::timerfd_settime(fd, flags, v, old);
+}
 inline ssize_t eventfd_write(int fd, const void* b, std::size_t n) {
     return ::write(fd, b, n);
 }
@@ -167,6 +186,8 @@ inline constexpr sys_table real_sys{
     &real::epoll_create1,
     &real::epoll_ctl,
     &real::epoll_wait,
+    &real::epoll_pwait2,
+    &real::timerfd_settime,
     &real::eventfd_write,
     &real::uring_queue_init_params,
     &real::uring_submit,
