@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "io/io_support.hpp"
+#include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using weft::detail::io::op_kind;
@@ -104,6 +106,16 @@ int recording_timerfd_settime(int fd, int flags, const itimerspec* v, itimerspec
     note_shortest(shortest_timerfd_ns, v->it_value);
     return ::timerfd_settime(fd, flags, v, old);
 }
+std::atomic<bool> hold_second_pwrite{false}; // epoll files: the 2nd pwrite waits for the test
+std::atomic<bool> in_held_pwrite{false};
+std::atomic<int> pwrites{0};
+ssize_t held_pwrite(int fd, const void* b, std::size_t n, off_t o) {
+    if (++pwrites == 2 && hold_second_pwrite.load()) {
+        in_held_pwrite = true;
+        weft_test::eventually([] { return !hold_second_pwrite.load(); }, 20s);
+    }
+    return ::pwrite(fd, b, n, o);
+}
 #if WEFT_HAS_URING
 int faulty_uring_wait(io_uring* r, io_uring_cqe** c, unsigned n, __kernel_timespec* t, sigset_t* s) {
     if (wait_eintr.load() > 0) {
@@ -132,6 +144,7 @@ struct faulty_sys {
         s.epoll_wait = &faulty_epoll_wait;
         s.epoll_pwait2 = &faulty_epoll_pwait2;
         s.timerfd_settime = &recording_timerfd_settime;
+        s.pwrite = &held_pwrite;
 #if WEFT_HAS_URING
         s.uring_submit_and_wait_timeout = &faulty_uring_wait;
 #endif
@@ -147,6 +160,9 @@ struct faulty_sys {
         pwait2_missing = false;
         shortest_pwait2_ns = 0;
         shortest_timerfd_ns = 0;
+        hold_second_pwrite = false;
+        in_held_pwrite = false;
+        pwrites = 0;
     }
     faulty_sys(const faulty_sys&) = delete;
     faulty_sys& operator=(const faulty_sys&) = delete;
@@ -394,4 +410,44 @@ TEST_CASE("fault: epoll timers wait with nanosecond precision: epoll_pwait2, els
         CHECK(shortest.load() <= 300'000); // a sub-millisecond wait was asked for, not 1 ms
         CHECK((missing ? shortest_pwait2_ns : shortest_timerfd_ns).load() == 0);
     }
+}
+
+TEST_CASE("fault: an exact file write canceled between its short writes stops and says how far it got") {
+    faulty_sys f;
+    clamp = 1; // one byte per attempt: 4096 attempts, the cancel lands between two of them
+    hold_second_pwrite = true;
+    weft::io_context io;
+    char path[] = "/tmp/weft-fault-XXXXXX";
+    const int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    {
+        weft::file out = await_get(weft::file::open(io, path, O_WRONLY | O_TRUNC));
+        const std::string data(4096, 'w');
+        weft::cancellation_source cs;
+        auto writing = out.write_all_at(0, data, {.token = cs.token()});
+        const auto file_size = [&] {
+            struct stat st {};
+            return ::stat(path, &st) == 0 ? static_cast<std::size_t>(st.st_size) : std::size_t{0};
+        };
+        // epoll: the cancel lands while a pool thread is inside a pwrite (it cannot be taken
+        // back from the pool); io_uring: between two of the kernel's writes
+        const bool uring = io.backend_name() == "io_uring";
+        CHECK(weft_test::eventually([&] { return uring ? file_size() > 0 : in_held_pwrite.load(); }));
+        cs.cancel();
+        await_get(io.post([] {})); // the reactor has seen the cancel request
+        hold_second_pwrite = false;
+        REQUIRE(writing.wait_for(20s));
+        REQUIRE(writing.is_canceled());
+        std::size_t transferred = 0;
+        try {
+            writing.get();
+        } catch (const weft::transfer_canceled& e) {
+            transferred = e.transferred();
+        }
+        CHECK(transferred > 0);
+        CHECK(transferred < data.size()); // it stopped: the rest was never written
+        CHECK(file_size() == transferred);
+    }
+    ::unlink(path);
 }

@@ -587,6 +587,8 @@ inline void reactor::finish_blocking(io_op* op) noexcept {
         if (op->desc != nullptr && op->desc->closed) {
             op->closed = true;
             op->result = -ECANCELED;
+        } else if (op->canceled_by_token) { // asked while the pool ran this part: stop here
+            op->result = -ECANCELED;        // (transfer_canceled says how far it got)
         } else {
             backend_->begin(op); // exact op: the rest goes back to the pool
             return;
