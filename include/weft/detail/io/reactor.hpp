@@ -66,7 +66,7 @@
 // §8 io_uring backend: its section is at the top of uring.hpp (§8.1 ring ordering, §8.2 ops in
 //    the kernel, §8.3 back-pressure), next to its code.
 // §9 epoll backend: its section is at the top of epoll.hpp (§9.1–§9.6 readiness emulating
-//    completions, §9.7 how the two backends differ).
+//    completions, §9.7 how the two backends differ, §9.8 timer precision).
 // §10 Shutdown. io_context's destructor asks each reactor to stop; the reactor then (a) closes
 //    admission (§4) and discards what is still queued (op starts and posts complete canceled),
 //    (b) cancels every op in flight (timers at once; kernel ops by ASYNC_CANCEL; epoll queues
