@@ -168,7 +168,8 @@ public:
 
     void poll(std::int64_t timeout_ns) override {
         release_zombies();
-        const int n = wait(timeout_ns);
+        const int n = timeout_ns > 0 ? wait_precisely(timeout_ns)
+                                     : sys().epoll_wait(epfd_, events_, max_events, timeout_ns < 0 ? -1 : 0);
         if (n < 0) {
             return; // EINTR (or a spurious failure): the loop simply comes round again
         }
@@ -256,11 +257,11 @@ private:
         reactor_->finish_or_defer(op);
     }
 
-    /// §9.8: waits up to `timeout_ns` (< 0: no limit) with the timer's precision, not epoll_wait's
+    /// §9.8: waits up to `timeout_ns` (> 0) with the timer's precision, not epoll_wait's
     /// milliseconds: epoll_pwait2 (Linux 5.11), else a timerfd in the set, else milliseconds
     /// rounded up (never early).
-    int wait(std::int64_t timeout_ns) noexcept {
-        if (timeout_ns > 0 && precise_ == precision::pwait2) {
+    int wait_precisely(std::int64_t timeout_ns) noexcept {
+        if (precise_ == precision::pwait2) {
             const timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000),
                               static_cast<long>(timeout_ns % 1'000'000'000)};
             const int n = sys().epoll_pwait2(epfd_, events_, max_events, &ts);
@@ -269,7 +270,7 @@ private:
             }
             precise_ = make_timerfd() ? precision::timerfd : precision::milliseconds;
         }
-        if (timeout_ns > 0 && precise_ == precision::timerfd) {
+        if (precise_ == precision::timerfd) {
             itimerspec when{};
             when.it_value = {static_cast<time_t>(timeout_ns / 1'000'000'000),
                              static_cast<long>(timeout_ns % 1'000'000'000)};
@@ -277,12 +278,8 @@ private:
                 return sys().epoll_wait(epfd_, events_, max_events, -1); // the timerfd's event ends it
             }
         }
-        int timeout_ms = -1;
-        if (timeout_ns >= 0) {
-            const std::int64_t ms = (timeout_ns + 999'999) / 1'000'000; // never wake early
-            timeout_ms = ms > 1'000'000 ? 1'000'000 : static_cast<int>(ms);
-        }
-        return sys().epoll_wait(epfd_, events_, max_events, timeout_ms);
+        const std::int64_t ms = (timeout_ns + 999'999) / 1'000'000; // never wake early
+        return sys().epoll_wait(epfd_, events_, max_events, ms > 1'000'000 ? 1'000'000 : static_cast<int>(ms));
     }
     /// The timerfd of §9.8's fallback, level-triggered in the set. False: none could be made.
     bool make_timerfd() noexcept {
@@ -314,7 +311,10 @@ private:
         return 0;
     }
 
-    void run_queue(descriptor* d, op_fifo& q) noexcept {
+    // always_inline: poll()'s hot path. g++ -O2 stopped inlining it when perform() grew the
+    // given-back and read-side-done checks (callgrind, an echo round trip: 3,938 instructions
+    // out of line, 3,890 inlined, 3,809 before those checks).
+    [[gnu::always_inline]] void run_queue(descriptor* d, op_fifo& q) noexcept {
         while (io_op* op = q.head) {
             const std::int64_t res = perform(op);
             if (res == -EAGAIN) {
@@ -351,7 +351,7 @@ private:
 
     /// One attempt of op's syscall: bytes (or 0/new fd) or -errno; -EAGAIN: wait for readiness.
     static std::int64_t perform(io_op* op) noexcept {
-        if (op->kind == op_kind::recv && op->desc->has_unread()) {
+        if (op->kind == op_kind::recv && op->desc->has_unread()) [[unlikely]] {
             return static_cast<std::int64_t>(reactor::take_unread(op)); // §5: given-back bytes first
         }
         const std::int64_t res = attempt(op);

@@ -306,9 +306,12 @@ public:
     /// the caller settles the op with it.
     static std::size_t take_unread(io_op* op) noexcept {
         descriptor* d = op->desc;
-        if (op->kind != op_kind::recv || d == nullptr || !d->has_unread()) {
+        if (op->kind != op_kind::recv || d == nullptr || !d->has_unread()) [[likely]] {
             return 0;
         }
+        return copy_unread(op, d);
+    }
+    [[gnu::cold]] static std::size_t copy_unread(io_op* op, descriptor* d) noexcept {
         const std::size_t n = std::min(d->unread_to - d->unread_from, op->len - op->done);
         std::memcpy(op->buf + op->done, d->unread.get() + d->unread_from, n);
         d->unread_from += n;
@@ -323,11 +326,12 @@ public:
     /// of its socket's unread bytes, and then counts none. Idempotent. Without memory for
     /// them, they stay counted: transfer_canceled says how many are in the buffer.
     static void give_back(io_op* op) noexcept {
-        descriptor* d = op->desc;
-        if (op->kind != op_kind::recv || !op->exact || op->done == 0 || d == nullptr || op->closed ||
-            !op->canceled_by_token || op->result != -ECANCELED) {
-            return;
+        if (op->result == -ECANCELED && op->kind == op_kind::recv && op->exact && op->done != 0 &&
+            op->canceled_by_token && !op->closed && op->desc != nullptr) [[unlikely]] {
+            keep_unread(op, op->desc);
         }
+    }
+    [[gnu::cold]] static void keep_unread(io_op* op, descriptor* d) noexcept {
         const std::size_t rest = d->unread_to - d->unread_from; // (came after ours on the stream)
         auto* bytes = new (std::nothrow) std::byte[op->done + rest];
         if (bytes == nullptr) {

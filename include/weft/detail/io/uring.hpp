@@ -98,7 +98,8 @@ public:
                 op->desc->read_q.push(op);
                 return;
             }
-            if (const std::size_t n = reactor::take_unread(op); n != 0 && reactor::settle(op, static_cast<std::int64_t>(n))) {
+            if (const std::size_t n = reactor::take_unread(op);
+                n != 0 && reactor::settle(op, static_cast<std::int64_t>(n))) {
                 reactor_->finish_or_defer(op); // bytes given back by a canceled read_exact (§5)
                 return;
             }
