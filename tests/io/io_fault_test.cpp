@@ -106,15 +106,22 @@ int recording_timerfd_settime(int fd, int flags, const itimerspec* v, itimerspec
     note_shortest(shortest_timerfd_ns, v->it_value);
     return ::timerfd_settime(fd, flags, v, old);
 }
-std::atomic<bool> hold_second_pwrite{false}; // epoll files: the 2nd pwrite waits for the test
-std::atomic<bool> in_held_pwrite{false};
-std::atomic<int> pwrites{0};
-ssize_t held_pwrite(int fd, const void* b, std::size_t n, off_t o) {
-    if (++pwrites == 2 && hold_second_pwrite.load()) {
-        in_held_pwrite = true;
-        weft_test::eventually([] { return !hold_second_pwrite.load(); }, 20s);
+std::atomic<bool> hold_second_transfer{false}; // epoll files: the 2nd pread/pwrite waits for the test
+std::atomic<bool> in_held_transfer{false};
+std::atomic<int> file_transfers{0};
+void hold_if_second() {
+    if (++file_transfers == 2 && hold_second_transfer.load()) {
+        in_held_transfer = true;
+        weft_test::eventually([] { return !hold_second_transfer.load(); }, 20s);
     }
+}
+ssize_t held_pwrite(int fd, const void* b, std::size_t n, off_t o) {
+    hold_if_second();
     return ::pwrite(fd, b, n, o);
+}
+ssize_t held_pread(int fd, void* b, std::size_t n, off_t o) {
+    hold_if_second();
+    return ::pread(fd, b, n, o);
 }
 #if WEFT_HAS_URING
 int faulty_uring_wait(io_uring* r, io_uring_cqe** c, unsigned n, __kernel_timespec* t, sigset_t* s) {
@@ -145,6 +152,7 @@ struct faulty_sys {
         s.epoll_pwait2 = &faulty_epoll_pwait2;
         s.timerfd_settime = &recording_timerfd_settime;
         s.pwrite = &held_pwrite;
+        s.pread = &held_pread;
 #if WEFT_HAS_URING
         s.uring_submit_and_wait_timeout = &faulty_uring_wait;
 #endif
@@ -160,9 +168,9 @@ struct faulty_sys {
         pwait2_missing = false;
         shortest_pwait2_ns = 0;
         shortest_timerfd_ns = 0;
-        hold_second_pwrite = false;
-        in_held_pwrite = false;
-        pwrites = 0;
+        hold_second_transfer = false;
+        in_held_transfer = false;
+        file_transfers = 0;
     }
     faulty_sys(const faulty_sys&) = delete;
     faulty_sys& operator=(const faulty_sys&) = delete;
@@ -412,42 +420,61 @@ TEST_CASE("fault: epoll timers wait with nanosecond precision: epoll_pwait2, els
     }
 }
 
-TEST_CASE("fault: an exact file write canceled between its short writes stops and says how far it got") {
+TEST_CASE("fault: an exact file transfer canceled between its short parts stops and says how far it got") {
     faulty_sys f;
-    clamp = 1; // one byte per attempt: 4096 attempts, the cancel lands between two of them
-    hold_second_pwrite = true;
+    clamp = 1; // one byte per attempt: 64 Ki attempts, the cancel lands between two of them
+    hold_second_transfer = true;
     weft::io_context io;
     char path[] = "/tmp/weft-fault-XXXXXX";
     const int fd = ::mkstemp(path);
     REQUIRE(fd >= 0);
-    ::close(fd);
-    {
-        weft::file out = await_get(weft::file::open(io, path, O_WRONLY | O_TRUNC));
-        const std::string data(4096, 'w');
-        weft::cancellation_source cs;
-        auto writing = out.write_all_at(0, data, {.token = cs.token()});
-        const auto file_size = [&] {
-            struct stat st {};
-            return ::stat(path, &st) == 0 ? static_cast<std::size_t>(st.st_size) : std::size_t{0};
-        };
-        // epoll: the cancel lands while a pool thread is inside a pwrite (it cannot be taken
-        // back from the pool); io_uring: between two of the kernel's writes
-        const bool uring = io.backend_name() == "io_uring";
-        CHECK(weft_test::eventually([&] { return uring ? file_size() > 0 : in_held_pwrite.load(); }));
-        cs.cancel();
-        await_get(io.post([] {})); // the reactor has seen the cancel request
-        hold_second_pwrite = false;
-        REQUIRE(writing.wait_for(20s));
-        REQUIRE(writing.is_canceled());
-        std::size_t transferred = 0;
-        try {
-            writing.get();
-        } catch (const weft::transfer_canceled& e) {
-            transferred = e.transferred();
+    const std::string before(std::size_t{1} << 16, 'r'); // the file's content
+    const std::string data(before.size(), 'w');          // what the write puts over it
+    REQUIRE(::write(fd, before.data(), before.size()) == static_cast<ssize_t>(before.size()));
+    const auto file_content = [&] {
+        std::string now(before.size(), '\0');
+        REQUIRE(::pread(fd, now.data(), now.size(), 0) == static_cast<ssize_t>(now.size()));
+        return now;
+    };
+    const bool uring = io.backend_name() == "io_uring";
+    std::string got(data.size(), '\0');
+    const auto read_so_far = [&] { // io_uring: the kernel writes the buffer from the front
+        return std::atomic_ref<char>(got[0]).load() != '\0';
+    };
+    weft::file file = await_get(weft::file::open(io, path, O_RDWR));
+    weft::cancellation_source cs;
+    const bool writing = GENERATE(true, false);
+    auto transfer =
+        writing ? file.write_all_at(0, data, {.token = cs.token()}) : file.read_exact_at(0, got, {.token = cs.token()});
+    // epoll: the cancel lands while a pool thread is inside a pread/pwrite (it cannot be taken
+    // back from the pool); io_uring: between two of the kernel's one-byte transfers
+    CHECK(weft_test::eventually([&] {
+        if (!uring) {
+            return in_held_transfer.load();
         }
-        CHECK(transferred > 0);
-        CHECK(transferred < data.size()); // it stopped: the rest was never written
-        CHECK(file_size() == transferred);
+        char first = 0;
+        return writing ? ::pread(fd, &first, 1, 0) == 1 && first == 'w' : read_so_far();
+    }));
+    cs.cancel();
+    await_get(io.post([] {})); // the reactor has seen the cancel request
+    hold_second_transfer = false;
+    REQUIRE(transfer.wait_for(20s));
+    REQUIRE(transfer.is_canceled());
+    std::size_t transferred = 0;
+    try {
+        transfer.get();
+    } catch (const weft::transfer_canceled& e) {
+        transferred = e.transferred();
     }
+    CHECK(transferred > 0);
+    CHECK(transferred < data.size()); // it stopped: the rest was never transferred
+    if (writing) {
+        CHECK(file_content() == data.substr(0, transferred) + before.substr(transferred));
+    } else {
+        CHECK(got.substr(0, transferred) == before.substr(0, transferred));
+        CHECK(got[transferred] == '\0');
+    }
+    file.close();
+    ::close(fd);
     ::unlink(path);
 }
