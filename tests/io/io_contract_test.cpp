@@ -353,3 +353,23 @@ TEST_CASE("io contract: end of file: read_at returns 0, read_exact_at fails with
     CHECK(e.code() == weft::io_errc::eof);
     CHECK(e.transferred() == size);
 }
+
+TEST_CASE("io contract: io_stats counts the operations a token or a close ended") {
+    weft::io_context io;
+    auto [client, server] = connect_pair(io);
+    const auto canceled_before = io.stats().total().canceled;
+    std::array<char, 8> buf{};
+    weft::cancellation_source cs;
+    auto by_token = server.read_some(buf, {.token = cs.token()});
+    let_io_poll(io);
+    cs.cancel();
+    REQUIRE(by_token.wait_for(20s));
+    CHECK(by_token.is_canceled());
+    auto by_close = client.read_some(buf);
+    let_io_poll(io);
+    client.close();
+    REQUIRE(by_close.wait_for(20s));
+    CHECK(by_close.is_failed());
+    let_io_poll(io); // io_stats are exact once the reactor is quiet
+    CHECK(io.stats().total().canceled - canceled_before == 2);
+}

@@ -90,7 +90,7 @@ struct io_thread_stats {
     std::uint64_t immediate = 0; ///< ops complete at their start (epoll's first attempt)
     std::uint64_t deferred = 0;  ///< of those, finished at the next turn (fairness budget)
     std::uint64_t timers_fired = 0;
-    std::uint64_t canceled = 0;             ///< ops that ended with ECANCELED (token, close, shutdown)
+    std::uint64_t canceled = 0;             ///< ops ended by a token, a close or shutdown
     std::uint64_t continuations_inline = 0; ///< placement decisions on this thread: ran here
     std::uint64_t continuations_hopped = 0; ///< placement decisions on this thread: hopped
     std::uint64_t adaptive_hops = 0;        ///< of the hops, those the adaptive policy chose
