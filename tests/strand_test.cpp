@@ -11,7 +11,6 @@
 #include <atomic>
 #include <latch>
 #include <memory>
-#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -241,48 +240,25 @@ TEST_CASE("a strand gives its base's thread back after a budget of items", "[str
     CHECK(visits == 3);
 }
 
-namespace {
-/// Holds the first thread that reaches the strand's busy window until the test releases it.
-struct busy_window {
-    std::atomic<bool> armed{true};
-    std::atomic<bool> reached{false};
-    std::atomic<bool> release{false};
-};
-busy_window* the_window = nullptr;
-void hold_in_busy_window(const char* name) {
-    if (std::string_view(name) != "strand.between_count_and_push" || !the_window->armed.exchange(false)) {
-        return;
-    }
-    the_window->reached.store(true);
-    while (!the_window->release.load()) {
-        std::this_thread::yield();
-    }
-}
-} // namespace
-
 TEST_CASE("a producer held between counting and pushing: the drain waits, gives the thread back, "
           "and no second drain starts",
           "[strand][hook]") {
-    busy_window w;
-    the_window = &w;
     weft_test::manual_scheduler base;
     weft::strand s{base};
     int ran_a = 0;
     int ran_b = 0;
-    auto a = weft::spawn(s, [&] { ++ran_a; }); // before the hook is installed: not held
-    REQUIRE(base.queued() == 1);               // a's drain
-    weft_test::scoped_hook hook(&hold_in_busy_window);
+    auto a = weft::spawn(s, [&] { ++ran_a; });                      // before the hook is installed: not held
+    REQUIRE(base.queued() == 1);                                    // a's drain
+    weft_test::hold_first_at hold("strand.between_count_and_push"); // (a was spawned before it)
     weft::task<void> b;
     std::thread producer([&] { b = weft::spawn(s, [&] { ++ran_b; }); });
-    while (!w.reached.load()) {
-        std::this_thread::yield();
-    }
+    REQUIRE(hold.wait_until_held());
     // b is counted, not pushed. The drain runs a, waits briefly for b, then reschedules itself.
     REQUIRE(base.run_one());
     CHECK(ran_a == 1);
     CHECK(ran_b == 0);
     CHECK(base.queued() == 1); // the same drain, rescheduled: it kept the drain role
-    w.release.store(true);
+    hold.release();
     producer.join();
     CHECK(base.queued() == 1); // the producer saw a drain in flight: it started none
     REQUIRE(base.run_one());

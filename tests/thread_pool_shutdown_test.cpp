@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -110,45 +109,16 @@ TEST_CASE("shutdown or destruction from the pool's own task does not self-join",
     }
 }
 
-namespace {
-
-struct park_window {
-    std::atomic<bool> armed{true};
-    std::atomic<bool> reached{false};
-    std::atomic<bool> submitted{false};
-};
-park_window* window = nullptr;
-
-/// The hook: only the worker's first park stops, right after its re-check found nothing, until
-/// the test says `submitted` (10 s at most, so a broken protocol fails instead of hanging).
-void hold_in_park_window(const char* name) {
-    if (std::strcmp(name, "park.after_check") != 0 || !window->armed.exchange(false)) {
-        return;
-    }
-    window->reached.store(true);
-    const auto give_up = std::chrono::steady_clock::now() + 10s;
-    while (!window->submitted.load() && std::chrono::steady_clock::now() < give_up) {
-        std::this_thread::yield();
-    }
-}
-
-void wait_until_held(const park_window& w) {
-    while (!w.reached.load()) {
-        std::this_thread::yield();
-    }
-}
-
-} // namespace
+/// The worker's first park, held right after its re-check found nothing.
+constexpr const char* park_window = "park.after_check";
 
 TEST_CASE("no lost wake-up: work submitted while the worker is between its re-check and its sleep runs",
           "[thread_pool][hook]") {
-    park_window w;
-    window = &w;
-    weft_test::scoped_hook hook(&hold_in_park_window);
+    weft_test::hold_first_at hold(park_window);
     weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 0}};
-    wait_until_held(w);
+    REQUIRE(hold.wait_until_held());
     auto t = weft::spawn(pool, [] { return 7; }); // lands in the window: checked, not yet asleep
-    w.submitted.store(true);
+    hold.release();
     REQUIRE(t.wait_for(10s)); // a lost wake-up would leave it queued with the worker asleep
     CHECK(t.get() == 7);
 }
@@ -157,11 +127,9 @@ TEST_CASE("shutdown while the only worker sits between its re-check and its slee
           "[thread_pool][hook]") {
     for (int round = 0; round < 20; ++round) {
         for (auto mode : {weft::shutdown_mode::drain, weft::shutdown_mode::cancel}) {
-            park_window w;
-            window = &w;
-            weft_test::scoped_hook hook(&hold_in_park_window);
+            weft_test::hold_first_at hold(park_window);
             weft::thread_pool pool{weft::pool_options{.threads = 1, .max_blocking_threads = 0}};
-            wait_until_held(w);
+            REQUIRE(hold.wait_until_held());
             auto queued = weft::spawn(pool, [] { return 1; }); // queued inside the window
             std::atomic<bool> closing{false};
             auto closer = std::async(std::launch::async, [&] {
@@ -174,7 +142,7 @@ TEST_CASE("shutdown while the only worker sits between its re-check and its slee
             for (int i = 0; i < 100; ++i) {
                 std::this_thread::yield(); // let close() begin; either order must end well
             }
-            w.submitted.store(true);
+            hold.release();
             REQUIRE(closer.wait_for(10s) == std::future_status::ready); // no hang
             REQUIRE(queued.is_ready());
             if (mode == weft::shutdown_mode::drain) {
