@@ -47,8 +47,9 @@ static_assert(writable_from<std::span<const std::byte>>);
 static_assert(!writable_from<std::string>);
 static_assert(!writable_from<std::vector<char>>);
 
-/// Runs a no-op on every I/O thread of `io` and waits for it: each thread has polled its
-/// backend at least once since the call (so readiness that was pending has been harvested).
+/// Runs two no-ops, one after the other, on the I/O thread of `io` (these tests use one) and
+/// waits for them: that thread has polled its backend at least once since the call, so
+/// readiness that was pending has been harvested.
 void let_io_poll(weft::io_context& io) {
     for (int i = 0; i < 2; ++i) {
         await_get(io.post([] {}));
