@@ -39,6 +39,8 @@ public:
         side& operator=(const side&) = delete;
         /// See the `scheduler` concept.
         void schedule(work_item* w) { pair_.gate_->schedule(w, kind_); }
+        /// Work that ran here and awaits anything comes back here (placement §1a).
+        static constexpr bool keeps_context = true;
         /// True while one of this side's items runs on the calling thread.
         bool runs_on_this_thread() const noexcept { return detail::is_current_scheduler(this); }
 

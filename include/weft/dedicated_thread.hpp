@@ -62,6 +62,8 @@ public:
 
     /// See the `scheduler` concept. Never refuses.
     void schedule(work_item* w) { loop_->schedule(w); }
+    /// Work that ran here and awaits anything comes back here (placement §1a).
+    static constexpr bool keeps_context = true;
     /// True on the dedicated thread while it runs this object's items.
     bool runs_on_this_thread() const noexcept { return detail::is_current_scheduler(this); }
     scheduler_stats stats() const { return loop_->stats(); }

@@ -46,6 +46,14 @@ public:
     explicit shutdown_error(const std::string& what) : std::runtime_error(what) {}
 };
 
+/// Thrown where a blocking wait (get(), wait()) could never finish, or could finish only by
+/// work that its own thread must run: on an I/O thread. Thrown at once, instead of a silent
+/// hang (docs/guide/composition.md); co_await the task instead.
+class deadlock_error : public std::logic_error {
+public:
+    explicit deadlock_error(const std::string& what) : std::logic_error(what) {}
+};
+
 /// Every exception of a group of operations, in input order (.NET AggregateException).
 class aggregate_error : public std::exception {
 public:

@@ -14,11 +14,13 @@
 namespace weft {
 
 /// Which rule of the placement order decided where a continuation (or a co_await resumption)
-/// runs. First match wins: named > source > captured > completing.
+/// runs. First match wins: named > source > captured > completing, except that a captured
+/// scheduler that keeps its context (strand, run loop...) comes before the source.
 enum class placement_rule : std::uint8_t {
     named,      ///< (1) a scheduler named at the call: then(s, f), execute_synchronously
     source,     ///< (2) the policy of the source that completed the antecedent
-    captured,   ///< (3) the scheduler current when the continuation was attached
+    captured,   ///< (3) the scheduler current when the continuation was attached (before (2) when
+                ///<     it keeps its context: a strand, a run loop, a dedicated thread...)
     completing, ///< (4) inline on the completing thread, under the recursion guard
 };
 
@@ -45,6 +47,10 @@ struct placement_stats {
     std::uint64_t completing_inline = 0;
     std::uint64_t deferred = 0;
     std::uint64_t refused = 0;
+    /// Of the captured decisions, those where a context-keeping scheduler (a strand, a run
+    /// loop...) beat the completing source's own policy: a resumption that came back to its
+    /// context instead of running where the source said (e.g. inline on an I/O thread).
+    std::uint64_t context_kept = 0;
 
     std::uint64_t inline_runs() const noexcept {
         return named_inline + source_inline + captured_inline + completing_inline;
@@ -69,6 +75,7 @@ inline constexpr stat_fields<placement_stats, placement_counter_count> placement
     &placement_stats::completing_inline,
     &placement_stats::deferred,
     &placement_stats::refused,
+    &placement_stats::context_kept,
 };
 
 inline atomic<placement_observer>& placement_observer_slot() noexcept {

@@ -22,7 +22,9 @@ namespace weft {
 /// thread that calls set_value (.NET RunContinuationsAsynchronously).
 ///
 /// Thread safety: the set_* calls may race each other from any threads; exactly one wins.
-/// Lifetime:      the task outlives the promise; the promise is move-only.
+/// Lifetime:      the task outlives the promise; the promise is move-only. The promise and
+///                every task handle may be destroyed as soon as any thread sees the task
+///                complete, even by a continuation that set_* runs on this thread.
 /// Blocking:      set_* runs the continuations that are placed inline before returning.
 /// Exceptions:    set_* throw promise_already_satisfied or no_state (moved-from promise).
 template<typename T = void>
@@ -53,12 +55,14 @@ public:
     template<typename... A>
         requires(std::is_void_v<T> ? sizeof...(A) == 0 : std::is_constructible_v<T, A&&...>)
     bool try_set_value(A&&... args) noexcept {
-        return state_ != nullptr && state_->try_set_value(std::forward<A>(args)...);
+        return completing([&](state& s) { return s.try_set_value(std::forward<A>(args)...); });
     }
     bool try_set_exception(std::exception_ptr e) noexcept {
-        return state_ != nullptr && state_->try_set_exception(std::move(e));
+        return completing([&](state& s) { return s.try_set_exception(std::move(e)); });
     }
-    bool try_set_canceled() noexcept { return state_ != nullptr && state_->try_set_canceled(); }
+    bool try_set_canceled() noexcept {
+        return completing([](state& s) { return s.try_set_canceled(); });
+    }
 
     template<typename... A>
         requires(std::is_void_v<T> ? sizeof...(A) == 0 : std::is_constructible_v<T, A&&...>)
@@ -102,6 +106,21 @@ private:
             throw no_state{};
         }
         return *state_;
+    }
+    /// Runs a set_* holding a reference of its own: once the status is stored, any thread may
+    /// see the task complete and destroy this promise and every task handle (a first
+    /// continuation may do it, on this very thread), while publish() still runs the rest of
+    /// the continuation list. The state must outlive that, so the publisher owns a reference.
+    template<typename Set>
+    bool completing(Set set) noexcept {
+        state* s = state_;
+        if (s == nullptr) {
+            return false;
+        }
+        s->add_ref();
+        const bool won = set(*s);
+        s->release_ref();
+        return won;
     }
     void abandon() noexcept {
         if (state_ != nullptr) {

@@ -12,11 +12,10 @@
 namespace weft {
 
 /// An awaitable that resumes the awaiting coroutine on `s` (.NET `await TaskScheduler` hop /
-/// concurrencpp resume_on). Throws shutdown_error at the co_await if `s` refuses the work, and
+/// concurrencpp resume_on). Throws std::invalid_argument for an empty any_scheduler, shutdown_error at the co_await if `s` refuses the work, and
 /// operation_canceled if `s` accepted it but later discarded it (cancel-mode shutdown).
 template<typename S>
-    requires scheduler<std::remove_cvref_t<S>> detail::resume_on_awaiter resume_on(S&& s)
-noexcept {
+    requires scheduler<std::remove_cvref_t<S>> detail::resume_on_awaiter resume_on(S&& s) {
     return detail::resume_on_awaiter(any_scheduler(std::forward<S>(s)));
 }
 

@@ -81,6 +81,8 @@ public:
         }
     }
 
+    /// Work that ran here and awaits anything comes back here (placement §1a).
+    static constexpr bool keeps_context = true;
     /// True while this loop runs one of its items on the calling thread.
     bool runs_on_this_thread() const noexcept { return detail::is_current_scheduler(identity_); }
 

@@ -10,6 +10,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <stdexcept>
 #include <type_traits>
 
 namespace weft {
@@ -18,7 +19,10 @@ namespace weft {
 /// (and later calls exactly one of w->run() / w->discard()) or throws without taking it
 /// (weft::shutdown_error when the scheduler is shut down). A scheduler may also provide
 /// `bool runs_on_this_thread() const noexcept`; when it says true, placement may run a
-/// continuation bound for it inline instead of hopping.
+/// continuation bound for it inline instead of hopping. A serial or thread-bound scheduler
+/// (a strand, a UI loop) declares `static constexpr bool keeps_context = true;`: work that was
+/// running on it and awaits anything comes back to it, whatever the completing source's policy
+/// (docs/guide/placement.md, "Context kept across awaits").
 template<typename S>
 concept scheduler = requires(S& s, work_item* w) {
     s.schedule(w);
@@ -51,10 +55,23 @@ bool scheduler_runs_here(const S& s) noexcept {
     }
 }
 
+/// True for a scheduler type that declares `static constexpr bool keeps_context = true`.
+template<typename S>
+constexpr bool scheduler_keeps_context() noexcept {
+    if constexpr (requires {
+                      { S::keeps_context } -> std::convertible_to<bool>;
+                  }) {
+        return static_cast<bool>(S::keeps_context);
+    } else {
+        return false;
+    }
+}
+
 struct scheduler_vtable {
     void (*schedule)(void* self, work_item* w);
     bool (*runs_here)(const void* self) noexcept;
     bool is_inline;
+    bool keeps_context;
 };
 
 template<typename S>
@@ -62,6 +79,7 @@ inline constexpr scheduler_vtable vtable_for{
     [](void* self, work_item* w) { static_cast<S*>(self)->schedule(w); },
     [](const void* self) noexcept { return scheduler_runs_here(*static_cast<const S*>(self)); },
     std::is_same_v<S, inline_scheduler>,
+    scheduler_keeps_context<S>(),
 };
 
 template<typename S>
@@ -95,9 +113,12 @@ public:
         , vtable_(&detail::vtable_for<S>) {}
 
     /// Hands `w` to the scheduler; see the `scheduler` concept for the ownership rule.
+    /// Precondition: not empty (entry points check with require_scheduler()).
     void schedule(work_item* w) const { vtable_->schedule(self_, w); }
     bool runs_on_this_thread() const noexcept { return vtable_ != nullptr && vtable_->runs_here(self_); }
     bool is_inline() const noexcept { return vtable_ != nullptr && vtable_->is_inline; }
+    /// A serial or thread-bound context: what runs on it comes back to it after an await.
+    bool keeps_context() const noexcept { return vtable_ != nullptr && vtable_->keeps_context; }
     explicit operator bool() const noexcept { return vtable_ != nullptr; }
     /// The identity of the scheduler object (for traces and comparisons).
     const void* identity() const noexcept { return self_; }
@@ -112,6 +133,13 @@ private:
 };
 
 namespace detail {
+
+/// Every entry point that takes a scheduler handle rejects an empty one, naming itself.
+inline void require_scheduler(const any_scheduler& s, const char* what) {
+    if (!s) {
+        throw std::invalid_argument(what);
+    }
+}
 
 WEFT_TLS_ACCESSOR inline any_scheduler& current_scheduler_slot() noexcept {
     static thread_local any_scheduler current;

@@ -26,7 +26,9 @@ public:
         : work_state<U>(&destroy, &invoke)
         , fn_(std::move(fn))
         , args_(std::move(args))
-        , token_(std::move(token)) {}
+        , token_(std::move(token)) {
+        this->set_cancel_hook(&cancel_hook);
+    }
 
     /// Called before the item is scheduled: a cancellation that arrives while the item waits
     /// in a queue completes the task canceled at once, so waiters never wait on the queue.
@@ -39,6 +41,12 @@ public:
 private:
     static void destroy(state_base* s) noexcept {
         delete detail::down_cast<spawn_state>(detail::down_cast<task_state<U>>(s));
+    }
+
+    /// request_cancel(): work that has not started is dropped, as a canceled token drops it.
+    /// The queued item's reference keeps the state alive through the publish.
+    static void cancel_hook(state_base* s) noexcept {
+        detail::down_cast<spawn_state>(detail::down_cast<task_state<U>>(s))->cancel_if_pending();
     }
 
     void cancel_if_pending() noexcept {
@@ -92,6 +100,9 @@ auto spawn_with_token(S& sched, cancellation_token token, F&& f, Args&&... args)
                                           std::invoke_result<Fn, std::decay_t<Args>...>>::type;
     using U = unwrapped_t<R>;
     require_callable(f, "weft: spawn() with a null function");
+    if constexpr (std::is_same_v<std::remove_cv_t<S>, any_scheduler>) {
+        require_scheduler(sched, "weft: spawn() on an empty any_scheduler");
+    }
 
     using state_t = spawn_state<U, Fn, Tuple, pass_token>;
     auto* st = new state_t(std::forward<F>(f), Tuple(std::forward<Args>(args)...), std::move(token));
@@ -135,7 +146,8 @@ constexpr bool last_is_token() noexcept {
 /// still sits in a queue; `f` also receives the token (as a last argument) if it accepts one.
 ///
 /// Exceptions: shutdown_error if `sched` refuses the work (the closure is destroyed once);
-///             std::invalid_argument for a null function pointer or empty std::function.
+///             std::invalid_argument for a null function pointer or empty std::function, or
+///             an empty any_scheduler.
 template<typename S, typename F, typename... Args>
     requires scheduler<std::remove_cvref_t<S>>
 auto spawn(S&& sched, F&& f, Args&&... args) {

@@ -44,6 +44,8 @@ public:
     /// See the `scheduler` concept.
     void schedule(work_item* w) { core_->schedule(w); }
 
+    /// Work that ran here and awaits anything comes back here (placement §1a).
+    static constexpr bool keeps_context = true;
     /// True while one of this strand's items runs on the calling thread.
     bool runs_on_this_thread() const noexcept { return detail::is_current_scheduler(this); }
 

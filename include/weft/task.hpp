@@ -5,6 +5,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/cancellation.hpp>
 #include <weft/detail/blocking_wait.hpp>
 #include <weft/detail/down_cast.hpp>
 #include <weft/detail/placement.hpp>
@@ -154,7 +155,12 @@ public:
     bool is_canceled() const { return status() == task_status::canceled; }
 
     /// Blocks until complete. Does not throw the task's error (get() does).
-    void wait() const { detail::blocking_wait(checked()); }
+    /// deadlock_error if this thread must not block (an I/O thread) and the task is not complete.
+    void wait() const {
+        auto& s = checked();
+        detail::check_may_block(s);
+        detail::blocking_wait(s);
+    }
 
     /// Blocks until complete or `timeout` passed; true if complete. A zero or negative
     /// timeout only polls; duration::max() waits forever.
@@ -185,9 +191,12 @@ public:
     }
 
     /// Waits, then returns the value (a const reference into the shared state; a reference
-    /// for task<U&>; nothing for task<void>) or rethrows the stored exception.
+    /// for task<U&>; nothing for task<void>) or rethrows the stored exception. On a thread
+    /// that must not block (an I/O thread) a task that is not complete throws deadlock_error
+    /// at once.
     const_result get() const& {
         auto& s = checked();
+        detail::check_may_block(s);
         detail::blocking_wait(s);
         s.rethrow_if_error();
         if constexpr (!std::is_void_v<T>) {
@@ -199,6 +208,7 @@ public:
     /// value). For move-only T. Rethrows as get() const& does.
     T get() && {
         auto& s = checked();
+        detail::check_may_block(s);
         detail::blocking_wait(s);
         s.rethrow_if_error();
         if constexpr (!std::is_void_v<T>) {
@@ -223,10 +233,23 @@ public:
     template<typename F>
     auto then(F&& f, continuation_options options = continuation_options::none) const;
 
-    /// ContinueWith on a named scheduler (placement rule 1).
+    /// ContinueWith on a named scheduler (placement rule 1). std::invalid_argument for an
+    /// empty any_scheduler.
     template<typename S, typename F>
         requires scheduler<std::remove_cvref_t<S>>
     auto then(S&& sched, F&& f, continuation_options options = continuation_options::none) const;
+
+    /// ContinueWith(f, CancellationToken): as then(f), and if `token` is canceled before `f`
+    /// starts, `f` never runs and the returned task completes canceled at once, even while
+    /// this task is still pending. Cancelling while `f` runs does nothing (pass the token in).
+    template<typename F>
+    auto then(F&& f, const cancellation_token& token, continuation_options options = continuation_options::none) const;
+    template<typename S, typename F>
+        requires scheduler<std::remove_cvref_t<S>>
+    auto then(S&& sched,
+              F&& f,
+              const cancellation_token& token,
+              continuation_options options = continuation_options::none) const;
 
     /// Awaits completion (the coroutine resumes per the placement rule) and yields get()'s
     /// result; on an rvalue task the value is moved out. Throws no_state on an empty task.
@@ -354,12 +377,20 @@ private:
     task_state<U>* inner_ = nullptr; // the unwrapped task, owned reference
 };
 
+/// then()'s token, when it has one: canceled before the continuation starts, its task
+/// completes canceled at once (the function never runs), even while the antecedent is pending.
+struct no_then_token {};
+struct then_token {
+    cancellation_token token;
+    cancellation_registration registration;
+};
+
 /// A continuation attached with then(): waits for the antecedent, then is placed per the rule.
 /// It holds no reference to the antecedent while it waits: a pending state is kept alive by
 /// its producer until it has published (the invariant at the top of task_state.hpp), so the
 /// builder of a chain never touches the antecedent's reference count; the completing thread
 /// takes one only when the continuation is going to run.
-template<typename T, typename U, typename Fn, bool TaskForm>
+template<typename T, typename U, typename Fn, bool TaskForm, bool WithToken>
 class then_state final : public work_state<U> {
 public:
     then_state(
@@ -371,6 +402,14 @@ public:
         , captured_(captured)
         , options_(options) {}
 
+    /// Registers the token (may throw: nothing is linked yet, the caller abandons the state).
+    void watch(const cancellation_token& token) requires WithToken {
+        cancel_.token = token;
+        if (token.can_be_canceled()) {
+            cancel_.registration = token.register_callback([this] { cancel_if_pending(); });
+        }
+    }
+
     /// Links this continuation to the antecedent (or runs the decision now if it is complete).
     void arm() noexcept {
         this->on_complete = &on_antecedent;
@@ -379,9 +418,24 @@ public:
         }
     }
 
+    /// Before arm(): gives up a state that will never be linked (watch() threw).
+    void abandon() noexcept {
+        fn_.reset();
+        this->cancel_unrun();
+    }
+
 private:
     static void destroy(state_base* s) noexcept {
         delete detail::down_cast<then_state>(detail::down_cast<task_state<U>>(s));
+    }
+
+    void cancel_if_pending() noexcept {
+        // The machinery reference, held until the antecedent completes, keeps this state alive
+        // through the publish.
+        if (this->try_claim_pending()) {
+            this->error_ = std::make_exception_ptr(operation_canceled{});
+            this->publish(state_base::st_canceled);
+        }
     }
 
     static void on_antecedent(continuation* c) noexcept {
@@ -389,6 +443,12 @@ private:
         task_state<T>& a = *self->antecedent_; // alive: its publisher (or the caller) holds it
         const std::uint8_t s = a.raw_status();
         bool run = false;
+        if constexpr (WithToken) {
+            if (self->cancel_.token.is_cancellation_requested()) {
+                self->skip(s, true);
+                return;
+            }
+        }
         if (has_option(self->options_, continuation_options::only_on_error)) {
             run = s == state_base::st_failed;
         } else if constexpr (TaskForm) {
@@ -397,7 +457,7 @@ private:
             run = s == state_base::st_succeeded;
         }
         if (!run) {
-            self->skip(s);
+            self->skip(s, false);
             return;
         }
         a.add_ref(); // for invoke(), which may run after the publisher let go
@@ -409,18 +469,23 @@ private:
     }
 
     /// The continuation does not run: the value form propagates the antecedent's error or
-    /// cancellation; an option that did not match completes it canceled (as .NET does).
-    void skip(std::uint8_t antecedent_status) noexcept {
+    /// cancellation; an option that did not match, or the token, completes it canceled (as
+    /// .NET does).
+    void skip(std::uint8_t antecedent_status, bool by_token) noexcept {
         task_state<T>* antecedent = std::exchange(antecedent_, nullptr);
+        if constexpr (WithToken) {
+            cancel_.registration.unregister(); // no callback runs after this
+        }
         fn_.reset();
-        this->try_claim();
-        if (!TaskForm && antecedent_status != state_base::st_succeeded &&
-            !has_option(options_, continuation_options::only_on_error)) {
-            this->error_ = antecedent->take_error();
-            this->publish(antecedent_status);
-        } else {
-            this->error_ = std::make_exception_ptr(operation_canceled{});
-            this->publish(state_base::st_canceled);
+        if (this->try_claim()) { // false: the token's callback completed it already
+            if (!by_token && !TaskForm && antecedent_status != state_base::st_succeeded &&
+                !has_option(options_, continuation_options::only_on_error)) {
+                this->error_ = antecedent->take_error();
+                this->publish(antecedent_status);
+            } else {
+                this->error_ = std::make_exception_ptr(operation_canceled{});
+                this->publish(state_base::st_canceled);
+            }
         }
         this->release_ref();
     }
@@ -428,12 +493,16 @@ private:
     static void invoke(work_item* w, bool run) noexcept {
         auto* self = detail::down_cast<then_state>(detail::down_cast<work_state<U>>(w));
         task<T> antecedent = task_access::adopt<T>(std::exchange(self->antecedent_, nullptr));
-        if (!run) {
+        bool start = run && self->try_start(); // false with a token: its callback won
+        if constexpr (WithToken) {
+            self->cancel_.registration.unregister();
+            start = start && !self->cancel_.token.is_cancellation_requested();
+        }
+        if (!start) {
             self->fn_.reset();
-            self->cancel_unrun();
+            self->cancel_unrun(); // a no-op on the status if the token completed it
             return;
         }
-        self->try_start();
         if constexpr (TaskForm) {
             self->run_and_complete(self->fn_, std::move(antecedent));
         } else if constexpr (std::is_void_v<T>) {
@@ -448,10 +517,15 @@ private:
     any_scheduler named_;
     any_scheduler captured_;
     continuation_options options_;
+    [[no_unique_address]] std::conditional_t<WithToken, then_token, no_then_token> cancel_;
 };
 
-template<typename T, typename F>
-auto attach_then(const task<T>& antecedent, any_scheduler named, F&& f, continuation_options options) {
+template<bool WithToken, typename T, typename F>
+auto attach_then(const task<T>& antecedent,
+                 any_scheduler named,
+                 F&& f,
+                 continuation_options options,
+                 const cancellation_token* token = nullptr) {
     using Fn = std::decay_t<F>;
     static_assert(value_continuation_for<Fn, T> || task_continuation_for<Fn, T>,
                   "weft: then(f) needs f callable with the antecedent's value (T&, or nothing for "
@@ -477,14 +551,26 @@ auto attach_then(const task<T>& antecedent, any_scheduler named, F&& f, continua
     }
     const any_scheduler captured = current_scheduler();
     if (has_option(options, continuation_options::run_asynchronously)) {
-        const bool has_target = named ? !named.is_inline() : (a->source_policy() || captured);
+        // placement §1b: the first candidate that can take a hop
+        const any_scheduler& source = a->source_policy();
+        const bool has_target = named ? !named.is_inline()
+                                      : ((source && !source.is_inline()) || (captured && !captured.is_inline()));
         if (!has_target) {
             throw std::invalid_argument("weft: run_asynchronously needs a scheduler to hop to: name "
                                         "one, or attach from a scheduler's thread");
         }
     }
-    auto* st = new then_state<T, U, Fn, task_form>(std::forward<F>(f), *a, named, captured, options);
+    using state_t = then_state<T, U, Fn, task_form, WithToken>;
+    auto* st = new state_t(std::forward<F>(f), *a, named, captured, options);
     task<U> result = task_access::adopt<U>(st);
+    if constexpr (WithToken) {
+        try {
+            st->watch(*token);
+        } catch (...) {
+            st->abandon();
+            throw;
+        }
+    }
     st->arm();
     return result;
 }
@@ -494,14 +580,31 @@ auto attach_then(const task<T>& antecedent, any_scheduler named, F&& f, continua
 template<typename T>
 template<typename F>
 auto task<T>::then(F&& f, continuation_options options) const {
-    return detail::attach_then(*this, any_scheduler{}, std::forward<F>(f), options);
+    return detail::attach_then<false>(*this, any_scheduler{}, std::forward<F>(f), options);
 }
 
 template<typename T>
 template<typename S, typename F>
     requires scheduler<std::remove_cvref_t<S>>
 auto task<T>::then(S&& sched, F&& f, continuation_options options) const {
-    return detail::attach_then(*this, any_scheduler(std::forward<S>(sched)), std::forward<F>(f), options);
+    any_scheduler named(std::forward<S>(sched));
+    detail::require_scheduler(named, "weft: then() with an empty scheduler");
+    return detail::attach_then<false>(*this, named, std::forward<F>(f), options);
+}
+
+template<typename T>
+template<typename F>
+auto task<T>::then(F&& f, const cancellation_token& token, continuation_options options) const {
+    return detail::attach_then<true>(*this, any_scheduler{}, std::forward<F>(f), options, &token);
+}
+
+template<typename T>
+template<typename S, typename F>
+    requires scheduler<std::remove_cvref_t<S>>
+auto task<T>::then(S&& sched, F&& f, const cancellation_token& token, continuation_options options) const {
+    any_scheduler named(std::forward<S>(sched));
+    detail::require_scheduler(named, "weft: then() with an empty scheduler");
+    return detail::attach_then<true>(*this, named, std::forward<F>(f), options, &token);
 }
 
 } // namespace weft

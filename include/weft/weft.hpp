@@ -32,4 +32,5 @@
 #include <weft/unobserved.hpp>
 #include <weft/when_all.hpp>
 #include <weft/when_any.hpp>
+#include <weft/with_cancellation.hpp>
 #include <weft/work_item.hpp>

@@ -7,6 +7,7 @@
 #include <weft/detail/task_state.hpp>
 #include <weft/errors.hpp>
 #include <weft/task.hpp>
+#include <weft/with_cancellation.hpp>
 
 #include <cstddef>
 #include <exception>
@@ -121,7 +122,7 @@ class when_all_tuple_state final : public fan_in_state<std::tuple<when_all_eleme
     using base = fan_in_state<result_t>;
 
 public:
-    explicit when_all_tuple_state(const task<Ts>&... inputs) : base(sizeof...(Ts), &destroy), inputs_(inputs...) {}
+    explicit when_all_tuple_state(task<Ts>... inputs) : base(sizeof...(Ts), &destroy), inputs_(std::move(inputs)...) {}
 
     void start() noexcept {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -254,10 +255,10 @@ auto make_when_all_range(std::vector<task<T>> inputs) {
 /// failed, it fails with aggregate_error holding every input's exception in input order; else,
 /// if any was canceled, it is canceled; it completes only after every input has.
 template<typename... Ts>
-task<std::tuple<detail::when_all_element_t<Ts>...>> when_all(const task<Ts>&... inputs) {
+task<std::tuple<detail::when_all_element_t<Ts>...>> when_all(task<Ts>... inputs) {
     (detail::task_access::checked_state(inputs), ...);
     using state_t = detail::when_all_tuple_state<Ts...>;
-    auto* st = new state_t(inputs...);
+    auto* st = new state_t(std::move(inputs)...);
     auto result = detail::task_access::adopt<std::tuple<detail::when_all_element_t<Ts>...>>(st);
     st->start();
     return result;
@@ -282,5 +283,22 @@ template<std::ranges::input_range Range>
         }
         return detail::make_when_all_range<T>(std::move(v));
     }
+
+/// With a token: completes canceled as soon as `token` is canceled (if not every input is done
+/// by then), and then asks every input to end, as with_cancellation does.
+template<typename T>
+auto when_all(const cancellation_token& token, std::vector<task<T>> inputs) {
+    std::vector<detail::ref_ptr<detail::state_base>> targets;
+    targets.reserve(inputs.size());
+    for (const auto& t : inputs) {
+        targets.push_back(detail::share_state(t));
+    }
+    return detail::cancel_on(token, detail::make_when_all_range<T>(std::move(inputs)), std::move(targets));
+}
+template<typename... Ts>
+task<std::tuple<detail::when_all_element_t<Ts>...>> when_all(const cancellation_token& token, task<Ts>... inputs) {
+    std::vector<detail::ref_ptr<detail::state_base>> targets{detail::share_state(inputs)...};
+    return detail::cancel_on(token, when_all(std::move(inputs)...), std::move(targets));
+}
 
 } // namespace weft

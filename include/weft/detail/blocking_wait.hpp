@@ -45,6 +45,38 @@ WEFT_TLS_ACCESSOR inline wait_helper*& current_wait_helper() noexcept {
     return helper;
 }
 
+/// Set while this thread runs work for a context that a blocking wait here could deadlock: an
+/// I/O thread (only it completes its context's I/O and timers). get()/wait() on a task that is
+/// not complete then throw deadlock_error at once instead of hanging
+/// (docs/guide/composition.md, "Blocking waits").
+WEFT_TLS_ACCESSOR inline const char*& blocking_forbidden_reason() noexcept {
+    static thread_local const char* reason = nullptr;
+    WEFT_TLS_OPAQUE();
+    return reason;
+}
+
+/// Forbids unbounded blocking waits on this thread for its lifetime (nests, restores).
+class forbid_blocking_scope {
+public:
+    explicit forbid_blocking_scope(const char* reason) noexcept : previous_(blocking_forbidden_reason()) {
+        blocking_forbidden_reason() = reason;
+    }
+    ~forbid_blocking_scope() { blocking_forbidden_reason() = previous_; }
+    forbid_blocking_scope(const forbid_blocking_scope&) = delete;
+    forbid_blocking_scope& operator=(const forbid_blocking_scope&) = delete;
+
+private:
+    const char* previous_;
+};
+
+/// get()/wait(): throws deadlock_error if `s` is not complete and this thread must not block.
+/// (A thread_pool worker and a run loop's thread help instead: blocking_wait runs their work.)
+inline void check_may_block(const state_base& s) {
+    if (const char* reason = blocking_forbidden_reason(); reason != nullptr && !s.is_ready()) {
+        throw deadlock_error(reason);
+    }
+}
+
 /// A blocked waiter, linked into the task's continuation list.
 /// flag_: a one-shot event (futex.hpp): awake (unset), done (set), asleep (sleeping).
 /// helper_: the waiting thread's wait helper (a pool worker, a run loop), which notify() wakes.

@@ -10,6 +10,15 @@
 //    continuation was attached; (4) completing — inline on the thread that completed the
 //    antecedent. dispatch_continuation() below is the only place rules 1–4 are applied; the
 //    task core (task.hpp, task_coroutine.hpp) and the reactor (detail/io/reactor.hpp) call it.
+// §1a Context kept. A captured scheduler that keeps its context (keeps_context: strand,
+//    run_loop, dedicated_thread, limited_scheduler, the concurrent/exclusive sides, a user's
+//    scheduler that declares it) is tried before (2): strand-protected state stays protected
+//    across an await on I/O, a timer or a promise, even when the source says "inline". The pool
+//    and io_context do not keep context (the IOCP model), so their captures stay behind (2)
+//    and the C = 0 inline cell of the placement suite takes no hop. Counted as captured, and
+//    in context_kept when a source policy was overridden.
+// §1b run_asynchronously skips the inline candidates: it goes to the first of named, source,
+//    captured that can take a hop (attach_then checks that one exists).
 // §2 Inline or hop. If the chosen scheduler is inline_scheduler, or it runs_on_this_thread()
 //    and run_asynchronously was not asked for, the work runs inline, directly: every chain
 //    passes through state_base::publish(), which runs under the per-thread recursion guard
@@ -71,10 +80,16 @@ inline void dispatch_continuation(work_item* w,
     if (named) {
         rule = placement_rule::named;
         target = &named;
-    } else if (source) {
+    } else if (captured.keeps_context()) { // §1a
+        rule = placement_rule::captured;
+        target = &captured;
+        if (source) {
+            count_placement(placement_counter::context_kept);
+        }
+    } else if (source && !(force_hop && source.is_inline())) { // §1b
         rule = placement_rule::source;
         target = &source;
-    } else if (captured) {
+    } else if (captured && !(force_hop && captured.is_inline())) {
         rule = placement_rule::captured;
         target = &captured;
     }
@@ -99,7 +114,9 @@ inline void dispatch_continuation(work_item* w,
 
 class resume_on_awaiter : public work_item {
 public:
-    explicit resume_on_awaiter(any_scheduler target) noexcept : work_item(&resume), target_(target) {}
+    explicit resume_on_awaiter(any_scheduler target) : work_item(&resume), target_(target) {
+        require_scheduler(target, "weft: resume_on() with an empty scheduler");
+    }
 
     /// inline_scheduler: nothing to do. Any other scheduler: always a real hop (a yield), even
     /// from one of its own threads, so a loop of resume_on() lets other work in.

@@ -25,8 +25,9 @@ enum class placement_counter : unsigned {
     completing_inline,
     deferred,
     refused,
+    context_kept,
 };
-inline constexpr std::size_t placement_counter_count = 9;
+inline constexpr std::size_t placement_counter_count = 10;
 
 /// One block per thread, written only by its thread (bump), read by any.
 using placement_block = counter_block<placement_counter, placement_counter_count>;

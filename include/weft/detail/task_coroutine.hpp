@@ -152,12 +152,16 @@ auto task<T>::operator co_await() && {
 template<typename S, typename T>
     requires scheduler<std::remove_cvref_t<S>>
 auto continue_on(S&& s, const task<T>& t) {
-    return detail::task_awaiter<T, false>(detail::task_access::checked_state(t), any_scheduler(std::forward<S>(s)));
+    any_scheduler named(std::forward<S>(s));
+    detail::require_scheduler(named, "weft: continue_on() with an empty scheduler");
+    return detail::task_awaiter<T, false>(detail::task_access::checked_state(t), named);
 }
 template<typename S, typename T>
     requires scheduler<std::remove_cvref_t<S>>
 auto continue_on(S&& s, task<T>&& t) {
-    return detail::task_awaiter<T, true>(detail::task_access::checked_state(t), any_scheduler(std::forward<S>(s)));
+    any_scheduler named(std::forward<S>(s));
+    detail::require_scheduler(named, "weft: continue_on() with an empty scheduler");
+    return detail::task_awaiter<T, true>(detail::task_access::checked_state(t), named);
 }
 
 } // namespace weft

@@ -13,8 +13,10 @@
 //            a continuation once it has been told to run (then_state takes it in
 //            on_antecedent). Invariant: a pending state is kept alive by its producer (promise,
 //            queued item, running coroutine, combinator) until it has published, and whoever
-//            calls publish() holds a reference throughout it — so a continuation waiting in the
-//            list needs no reference of its own.
+//            calls publish() holds a reference throughout it (a promise takes one for its
+//            set_*): once the status is stored, another thread may drop every other reference
+//            while the list is still being run — so a continuation waiting in the list needs
+//            no reference of its own.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -190,6 +192,21 @@ public:
     /// The completing source's placement policy (rule 2); empty for most states.
     const any_scheduler& source_policy() const noexcept { return source_policy_; }
 
+    /// Asks this task's producer to end it early, as its token would: an I/O operation is
+    /// canceled, queued work is dropped (the task completes canceled, soon or at once). How
+    /// with_timeout, when_any's cancel_losers and task_group cancel what they were given.
+    /// False when the producer cannot be asked (a promise, a coroutine, running work: pass
+    /// those a token); a no-op on a complete task. Any thread; the caller holds a reference.
+    bool request_cancel() noexcept {
+        if (cancel_ == nullptr) {
+            return false;
+        }
+        if (!is_ready()) {
+            cancel_(this);
+        }
+        return true;
+    }
+
     // --- completion without a value -----------------------------------------------------
     bool try_set_exception(std::exception_ptr e) noexcept {
         if (!try_claim()) {
@@ -223,6 +240,9 @@ public:
 protected:
     ~state_base() = default;
     void set_source_policy(any_scheduler s) noexcept { source_policy_ = s; }
+    using cancel_fn = void (*)(state_base*) noexcept;
+    /// Before the task is handed out: what request_cancel() calls.
+    void set_cancel_hook(cancel_fn f) noexcept { cancel_ = f; }
 
     std::exception_ptr error_; // written by the completion winner before publish()
 
@@ -288,6 +308,7 @@ private:
     atomic<bool> observed_{false};
     atomic<continuation*> head_{nullptr};
     any_scheduler source_policy_; // immutable after construction
+    cancel_fn cancel_ = nullptr;  // immutable after construction; request_cancel()
     destroy_fn destroy_;
     dispatch_item dispatch_{this}; // touched only by the thread that publishes
 };

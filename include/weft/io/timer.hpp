@@ -5,6 +5,7 @@
 #pragma once
 
 #include <weft/cancellation.hpp>
+#include <weft/detail/first_completed.hpp>
 #include <weft/io/error.hpp>
 #include <weft/io/io_context.hpp>
 #include <weft/task.hpp>
@@ -73,29 +74,86 @@ task<void> delay(io_context& io, std::chrono::duration<Rep, Period> d, const op_
     return delay_until(io, detail::io::saturating_deadline(d), opts);
 }
 
-/// A task with `t`'s outcome if `t` completes by `deadline`, else failed with timeout_error
-/// (.NET Task.WaitAsync). `t` itself is not canceled: pass it a token for that.
+namespace detail::io {
+/// The result of with_deadline once `t` has ended: its value, or its error; canceled after the
+/// deadline (the timeout canceled it) is timeout_error.
 template<typename T>
-task<T> with_deadline(io_context& io, task<T> t, std::chrono::steady_clock::time_point deadline) {
-    cancellation_source stop_timer;
-    task<void> timer = delay_until(io, deadline, {.token = stop_timer.token(), .policy = io_policy::inline_on_io()});
-    auto first = co_await when_any(t, timer);
-    if (first.index == 1 && !t.is_ready()) {
+task<T> outcome_after_deadline(task<T> t, bool timed_out) {
+    if (timed_out && t.is_canceled()) {
+        (void)t.exception(); // observed: the timeout replaces it
         throw timeout_error{};
     }
-    stop_timer.cancel();
     if constexpr (std::is_void_v<T>) {
         co_await t;
     } else if constexpr (std::is_copy_constructible_v<T> || std::is_reference_v<T>) {
         co_return co_await t;
     } else {
-        co_return co_await std::move(t);
+        co_return co_await std::move(t); // this frame holds the only handle: moved, not copied
     }
+}
+
+/// Races `t` against a timer. At the deadline `cancel` asks `t` to end (false: it cannot be
+/// asked, give up on it at once), then waits until it has.
+template<typename T, typename Cancel>
+task<T> race_deadline(io_context& io, task<T> t, std::chrono::steady_clock::time_point deadline, Cancel cancel) {
+    cancellation_source stop_timer;
+    task<void> timer = delay_until(io, deadline, {.token = stop_timer.token(), .policy = io_policy::inline_on_io()});
+    const std::size_t first =
+        co_await first_completed_awaiter(*task_access::state(t), *task_access::state(timer));
+    const bool timed_out = first == 1;
+    if (timed_out) {
+        if (!cancel(t)) {
+            throw timeout_error{}; // it cannot be asked to end: it goes on without us
+        }
+        // until it has ended (both nodes on `t`: a wait that, unlike when_any, holds no handle)
+        (void)co_await first_completed_awaiter(*task_access::state(t), *task_access::state(t));
+    } else {
+        stop_timer.cancel();
+    }
+    co_return co_await outcome_after_deadline(std::move(t), timed_out);
+}
+} // namespace detail::io
+
+/// A task with `t`'s outcome if `t` completes by `deadline`, else failed with timeout_error
+/// (.NET Task.WaitAsync(TimeSpan)). At the deadline `t` is canceled: an I/O operation (a read,
+/// a write, an accept...) is canceled, and the result completes only once it has ended, so its
+/// buffer is never written afterwards; if it succeeded after all, that value is the result
+/// (nothing is lost). Work that cannot be asked to end (a coroutine, a promise) goes on and the
+/// result fails with timeout_error at once: time those out with the token form below.
+template<typename T>
+task<T> with_deadline(io_context& io, task<T> t, std::chrono::steady_clock::time_point deadline) {
+    detail::task_access::checked_state(t);
+    return detail::io::race_deadline(
+        io, std::move(t), deadline, [](task<T>& x) { return detail::task_access::state(x)->request_cancel(); });
 }
 
 template<typename T, typename Rep, typename Period>
 task<T> with_timeout(io_context& io, task<T> t, std::chrono::duration<Rep, Period> timeout) {
     return with_deadline(io, std::move(t), detail::io::saturating_deadline(timeout));
+}
+
+/// The token form, for any work: `start(token)` starts it and returns its task; at the
+/// deadline the token is canceled, and the result completes once that task has ended (work
+/// that honours its token ends promptly), with its value if it succeeded after all, its error
+/// if it failed for a reason of its own, else timeout_error.
+template<typename F>
+    requires std::invocable<F&, cancellation_token> && detail::is_task_v<std::invoke_result_t<F&, cancellation_token>>
+std::invoke_result_t<F&, cancellation_token>
+with_deadline(io_context& io, F start, std::chrono::steady_clock::time_point deadline) {
+    using task_t = std::invoke_result_t<F&, cancellation_token>;
+    cancellation_source cancel;
+    task_t t = start(cancel.token());
+    detail::task_access::checked_state(t);
+    return detail::io::race_deadline(io, std::move(t), deadline, [cancel](task_t&) mutable {
+        cancel.cancel();
+        return true;
+    });
+}
+
+template<typename F, typename Rep, typename Period>
+    requires std::invocable<F&, cancellation_token> && detail::is_task_v<std::invoke_result_t<F&, cancellation_token>>
+auto with_timeout(io_context& io, F start, std::chrono::duration<Rep, Period> timeout) {
+    return with_deadline(io, std::move(start), detail::io::saturating_deadline(timeout));
 }
 
 /// Ticks every `period` on a fixed-rate schedule (start + k·period); next() completes at the

@@ -193,6 +193,7 @@ class op_state final
 public:
     op_state(op_kind k, any_scheduler source) noexcept : task_state<R>(&destroy, 2, state_base::st_pending), io_op(k) {
         this->set_source_policy(source);
+        this->set_cancel_hook(&cancel_from_task);
     }
 
     /// The outcome of `result` (docs/guide/io.md, "What ends an operation"): a close is
@@ -243,6 +244,9 @@ private:
     static void destroy(state_base* s) noexcept {
         delete detail::down_cast<op_state>(detail::down_cast<task_state<R>>(s));
     }
+    /// request_cancel(): as the token's callback does. The op was started (owner set) before
+    /// its task was handed out; a cancel that arrives after it finished is a no-op.
+    static void cancel_from_task(state_base* s) noexcept;
 };
 
 } // namespace weft::detail::io

@@ -602,3 +602,13 @@ inline void reactor::finish_blocking(io_op* op) noexcept {
 }
 
 } // namespace weft::detail::io
+
+namespace weft::detail::io {
+
+template<typename R, typename Convert>
+void op_state<R, Convert>::cancel_from_task(state_base* s) noexcept {
+    auto* op = static_cast<io_op*>(detail::down_cast<op_state>(detail::down_cast<task_state<R>>(s)));
+    op->owner->request_cancel(op);
+}
+
+} // namespace weft::detail::io

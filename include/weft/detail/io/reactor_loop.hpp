@@ -8,6 +8,7 @@
 
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/io/op.hpp>
+#include <weft/detail/blocking_wait.hpp>
 #include <weft/detail/io/reactor.hpp>
 #include <weft/detail/placement.hpp>
 #include <weft/detail/placement_counters.hpp>
@@ -26,6 +27,9 @@ namespace weft::detail::io {
 inline void reactor::run(const any_scheduler& self_as_scheduler) {
     current_reactor_slot() = this;
     scheduler_scope scope(self_as_scheduler);
+    forbid_blocking_scope forbid("weft: get()/wait() on an I/O thread on a task that is not complete: only "
+                                 "this thread completes its io_context's I/O and timers (co_await the task, "
+                                 "or hop to another scheduler first)");
     placement_block& block = this_thread_placement_block(); // this thread's, read once
     placements_ = &block;                                   // finish() reads it too (§7)
     auto at = [&](placement_counter c) {

@@ -1,0 +1,117 @@
+// weft/with_cancellation.hpp — with_cancellation(t, token): a task that completes canceled as
+// soon as the token is, and asks what it waits for to end (.NET Task.WaitAsync(token)); the
+// token forms of when_all and when_any are built on it.
+// Design note: docs/decisions/0010-composition.md §3.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/cancellation.hpp>
+#include <weft/detail/down_cast.hpp>
+#include <weft/detail/ref_ptr.hpp>
+#include <weft/detail/task_state.hpp>
+#include <weft/task.hpp>
+
+#include <utility>
+#include <vector>
+
+namespace weft {
+
+namespace detail {
+
+/// Completes with the input's outcome, or canceled when the token fires first; then asks every
+/// target (a combinator's inputs; none: the input itself) to cancel (request_cancel).
+/// References: the handle, and the machinery, released once the input completed and the
+/// token's callback can no longer run. The callback holds one of its own while it runs: asking
+/// a target may complete the input on this very thread, and so release the machinery.
+template<typename T>
+class cancel_on_state final
+    : public task_state<T>
+    , public continuation {
+public:
+    cancel_on_state(task<T> input, std::vector<ref_ptr<state_base>> targets)
+        : task_state<T>(&destroy, 2, state_base::st_pending)
+        , input_(std::move(input))
+        , targets_(std::move(targets)) {
+        on_complete = &on_input;
+    }
+
+    /// May throw (the registration's allocation) before anything is linked.
+    void start(const cancellation_token& token) {
+        if (token.can_be_canceled()) {
+            try {
+                registration_ = token.register_callback([this] { on_cancel(); });
+            } catch (...) {
+                this->release_ref(); // the machinery's; the caller's handle drops the other
+                throw;
+            }
+        }
+        if (!task_access::state(input_)->attach(this)) {
+            on_input(this);
+        }
+    }
+
+private:
+    static void destroy(state_base* s) noexcept {
+        delete detail::down_cast<cancel_on_state>(detail::down_cast<task_state<T>>(s));
+    }
+
+    static void on_input(continuation* c) noexcept {
+        auto* self = detail::down_cast<cancel_on_state>(c);
+        if (self->try_claim()) {
+            self->complete_from(*task_access::state(self->input_));
+        }
+        self->registration_.unregister(); // after this, on_cancel is not running elsewhere
+        self->release_ref();
+    }
+
+    void on_cancel() noexcept {
+        this->add_ref();
+        if (this->try_claim()) {
+            this->error_ = std::make_exception_ptr(operation_canceled{});
+            this->publish(state_base::st_canceled);
+        }
+        if (targets_.empty()) {
+            task_access::state(input_)->request_cancel();
+        }
+        for (const auto& t : targets_) { // immutable: read without a lock
+            t->request_cancel();
+        }
+        this->release_ref();
+    }
+
+    const task<T> input_;
+    const std::vector<ref_ptr<state_base>> targets_;
+    cancellation_registration registration_;
+};
+
+template<typename T>
+ref_ptr<state_base> share_state(const task<T>& t) {
+    state_base* s = task_access::checked_state(t);
+    s->add_ref();
+    return ref_ptr<state_base>::adopt(s);
+}
+
+template<typename T>
+task<T> cancel_on(const cancellation_token& token, task<T> input, std::vector<ref_ptr<state_base>> targets) {
+    task_access::checked_state(input);
+    if (!token.can_be_canceled()) {
+        return input;
+    }
+    auto* st = new cancel_on_state<T>(std::move(input), std::move(targets));
+    task<T> result = task_access::adopt<T>(st);
+    st->start(token);
+    return result;
+}
+
+} // namespace detail
+
+/// A task with `t`'s outcome, or canceled (operation_canceled) as soon as `token` is canceled,
+/// whichever comes first (.NET Task.WaitAsync(CancellationToken)). When the token wins, `t` is
+/// asked to end too: an I/O operation is canceled, queued spawned work is dropped; other work
+/// (a coroutine, a promise) goes on, and `t` itself still tells how it ended.
+template<typename T>
+task<T> with_cancellation(task<T> t, const cancellation_token& token) {
+    return detail::cancel_on(token, std::move(t), {});
+}
+
+} // namespace weft

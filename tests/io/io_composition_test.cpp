@@ -1,0 +1,157 @@
+// Tests for the composition contract where I/O meets the other pieces (docs/guide/composition.md),
+// run on both backends: a strand (and a run loop) keeps its context across an await on a timer
+// and on a socket read; get() on an I/O thread throws deadlock_error; with_timeout cancels the
+// read it times out (its buffer is never written afterwards, the bytes stay in the stream);
+// the token form of with_timeout; when_any(cancel_losers) over a read and a timer.
+#include <weft/weft.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "catch.hpp"
+#include "io/io_support.hpp"
+
+TEST_CASE("io: a coroutine on a strand comes back to the strand after a timer and a read, with inline_on_io") {
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    weft::strand s{pool};
+    weft::io_context io; // inline_on_io: the source's policy says "run on the I/O thread"
+    auto [c, srv] = connect_pair(io);
+    int guarded = 0; // strand-protected: touched only from strand items (TSan checks)
+    std::atomic<int> off_strand{0};
+    auto body = [&]() -> weft::task<void> {
+        co_await weft::resume_on(s);
+        for (int i = 0; i < 20; ++i) {
+            co_await weft::delay(io, 100us);
+            off_strand.fetch_add(s.runs_on_this_thread() ? 0 : 1);
+            ++guarded;
+            std::array<std::byte, 1> b{};
+            co_await srv.read_some(b);
+            off_strand.fetch_add(s.runs_on_this_thread() ? 0 : 1);
+            ++guarded;
+        }
+    };
+    auto bump = [&]() -> weft::task<void> { // other strand items racing for `guarded`
+        for (int i = 0; i < 200; ++i) {
+            co_await weft::resume_on(s);
+            ++guarded;
+        }
+    };
+    auto t = body();
+    auto u = bump();
+    for (int i = 0; i < 20; ++i) {
+        await_get(c.write_all(std::string_view("x")));
+    }
+    await_get(t);
+    await_get(u);
+    CHECK(off_strand.load() == 0);
+    CHECK(weft::spawn(s, [&] { return guarded; }).get() == 240);
+}
+
+TEST_CASE("io: a then() attached on a run loop runs on the loop, not on the I/O thread") {
+    weft::io_context io;
+    weft::run_loop loop;
+    std::thread::id ran_on{};
+    weft::task<void> cont;
+    auto setup = weft::spawn(loop, [&] { cont = weft::delay(io, 1ms).then([&] { ran_on = std::this_thread::get_id(); }); });
+    while (!setup.is_ready()) {
+        loop.run_one();
+    }
+    // the timer fires on the I/O thread; the continuation waits for the loop
+    while (!cont.is_ready()) {
+        loop.run_one();
+    }
+    CHECK(ran_on == std::this_thread::get_id());
+}
+
+TEST_CASE("io: get() on an I/O thread on a task only that thread can complete throws deadlock_error") {
+    weft::io_context io;
+    auto t = weft::delay(io, 1ms).then([&] {
+        auto other = weft::delay(io, 1ms); // only this I/O thread can fire it
+        other.get();                       // would hang forever
+    });
+    REQUIRE(t.wait_for(20s));
+    CHECK_THROWS_AS(t.get(), weft::deadlock_error);
+    // post() runs on the I/O thread too
+    auto p = io.post([&] { weft::delay(io, 1ms).wait(); });
+    REQUIRE(p.wait_for(20s));
+    CHECK_THROWS_AS(p.get(), weft::deadlock_error);
+    // a bounded wait is allowed (it cannot hang), and a complete task may be read
+    auto q = io.post([&] {
+        auto d = weft::delay(io, 1h);
+        return d.wait_for(1ms);
+    });
+    CHECK_FALSE(await_get(q));
+}
+
+TEST_CASE("io: with_timeout cancels the read it times out: the buffer is never written, the bytes stay") {
+    weft::io_context io;
+    auto [c, srv] = connect_pair(io);
+    std::array<char, 8> buf;
+    buf.fill('.');
+    auto timed = weft::with_timeout(io, srv.read_some(std::as_writable_bytes(std::span(buf))), 20ms);
+    REQUIRE(timed.wait_for(20s));
+    CHECK_THROWS_AS(timed.get(), weft::timeout_error);
+    // the read is over: what the peer sends now is not written into buf
+    await_get(c.write_all(std::string_view("late")));
+    std::array<char, 8> next{};
+    const std::size_t n = await_get(srv.read_some(std::as_writable_bytes(std::span(next))));
+    CHECK(std::string(next.data(), n) == "late"); // not lost either: the next read has it
+    CHECK(std::all_of(buf.begin(), buf.end(), [](char ch) { return ch == '.'; }));
+    CHECK(io.stats().total().canceled >= 1);
+}
+
+TEST_CASE("io: with_timeout passes a read through when it completes in time, and a move-only result") {
+    weft::io_context io;
+    auto [c, srv] = connect_pair(io);
+    std::array<char, 8> buf{};
+    auto timed = weft::with_timeout(io, srv.read_some(std::as_writable_bytes(std::span(buf))), 10s);
+    await_get(c.write_all(std::string_view("ok")));
+    CHECK(await_get(timed) == 2);
+    auto listener = weft::tcp_listener::bind(io, weft::endpoint::loopback_v4(0));
+    auto accepted = weft::with_timeout(io, listener.accept(), 10s);
+    auto connected = weft::with_timeout(io, weft::tcp_socket::connect(io, listener.local_endpoint()), 10s);
+    weft::tcp_socket a = await_get(std::move(accepted));
+    weft::tcp_socket b = await_get(std::move(connected));
+    CHECK(a.local_endpoint().port() == listener.local_endpoint().port());
+    CHECK(b.local_endpoint().port() != 0);
+}
+
+TEST_CASE("io: with_timeout's token form cancels any work that honours the token") {
+    weft::io_context io;
+    auto [c, srv] = connect_pair(io);
+    std::array<char, 4> buf;
+    buf.fill('.');
+    auto timed = weft::with_timeout(
+        io,
+        [&](weft::cancellation_token tok) -> weft::task<std::size_t> {
+            // a coroutine: request_cancel cannot reach it, its token can
+            co_return co_await srv.read_some(std::as_writable_bytes(std::span(buf)), {.token = tok});
+        },
+        20ms);
+    REQUIRE(timed.wait_for(20s));
+    CHECK_THROWS_AS(timed.get(), weft::timeout_error);
+    await_get(c.write_all(std::string_view("z")));
+    std::array<char, 4> next{};
+    CHECK(await_get(srv.read_some(std::as_writable_bytes(std::span(next)))) == 1);
+    CHECK(buf[0] == '.');
+}
+
+TEST_CASE("io: when_any(cancel_losers) over a read and a timer cancels the read") {
+    weft::io_context io;
+    auto [c, srv] = connect_pair(io);
+    std::array<char, 4> buf;
+    buf.fill('.');
+    auto read = srv.read_some(std::as_writable_bytes(std::span(buf)));
+    auto first = weft::when_any(weft::cancel_losers, read, weft::delay(io, 5ms).then([] { return std::size_t{0}; }));
+    CHECK(await_get(first).index == 1);
+    REQUIRE(read.wait_for(20s));
+    CHECK(read.is_canceled());
+    await_get(c.write_all(std::string_view("q")));
+    std::array<char, 4> next{};
+    CHECK(await_get(srv.read_some(std::as_writable_bytes(std::span(next)))) == 1);
+    CHECK(buf[0] == '.');
+}
