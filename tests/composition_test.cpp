@@ -222,7 +222,7 @@ TEST_CASE("then with a token, canceled from another thread while the antecedent 
     REQUIRE(ran + canceled == 2000);
 }
 
-TEST_CASE("when_any(cancel_losers): the losers that can be asked end canceled; queued spawned work never runs") {
+TEST_CASE("when_any(cancel_losers): the losers that can be asked end canceled, queued spawned work never runs") {
     weft_test::manual_scheduler held; // holds its items until run_all()
     std::atomic<int> loser_ran{0};
     auto winner = weft::spawn(weft::inline_scheduler{}, [] { return 1; });
@@ -268,7 +268,7 @@ TEST_CASE("when_all and when_any with a token complete canceled at once and ask 
     REQUIRE(std::get<0>(ok.get()) == 3);
 }
 
-TEST_CASE("with_cancellation: the token wins at once; a promise it cannot cancel keeps its own outcome") {
+TEST_CASE("with_cancellation: the token wins at once, a promise it cannot cancel keeps its own outcome") {
     weft::promise<int> p;
     weft::cancellation_source cs;
     auto t = weft::with_cancellation(p.get_task(), cs.token());
@@ -296,4 +296,103 @@ TEST_CASE("a blocking wait inside a run loop item runs the loop's other items (i
         loop.run_one();
     }
     REQUIRE(outer.get() == 7);
+}
+
+TEST_CASE("shared results: a continuation that moves gets a copy while another continuation can still read") {
+    weft::promise<std::string> p;
+    auto t = p.get_task();
+    std::string moved_into;
+    auto mover = t.then([&](std::string&& s) { moved_into = std::move(s); });
+    auto reader = t.then([](const std::string& s) { return s; });
+    p.set_value(std::string(100, 'x')); // long enough that a move empties it
+    mover.get();
+    CHECK(moved_into == std::string(100, 'x'));
+    CHECK(reader.get() == std::string(100, 'x')); // not a moved-from value
+    CHECK(t.get() == std::string(100, 'x'));
+}
+
+TEST_CASE("shared results: co_await std::move(t) on one of two handles copies, the only reader moves") {
+    weft::promise<std::string> p;
+    auto t = p.get_task();
+    auto other = t;
+    p.set_value(std::string(100, 'y'));
+    auto take = [](weft::task<std::string> h) -> weft::task<std::string> { co_return co_await std::move(h); };
+    CHECK(take(t).get() == std::string(100, 'y'));
+    CHECK(other.get() == std::string(100, 'y')); // still there: the awaiter was not the only reader
+    // the only reader left moves it out; a reader made afterwards sees shared_value_error
+    t = {};
+    weft::promise<std::string>& pr = p;
+    CHECK(std::move(other).get() == std::string(100, 'y'));
+    CHECK_THROWS_AS(other.get(), weft::shared_value_error);
+    CHECK_THROWS_AS(pr.get_task(), weft::shared_value_error);
+}
+
+TEST_CASE("shared results: a move-only value is moved by its only reader, refused while shared") {
+    weft::promise<std::unique_ptr<int>> p;
+    auto t = p.get_task();
+    auto other = t;
+    p.set_value(std::make_unique<int>(8));
+    CHECK_THROWS_AS(std::move(t).get(), weft::shared_value_error); // `other` can still read it
+    CHECK(*other.get() == 8);
+    t = {};
+    auto owned = std::move(other).get(); // the only reader: moved
+    CHECK(*owned == 8);
+    // a value continuation that wants it by value: moved when it is the only reader
+    weft::promise<std::unique_ptr<int>> q;
+    auto sum = q.get_task().then([](std::unique_ptr<int> v) { return *v + 1; });
+    q.set_value(std::make_unique<int>(1));
+    CHECK(sum.get() == 2);
+    // ... refused when a handle can still read it: the continuation fails, nothing is moved
+    weft::promise<std::unique_ptr<int>> r;
+    auto kept = r.get_task();
+    auto refused = kept.then([](std::unique_ptr<int> v) { return *v; });
+    r.set_value(std::make_unique<int>(3));
+    CHECK_THROWS_AS(refused.get(), weft::shared_value_error);
+    CHECK(*kept.get() == 3);
+}
+
+TEST_CASE("shared results: when_all moves a move-only value only from inputs it alone reads") {
+    weft::promise<std::unique_ptr<int>> p;
+    auto a = p.get_task();
+    p.set_value(std::make_unique<int>(4));
+    auto kept = weft::when_all(a); // `a` still readable: refused
+    CHECK_THROWS_AS(kept.get(), weft::shared_value_error);
+    CHECK(*a.get() == 4);
+    auto all = weft::when_all(std::move(a)); // the only reader now: moved
+    auto values = std::move(all).get();
+    CHECK(*std::get<0>(values) == 4);
+}
+
+TEST_CASE("a blocking wait inside a strand item runs the strand's next items (it helps), in order") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    weft::strand s{pool};
+    std::vector<int> order; // strand-protected
+    weft::task<void> between;
+    auto outer = weft::spawn(s, [&] {
+        order.push_back(0);
+        between = weft::spawn(s, [&] { order.push_back(1); });
+        auto inner = weft::spawn(s, [&] {
+            order.push_back(2);
+            return 1;
+        }); // queued behind this very item, and behind `between`
+        return inner.get(); // helps: runs `between`, then `inner`
+    });
+    // a continuation that comes back to the strand (context kept) while an item waits for it
+    auto via_context = weft::spawn(s, [&] {
+        auto t = weft::spawn(pool, [] { return 20; }).then([&](int x) { return s.runs_on_this_thread() ? x + 1 : -1; });
+        return t.get();
+    });
+    REQUIRE(outer.wait_for(20s));
+    CHECK(outer.get() == 1);
+    between.get();
+    CHECK(via_context.get() == 21);
+    CHECK(weft::spawn(s, [&] { return order; }).get() == std::vector<int>{0, 1, 2});
+}
+
+TEST_CASE("a strand over a scheduler with no helper of its own still helps a blocked item") {
+    weft_test::manual_scheduler base;
+    weft::strand s{base};
+    auto outer = weft::spawn(s, [&] { return weft::spawn(s, [] { return 5; }).get(); });
+    base.run_all(); // the drain runs here, on this thread: the nested run takes the inner item
+    CHECK(outer.get() == 5);
 }

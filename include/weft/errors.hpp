@@ -54,6 +54,16 @@ public:
     explicit deadlock_error(const std::string& what) : std::logic_error(what) {}
 };
 
+/// A task's value would be moved away from under another reader, or was moved out already:
+/// moving a move-only value that other handles or continuations can still read, or reading a
+/// value that its only reader moved out (co_await std::move(t), std::move(t).get()). Shared
+/// results are read by const reference; only a sole reader moves
+/// (docs/guide/composition.md, "Shared results").
+class shared_value_error : public std::logic_error {
+public:
+    explicit shared_value_error(const std::string& what) : std::logic_error(what) {}
+};
+
 /// Every exception of a group of operations, in input order (.NET AggregateException).
 class aggregate_error : public std::exception {
 public:

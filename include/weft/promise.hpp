@@ -48,7 +48,7 @@ public:
     /// The task this promise completes. May be called more than once (tasks are shared).
     task<T> get_task() const {
         auto& s = checked();
-        s.add_ref();
+        s.add_reader_or_throw(); // shared_value_error once a sole reader moved the value out
         return detail::task_access::adopt<T>(&s);
     }
 
@@ -91,7 +91,7 @@ private:
     class state final : public detail::task_state<T> {
     public:
         explicit state(any_scheduler policy) noexcept
-            : detail::task_state<T>(&destroy, 1, detail::state_base::st_pending) {
+            : detail::task_state<T>(&destroy, 0, 1, detail::state_base::st_pending) {
             this->set_source_policy(policy);
         }
 
@@ -117,20 +117,20 @@ private:
         if (s == nullptr) {
             return false;
         }
-        s->add_ref();
+        s->add_keeper();
         const bool won = set(*s);
-        s->release_ref();
+        s->release_keeper();
         return won;
     }
     void abandon() noexcept {
         if (state_ != nullptr) {
             // Always complete: a timed-out waiter may still have a node in the list, and the
             // publish frees it. With no other reference nobody can ever observe the error.
-            const bool unobservable = state_->use_count() == 1;
+            const bool unobservable = state_->readers() == 0;
             if (state_->try_set_exception(std::make_exception_ptr(broken_promise{})) && unobservable) {
                 state_->mark_observed(); // our own broken_promise, which no one can see
             }
-            state_->release_ref();
+            state_->release_keeper();
             state_ = nullptr;
         }
     }

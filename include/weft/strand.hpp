@@ -19,8 +19,10 @@ namespace weft {
 ///                schedule() call on it and every continuation captured on it. Destroying it
 ///                never blocks: an item already running finishes; items not started yet are
 ///                discarded (their tasks complete canceled) on the base's thread.
-/// Blocking:      never; a strand item that blocks waiting for an item queued behind it on the
-///                same strand deadlocks, as on any serial scheduler.
+/// Blocking:      schedule() never. A blocking wait (get()) inside a strand item helps: it
+///                runs the strand's next items, in order, on the waiting thread (one item at a
+///                time still holds: they nest), so waiting for work queued behind it, or for a
+///                continuation that comes back to the strand, does not deadlock.
 /// Exceptions:    schedule() rethrows the base's refusal (shutdown_error) without taking the item.
 class strand {
 public:

@@ -66,10 +66,34 @@ struct unwrapped<task<U>> {
 template<typename R>
 using unwrapped_t = typename unwrapped<std::remove_cv_t<R>>::type;
 
-/// The value form receives the antecedent's value as an lvalue (T&); for task<void>, nothing.
+/// How the value form receives the antecedent's value: const T& when f accepts it (the value
+/// stays in the shared state, read by every continuation alike); otherwise f wants it mutable
+/// or by move (T&, T&&, a move-only T by value) and gets the state's own value only as its only
+/// reader, else a copy (task_state::take_value). A reference T is passed as is.
 template<typename F, typename T>
-concept value_continuation_for = (std::is_void_v<T> && std::invocable<F>) ||
-                                 (!std::is_void_v<T> && std::invocable<F, std::add_lvalue_reference_t<T>>);
+struct value_arg {
+    using type = std::conditional_t<std::invocable<F, const T&>,
+                                    const T&,
+                                    std::conditional_t<std::invocable<F, T&&>, T&&, T&>>;
+};
+template<typename F, typename T>
+struct value_arg<F, T&> {
+    using type = T&;
+};
+template<typename F>
+struct value_arg<F, void> {
+    using type = void;
+};
+template<typename F, typename T>
+using value_arg_t = typename value_arg<F, T>::type;
+
+/// The value form receives the antecedent's value (value_arg_t); for task<void>, nothing.
+template<typename F, typename T>
+concept value_continuation_for =
+    (std::is_void_v<T> && std::invocable<F>) ||
+    (!std::is_void_v<T> && (std::invocable<F, const std::remove_reference_t<T>&> ||
+                            std::invocable<F, std::add_lvalue_reference_t<T>> ||
+                            std::invocable<F, std::add_rvalue_reference_t<T>>));
 /// The task form receives the antecedent task; chosen only when the value form does not fit.
 template<typename F, typename T>
 concept task_continuation_for = !value_continuation_for<F, T> && std::invocable<F, task<T>>;
@@ -81,10 +105,9 @@ struct continuation_result {
 template<typename F, typename T>
     requires value_continuation_for<F, T>
 struct continuation_result<F, T> {
-    using type = typename std::conditional_t<
-        std::is_void_v<T>,
-        std::invoke_result<F>,
-        std::invoke_result<F, std::add_lvalue_reference_t<std::conditional_t<std::is_void_v<T>, int, T>>>>::type;
+    using type = typename std::conditional_t<std::is_void_v<T>,
+                                             std::invoke_result<F>,
+                                             std::invoke_result<F, value_arg_t<F, T>>>::type;
 };
 
 template<typename F>
@@ -199,20 +222,27 @@ public:
         detail::check_may_block(s);
         detail::blocking_wait(s);
         s.rethrow_if_error();
-        if constexpr (!std::is_void_v<T>) {
+        if constexpr (std::is_reference_v<T>) {
+            return s.value_ref();
+        } else if constexpr (!std::is_void_v<T>) {
+            s.check_not_taken();
             return s.value_ref();
         }
     }
 
-    /// Waits, then moves the value out of the shared state (other handles then see a moved-from
-    /// value). For move-only T. Rethrows as get() const& does.
+    /// Waits, then returns the value by value: moved out of the shared state when this handle
+    /// is its only reader (no other handle, no continuation waiting), else copied; a move-only
+    /// value that others can still read, or one already moved out, throws shared_value_error.
+    /// Rethrows as get() const& does.
     T get() && {
         auto& s = checked();
         detail::check_may_block(s);
         detail::blocking_wait(s);
         s.rethrow_if_error();
-        if constexpr (!std::is_void_v<T>) {
-            return static_cast<T>(std::move(s.value_ref()));
+        if constexpr (std::is_reference_v<T>) {
+            return s.value_ref();
+        } else if constexpr (!std::is_void_v<T>) {
+            return s.take_value();
         }
     }
 
@@ -252,7 +282,8 @@ public:
               continuation_options options = continuation_options::none) const;
 
     /// Awaits completion (the coroutine resumes per the placement rule) and yields get()'s
-    /// result; on an rvalue task the value is moved out. Throws no_state on an empty task.
+    /// result; on an rvalue task the value is taken as get() && takes it (moved by the only
+    /// reader, else copied). Throws no_state on an empty task.
     auto operator co_await() const&;
     auto operator co_await() &&;
 
@@ -296,8 +327,8 @@ struct task_access {
 /// The state of a task produced by running a function (spawn, then): a task state that is also
 /// a work item (to be scheduled) and a continuation node (to wait for an antecedent, or for the
 /// task the function returned, which is unwrapped).
-/// References: 2 at construction — the returned handle and the "machinery", released when the
-/// state completes.
+/// References at construction: the returned handle (a reader) and the "machinery" (a keeper),
+/// released when the state completes.
 template<typename U>
 class work_state
     : public task_state<U>
@@ -305,7 +336,7 @@ class work_state
     , public work_item {
 protected:
     work_state(state_base::destroy_fn destroy, work_item::invoke_fn invoke) noexcept
-        : task_state<U>(destroy, 2, state_base::st_pending)
+        : task_state<U>(destroy, 1, 1, state_base::st_pending)
         , work_item(invoke) {}
 
 public:
@@ -323,14 +354,14 @@ public:
             } catch (...) {
                 fn.reset();
                 this->publish(this->store_current_exception());
-                this->release_ref();
+                this->release_keeper();
                 return;
             }
             fn.reset();
             if (!inner.valid()) {
                 this->error_ = std::make_exception_ptr(no_state{});
                 this->publish(state_base::st_failed);
-                this->release_ref();
+                this->release_keeper();
                 return;
             }
             inner_ = task_access::release(inner);
@@ -351,7 +382,7 @@ public:
             }
             fn.reset(); // the closure dies before anyone can see the result
             this->publish(outcome);
-            this->release_ref();
+            this->release_keeper();
         }
     }
 
@@ -362,7 +393,7 @@ public:
             this->error_ = std::make_exception_ptr(operation_canceled{});
             this->publish(state_base::st_canceled);
         }
-        this->release_ref();
+        this->release_keeper();
     }
 
 private:
@@ -371,7 +402,7 @@ private:
         task_state<U>* inner = self->inner_;
         self->complete_from(*inner);
         inner->release_ref();
-        self->release_ref();
+        self->release_keeper();
     }
 
     task_state<U>* inner_ = nullptr; // the unwrapped task, owned reference
@@ -386,10 +417,9 @@ struct then_token {
 };
 
 /// A continuation attached with then(): waits for the antecedent, then is placed per the rule.
-/// It holds no reference to the antecedent while it waits: a pending state is kept alive by
-/// its producer until it has published (the invariant at the top of task_state.hpp), so the
-/// builder of a chain never touches the antecedent's reference count; the completing thread
-/// takes one only when the continuation is going to run.
+/// It is one of the antecedent's readers from the moment it is attached (arm takes the
+/// reference; invoke() adopts it, skip() drops it): so a reader that finds itself the only one
+/// knows no continuation still waiting can see the value, and may move it (try_take).
 template<typename T, typename U, typename Fn, bool TaskForm, bool WithToken>
 class then_state final : public work_state<U> {
 public:
@@ -412,9 +442,10 @@ public:
 
     /// Links this continuation to the antecedent (or runs the decision now if it is complete).
     void arm() noexcept {
+        antecedent_->add_ref(); // a reader until invoke() adopts it or skip() drops it
         this->on_complete = &on_antecedent;
         if (!antecedent_->attach(this)) {
-            on_antecedent(this); // complete: the caller's handle keeps it alive meanwhile
+            on_antecedent(this);
         }
     }
 
@@ -440,7 +471,7 @@ private:
 
     static void on_antecedent(continuation* c) noexcept {
         auto* self = detail::down_cast<then_state>(detail::down_cast<work_state<U>>(c));
-        task_state<T>& a = *self->antecedent_; // alive: its publisher (or the caller) holds it
+        task_state<T>& a = *self->antecedent_; // alive: this continuation is one of its readers
         const std::uint8_t s = a.raw_status();
         bool run = false;
         if constexpr (WithToken) {
@@ -460,7 +491,6 @@ private:
             self->skip(s, false);
             return;
         }
-        a.add_ref(); // for invoke(), which may run after the publisher let go
         dispatch_continuation(self,
                               self->named_,
                               a.source_policy(),
@@ -487,7 +517,8 @@ private:
                 this->publish(state_base::st_canceled);
             }
         }
-        this->release_ref();
+        antecedent->release_ref();
+        this->release_keeper();
     }
 
     static void invoke(work_item* w, bool run) noexcept {
@@ -508,12 +539,38 @@ private:
         } else if constexpr (std::is_void_v<T>) {
             self->run_and_complete(self->fn_);
         } else {
-            self->run_and_complete(self->fn_, task_access::state(antecedent)->value_ref());
+            self->run_with_value(*task_access::state(antecedent));
+        }
+    }
+
+    /// The value form: const T& straight from the shared state when f accepts it; a function
+    /// that wants it mutable or by move (T&, T&&, a move-only T by value) gets the state's own
+    /// value if this continuation is its only reader, else a copy (take_value), else
+    /// shared_value_error (docs/guide/composition.md, "Shared results").
+    void run_with_value(task_state<T>& a) noexcept {
+        using Arg = value_arg_t<Fn, T>;
+        if constexpr (std::is_reference_v<T>) {
+            this->run_and_complete(fn_, a.value_ref());
+        } else {
+            std::optional<T> copy;
+            try {
+                if constexpr (std::is_same_v<Arg, const T&>) {
+                    a.check_not_taken();
+                } else if (!a.try_take()) {
+                    copy.emplace(a.take_value()); // a copy, or shared_value_error
+                }
+            } catch (...) {
+                fn_.reset();
+                this->publish(this->store_current_exception());
+                this->release_keeper();
+                return;
+            }
+            this->run_and_complete(fn_, static_cast<Arg>(copy ? *copy : a.value_ref()));
         }
     }
 
     std::optional<Fn> fn_;
-    task_state<T>* antecedent_; // no reference until on_antecedent() takes one for invoke()
+    task_state<T>* antecedent_; // a reader's reference (arm), until invoke() or skip() takes it
     any_scheduler named_;
     any_scheduler captured_;
     continuation_options options_;
@@ -528,8 +585,8 @@ auto attach_then(const task<T>& antecedent,
                  const cancellation_token* token = nullptr) {
     using Fn = std::decay_t<F>;
     static_assert(value_continuation_for<Fn, T> || task_continuation_for<Fn, T>,
-                  "weft: then(f) needs f callable with the antecedent's value (T&, or nothing for "
-                  "task<void>) or with the whole task<T>");
+                  "weft: then(f) needs f callable with the antecedent's value (const T&, T& or T&&, "
+                  "or nothing for task<void>) or with the whole task<T>");
     constexpr bool task_form = task_continuation_for<Fn, T>;
     using R = typename continuation_result<Fn, T>::type;
     using U = unwrapped_t<R>;

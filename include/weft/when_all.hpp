@@ -43,7 +43,7 @@ public:
     };
 
     fan_in_state(std::size_t inputs, state_base::destroy_fn destroy)
-        : task_state<R>(destroy, 2, state_base::st_pending)
+        : task_state<R>(destroy, 1, 1, state_base::st_pending)
         , remaining_(inputs + 1)
         , nodes_(inputs) {
         for (auto& n : nodes_) {
@@ -76,7 +76,7 @@ private:
         //        acquire: the builder sees every input's result
         if (remaining_.fetch_sub(count, acq_rel) == count) {
             build();
-            this->release_ref(); // the machinery reference
+            this->release_keeper(); // the machinery reference
         }
     }
 
@@ -145,7 +145,7 @@ private:
         } else if constexpr (std::is_reference_v<T> || std::is_copy_constructible_v<T>) {
             return s->value_ref();
         } else {
-            return std::move(s->value_ref()); // move-only: when_all consumes the value
+            return s->take_value(); // move-only: moved as its only reader, else shared_value_error
         }
     }
 
@@ -219,7 +219,7 @@ private:
                         if constexpr (std::is_copy_constructible_v<T>) {
                             values.push_back(task_access::state(t)->value_ref());
                         } else {
-                            values.push_back(std::move(task_access::state(t)->value_ref()));
+                            values.push_back(task_access::state(t)->take_value());
                         }
                     }
                     outcome = this->emplace(std::move(values));
@@ -288,16 +288,16 @@ template<std::ranges::input_range Range>
 /// by then), and then asks every input to end, as with_cancellation does.
 template<typename T>
 auto when_all(const cancellation_token& token, std::vector<task<T>> inputs) {
-    std::vector<detail::ref_ptr<detail::state_base>> targets;
+    std::vector<detail::cancel_target> targets;
     targets.reserve(inputs.size());
     for (const auto& t : inputs) {
-        targets.push_back(detail::share_state(t));
+        targets.push_back(detail::cancel_target::of(t));
     }
     return detail::cancel_on(token, detail::make_when_all_range<T>(std::move(inputs)), std::move(targets));
 }
 template<typename... Ts>
 task<std::tuple<detail::when_all_element_t<Ts>...>> when_all(const cancellation_token& token, task<Ts>... inputs) {
-    std::vector<detail::ref_ptr<detail::state_base>> targets{detail::share_state(inputs)...};
+    std::vector<detail::cancel_target> targets{detail::cancel_target::of(inputs)...};
     return detail::cancel_on(token, when_all(std::move(inputs)...), std::move(targets));
 }
 

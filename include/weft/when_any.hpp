@@ -57,7 +57,7 @@ public:
                state_base::destroy_fn destroy,
                void (*win)(race_state*, std::size_t) noexcept,
                bool cancel_losers)
-        : task_state<R>(destroy, static_cast<std::uint32_t>(1 + inputs), state_base::st_pending)
+        : task_state<R>(destroy, 1, static_cast<std::uint32_t>(inputs), state_base::st_pending)
         , cancel_losers_(cancel_losers)
         , nodes_(inputs)
         , win_(win) {
@@ -84,7 +84,7 @@ private:
         if (self->try_claim()) {
             self->win_(self, n->index);
         }
-        self->release_ref(); // this input's reference
+        self->release_keeper(); // this input's reference
     }
 
     std::vector<node> nodes_;
@@ -224,17 +224,17 @@ task<when_any_tuple_result<Ts...>> when_any(cancel_losers_t, const task<Ts>&... 
 /// and then asks every input to end, as with_cancellation does.
 template<typename T>
 task<when_any_result<T>> when_any(const cancellation_token& token, std::vector<task<T>> inputs) {
-    std::vector<detail::ref_ptr<detail::state_base>> targets;
+    std::vector<detail::cancel_target> targets;
     targets.reserve(inputs.size());
     for (const auto& t : inputs) {
-        targets.push_back(detail::share_state(t));
+        targets.push_back(detail::cancel_target::of(t));
     }
     return detail::cancel_on(token, detail::make_when_any(std::move(inputs), false), std::move(targets));
 }
 template<typename... Ts>
     requires(sizeof...(Ts) > 0)
 task<when_any_tuple_result<Ts...>> when_any(const cancellation_token& token, const task<Ts>&... inputs) {
-    std::vector<detail::ref_ptr<detail::state_base>> targets{detail::share_state(inputs)...};
+    std::vector<detail::cancel_target> targets{detail::cancel_target::of(inputs)...};
     return detail::cancel_on(token, detail::make_when_any(false, inputs...), std::move(targets));
 }
 

@@ -7,7 +7,6 @@
 
 #include <weft/cancellation.hpp>
 #include <weft/detail/down_cast.hpp>
-#include <weft/detail/ref_ptr.hpp>
 #include <weft/detail/task_state.hpp>
 #include <weft/task.hpp>
 
@@ -17,6 +16,30 @@
 namespace weft {
 
 namespace detail {
+
+/// A keeper's reference to a task's state, to ask it to end: it never reads the value, so it
+/// does not make the value shared (the task's readers may still move it out).
+class cancel_target {
+public:
+    template<typename T>
+    static cancel_target of(const task<T>& t) {
+        return cancel_target(task_access::checked_state(t));
+    }
+    cancel_target(const cancel_target& o) noexcept : s_(o.s_) { s_->add_keeper(); }
+    cancel_target(cancel_target&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    cancel_target& operator=(const cancel_target&) = delete;
+    cancel_target& operator=(cancel_target&&) = delete;
+    ~cancel_target() {
+        if (s_ != nullptr) {
+            s_->release_keeper();
+        }
+    }
+    void request_cancel() const noexcept { s_->request_cancel(); }
+
+private:
+    explicit cancel_target(state_base* s) noexcept : s_(s) { s_->add_keeper(); }
+    state_base* s_;
+};
 
 /// Completes with the input's outcome, or canceled when the token fires first; then asks every
 /// target (a combinator's inputs; none: the input itself) to cancel (request_cancel).
@@ -28,8 +51,8 @@ class cancel_on_state final
     : public task_state<T>
     , public continuation {
 public:
-    cancel_on_state(task<T> input, std::vector<ref_ptr<state_base>> targets)
-        : task_state<T>(&destroy, 2, state_base::st_pending)
+    cancel_on_state(task<T> input, std::vector<cancel_target> targets)
+        : task_state<T>(&destroy, 1, 1, state_base::st_pending)
         , input_(std::move(input))
         , targets_(std::move(targets)) {
         on_complete = &on_input;
@@ -41,7 +64,7 @@ public:
             try {
                 registration_ = token.register_callback([this] { on_cancel(); });
             } catch (...) {
-                this->release_ref(); // the machinery's; the caller's handle drops the other
+                this->release_keeper(); // the machinery's; the caller's handle drops the other
                 throw;
             }
         }
@@ -61,11 +84,11 @@ private:
             self->complete_from(*task_access::state(self->input_));
         }
         self->registration_.unregister(); // after this, on_cancel is not running elsewhere
-        self->release_ref();
+        self->release_keeper();
     }
 
     void on_cancel() noexcept {
-        this->add_ref();
+        this->add_keeper();
         if (this->try_claim()) {
             this->error_ = std::make_exception_ptr(operation_canceled{});
             this->publish(state_base::st_canceled);
@@ -74,25 +97,19 @@ private:
             task_access::state(input_)->request_cancel();
         }
         for (const auto& t : targets_) { // immutable: read without a lock
-            t->request_cancel();
+            t.request_cancel();
         }
-        this->release_ref();
+        this->release_keeper();
     }
 
     const task<T> input_;
-    const std::vector<ref_ptr<state_base>> targets_;
+    const std::vector<cancel_target> targets_;
     cancellation_registration registration_;
 };
 
-template<typename T>
-ref_ptr<state_base> share_state(const task<T>& t) {
-    state_base* s = task_access::checked_state(t);
-    s->add_ref();
-    return ref_ptr<state_base>::adopt(s);
-}
 
 template<typename T>
-task<T> cancel_on(const cancellation_token& token, task<T> input, std::vector<ref_ptr<state_base>> targets) {
+task<T> cancel_on(const cancellation_token& token, task<T> input, std::vector<cancel_target> targets) {
     task_access::checked_state(input);
     if (!token.can_be_canceled()) {
         return input;

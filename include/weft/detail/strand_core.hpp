@@ -8,8 +8,9 @@
 // schedule(w):  (1) pending_ += 1   (2) push w on the queue   (3) if pending_ was 0 before (1),
 //               this producer *starts the drain*: it hands the strand's drain item to the base.
 // drain:        on whatever thread the base gives it, takes items from the queue in order and
-//               runs them, then subtracts how many it took from pending_. When that brings
-//               pending_ to 0 the drain ends; the next producer to see 0 starts a new one.
+//               runs them, then subtracts how many it took from pending_ (settle, between
+//               items only). When that brings pending_ to 0 the drain ends; the next producer
+//               to see 0 starts a new one.
 //
 // Invariant S1: a drain exists (queued on the base, or running) exactly while pending_ > 0.
 //   The producer that moves pending_ 0 -> 1 creates it; only the drain moves pending_ back to
@@ -29,6 +30,11 @@
 //   queue: it takes its own item back out (it is the first: pending_ was 0) and throws the
 //   base's error; items that other producers pushed meanwhile are discarded (canceled). If the
 //   base accepts the drain and later discards it, the drain discards every item.
+// Helping: a blocking wait (get()) inside an item runs the strand's next items on the waiting
+//   thread, through the drain it owns (nested_helper): the batch lives in the core, not on the
+//   drain's stack, so the nested run takes the same items in the same order, and pending_ is
+//   settled only between the outer drain's items, so it never reaches 0 (and lets a second
+//   drain start) while the waiting item still runs. Tests: tests/composition_test.cpp.
 // Lifetime: the strand object owns one reference to the core; a drain in flight owns another.
 //   Destroying the strand marks the core closed: items not yet started are discarded (their
 //   tasks complete canceled) by the drain in flight; an item already running finishes.
@@ -44,7 +50,9 @@
 
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/counters.hpp>
+#include <weft/detail/blocking_wait.hpp>
 #include <weft/detail/down_cast.hpp>
+#include <weft/detail/futex.hpp>
 #include <weft/detail/mpsc_queue.hpp>
 #include <weft/detail/ref_count.hpp>
 #include <weft/detail/spin.hpp>
@@ -52,12 +60,14 @@
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 namespace weft::detail {
 
@@ -140,37 +150,110 @@ private:
 
     /// One visit. Returns true when the drain ended, false when it rescheduled itself.
     bool drain() noexcept {
-        work_item* items[batch];
+        nested_helper helper(*this); // a blocking wait in an item runs the next items (§ Helping)
         std::size_t visited = 0;
         for (;;) {
-            std::size_t n = 0;
-            // n == 0 with pending_ > 0: counted but not pushed yet (the busy window). Wait
+            work_item* w = nullptr;
+            // none with pending_ > 0: counted but not pushed yet (the busy window). Wait
             // briefly for the producer, then give the thread back rather than hold it.
-            if (!spin_until([&] { return (n = queue_.pop_batch_exclusive(items, batch)) != 0; }, busy_wait)) {
-                return reschedule();
+            if (!spin_until([&] { return (w = next_item()) != nullptr; }, busy_wait)) {
+                return settle() || reschedule();
             }
-            for (std::size_t i = 0; i < n; ++i) {
-                // order: acquire — pairs with close()'s release; an item not started when the
-                //        strand was destroyed is discarded
-                if (closed_.load(acquire)) {
-                    discarded_.bump();
-                    items[i]->discard();
-                } else {
-                    ran_.bump(); // before it runs: a waiter on its task sees it counted
-                    items[i]->run();
+            run_one(w);
+            ++visited;
+            if (batch_next_ == batch_len_) { // every item taken so far has run (nested ones too)
+                if (settle()) {
+                    return true;
                 }
-            }
-            // order: acq_rel — release: our work (and the queue's head) is visible to the next
-            //        drainer; acquire: see schedule()
-            if (pending_.fetch_sub(n, acq_rel) == n) {
-                return true;
-            }
-            visited += n;
-            if (visited >= drain_budget) {
-                return reschedule();
+                if (visited >= drain_budget) {
+                    return reschedule();
+                }
             }
         }
     }
+
+    /// The next queued item, in order: the rest of the batch taken, else a new batch. Drain
+    /// owner only; nullptr when nothing is pushed.
+    work_item* next_item() noexcept {
+        if (batch_next_ == batch_len_) {
+            batch_len_ = queue_.pop_batch_exclusive(batch_, batch);
+            batch_next_ = 0;
+            taken_ += batch_len_;
+            if (batch_len_ == 0) {
+                return nullptr;
+            }
+        }
+        return batch_[batch_next_++];
+    }
+
+    void run_one(work_item* w) noexcept {
+        // order: acquire — pairs with close()'s release; an item not started when the strand
+        //        was destroyed is discarded
+        if (closed_.load(acquire)) {
+            discarded_.bump();
+            w->discard();
+        } else {
+            ran_.bump(); // before it runs: a waiter on its task sees it counted
+            w->run();
+        }
+    }
+
+    /// Subtracts the items taken (and run) from pending_; true when that ended the drain.
+    /// Only between items: while one runs, pending_ counts it, so no second drain can start.
+    bool settle() noexcept {
+        const std::size_t n = std::exchange(taken_, 0);
+        // order: acq_rel — release: our work (and the queue's head) is visible to the next
+        //        drainer; acquire: see schedule()
+        return n != 0 && pending_.fetch_sub(n, acq_rel) == n;
+    }
+
+    /// Helping: what a blocking wait inside one of this strand's items does instead of
+    /// sleeping. The strand runs nothing else until the item returns, so a wait for work queued
+    /// behind it (or for a continuation that comes back to it, §1a of the placement note)
+    /// would never end: the waiting thread runs the strand's next items itself, in order, on
+    /// the drain it owns (one strand item at a time still holds: they nest on this thread),
+    /// and the base's work through the helper below (a pool worker's). Nothing wakes a parked
+    /// waiter when an item is pushed, so it parks 1 ms at most before it looks again.
+    class nested_helper final : public wait_helper {
+    public:
+        explicit nested_helper(strand_core& core) noexcept : core_(core), below_(current_wait_helper()) {
+            current_wait_helper() = this;
+        }
+        ~nested_helper() { current_wait_helper() = below_; }
+        nested_helper(const nested_helper&) = delete;
+        nested_helper& operator=(const nested_helper&) = delete;
+
+        bool help_one() noexcept override {
+            if (work_item* w = core_.next_item()) {
+                core_.run_one(w);
+                return true;
+            }
+            return below_ != nullptr && below_->help_one();
+        }
+        void park_until(const atomic<std::uint32_t>& done,
+                        std::chrono::steady_clock::time_point deadline) noexcept override {
+            const auto look_again = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
+            const auto until = std::min(deadline, look_again);
+            if (below_ != nullptr) {
+                below_->park_until(done, until);
+                return;
+            }
+            const auto left = until - std::chrono::steady_clock::now();
+            if (left > left.zero()) {
+                // the waiter's own flag: notify() sets it (and wakes a sleeper) when the task ends
+                futex_wait_for(const_cast<atomic<std::uint32_t>&>(done), event_unset, left);
+            }
+        }
+        void wake_parked() noexcept override {
+            if (below_ != nullptr) {
+                below_->wake_parked();
+            }
+        }
+
+    private:
+        strand_core& core_;
+        wait_helper* below_;
+    };
 
     /// Gives the thread back to the base, keeping the drain role (and its reference).
     bool reschedule() noexcept {
@@ -221,6 +304,11 @@ private:
     // acq_rel on pending_
     stat_counter ran_;
     stat_counter discarded_;
+    // the drain's batch, owned like ran_ by the drain owner (nested helpers run on its thread)
+    work_item* batch_[batch] = {};
+    std::size_t batch_next_ = 0;
+    std::size_t batch_len_ = 0;
+    std::size_t taken_ = 0; // taken from the queue, not yet subtracted from pending_
 };
 
 } // namespace weft::detail

@@ -48,8 +48,9 @@ class task_promise final
     : public task_state<T>
     , public promise_return<T, task_promise<T>> {
 public:
-    // References: the returned task and the running coroutine (dropped at final suspend).
-    task_promise() noexcept : task_state<T>(&destroy_frame, 2, state_base::st_running) {}
+    // References: the returned task (a reader) and the running coroutine (a keeper, dropped at
+    // final suspend).
+    task_promise() noexcept : task_state<T>(&destroy_frame, 1, 1, state_base::st_running) {}
 
     task<T> get_return_object() noexcept { return task_access::adopt<T>(detail::down_cast<task_state<T>>(this)); }
     std::suspend_never initial_suspend() const noexcept { return {}; } // eager, like .NET
@@ -59,7 +60,7 @@ public:
         void await_suspend(std::coroutine_handle<task_promise> h) const noexcept {
             task_promise& p = h.promise();
             p.publish(p.outcome_);
-            p.release_ref(); // may destroy the frame; nothing touches it after this
+            p.release_keeper(); // may destroy the frame; nothing touches it after this
         }
         void await_resume() const noexcept {}
     };
@@ -107,8 +108,9 @@ public:
         } else if constexpr (std::is_reference_v<T>) {
             return static_cast<T>(state_->value_ref());
         } else if constexpr (MoveOut) {
-            return T(std::move(state_->value_ref()));
+            return state_->take_value(); // moved only by its only reader, else copied
         } else {
+            state_->check_not_taken();
             return static_cast<const T&>(state_->value_ref());
         }
     }

@@ -60,30 +60,67 @@ public:
     static constexpr std::uint8_t st_pending = 0, st_running = 1, st_completing = 2, st_succeeded = 3, st_failed = 4,
                                   st_canceled = 5;
 
-    state_base(destroy_fn destroy, std::uint32_t refs, std::uint8_t status) noexcept
-        : refs_(refs)
+    /// `readers`: handles (and the like) created with the state; `keepers`: its producers.
+    state_base(destroy_fn destroy, std::uint32_t readers, std::uint32_t keepers, std::uint8_t status) noexcept
+        : refs_(readers * reader_unit + keepers * keeper_unit)
         , status_(status)
         , destroy_(destroy) {}
     state_base(const state_base&) = delete;
     state_base& operator=(const state_base&) = delete;
 
     // --- references -------------------------------------------------------------------
+    // Two kinds share refs_: readers (bits 0-30: handles, a then() continuation from the moment
+    // it is attached, a combinator's inputs: whoever may read the value) and keepers (bits
+    // 32-63: a producer, a queued item, an op in flight, a promise object: they keep the state
+    // alive and never read the value). Bit 31, `taken`, records that the only reader moved the
+    // value out (try_take). The state is destroyed when both counts reach zero.
+    static constexpr std::uint64_t reader_unit = 1, keeper_unit = std::uint64_t{1} << 32;
+    static constexpr std::uint64_t taken_bit = std::uint64_t{1} << 31, reader_mask = taken_bit - 1;
+
     void add_ref() noexcept {
-        refs_.fetch_add(1, relaxed); // order: relaxed — the caller already holds a reference
+        refs_.fetch_add(reader_unit, relaxed); // order: relaxed — the caller already holds one
     }
-    void release_ref() noexcept {
-        // order: acq_rel — release: our accesses happen before destruction; acquire: the
-        //        destroying thread sees every other owner's accesses
-        if (refs_.fetch_sub(1, acq_rel) == 1) {
-            if (status_.load(relaxed) == st_failed && !observed_.load(relaxed)) {
-                report_unobserved(error_); // order: relaxed ×2 — we are the last owner
-            }
-            destroy_cascade(this);
+    void release_ref() noexcept { drop(reader_unit); }
+    void add_keeper() noexcept {
+        refs_.fetch_add(keeper_unit, relaxed); // order: relaxed — the caller already holds one
+    }
+    void release_keeper() noexcept { drop(keeper_unit); }
+
+    /// A new reader from a keeper that may mint them (promise::get_task): refused, with
+    /// shared_value_error, once the value was taken (it would read a moved-from value).
+    void add_reader_or_throw() {
+        // order: relaxed — as add_ref(); the RMW is ordered with try_take's CAS on refs_
+        if ((refs_.fetch_add(reader_unit, relaxed) & taken_bit) != 0) {
+            release_ref();
+            throw_taken();
         }
     }
-    /// Exact when it returns 1 and the caller holds a reference: nobody else can copy one.
-    std::uint32_t use_count() const noexcept {
-        return refs_.load(acquire); // order: acquire — pairs with release()'s release
+
+    /// The caller, a reader, becomes the value's owner if it is the only reader: no handle, no
+    /// continuation, no combinator can read it any more (keepers never do). Sets `taken`; later
+    /// readers (a handle copied from the caller's, a promise's get_task) see shared_value_error.
+    bool try_take() noexcept {
+        std::uint64_t v = refs_.load(relaxed); // order: relaxed — the CAS decides
+        while ((v & reader_mask) == 1 && (v & taken_bit) == 0) {
+            // order: acq_rel — acquire: every other reader's accesses (they released their
+            //        reference) come before our move; release: orders us before later readers
+            if (refs_.compare_exchange_weak(v, v | taken_bit, acq_rel, relaxed)) {
+                return true;
+            }
+        }
+        return false;
+    }
+    /// Throws shared_value_error if the value was moved out (reading it now would see a
+    /// moved-from value). Precondition: succeeded.
+    void check_not_taken() const {
+        if ((refs_.load(acquire) & taken_bit) != 0) { // order: acquire — pairs with try_take
+            throw_taken();
+        }
+    }
+    /// Readers only (exact when it returns 1 and the caller is a reader).
+    std::uint32_t readers() const noexcept {
+        // order: acquire — pairs with drop()'s release
+        return static_cast<std::uint32_t>(refs_.load(acquire) & reader_mask);
     }
 
     // --- status -------------------------------------------------------------------------
@@ -151,7 +188,7 @@ public:
         }
         dispatch_.list = list;
         if (!run_inline(&dispatch_)) {
-            add_ref(); // deferred: keep the state alive until the outermost run reaches it
+            add_keeper(); // deferred: keep the state alive until the outermost run reaches it
             dispatch_.holds_ref = true;
             count_placement(placement_counter::deferred);
         }
@@ -247,6 +284,20 @@ protected:
     std::exception_ptr error_; // written by the completion winner before publish()
 
 private:
+    void drop(std::uint64_t unit) noexcept {
+        // order: acq_rel — release: our accesses happen before destruction; acquire: the
+        //        destroying thread sees every other owner's accesses
+        if (((refs_.fetch_sub(unit, acq_rel) - unit) & ~taken_bit) == 0) {
+            if (status_.load(relaxed) == st_failed && !observed_.load(relaxed)) {
+                report_unobserved(error_); // order: relaxed ×2 — we are the last owner
+            }
+            destroy_cascade(this);
+        }
+    }
+    [[noreturn]] static void throw_taken() {
+        throw shared_value_error("weft: the task's value was moved out by its only reader; it cannot be read again");
+    }
+
     /// Destroying a state may release the last reference to another (a coroutine frame holds
     /// the task it awaited; a continuation its antecedent), and so on down a million-link
     /// chain. Nested destructions on one thread are queued and run by the outermost one.
@@ -298,12 +349,12 @@ private:
                 reversed = next;
             }
             if (release_after) {
-                owner->release_ref();
+                owner->release_keeper();
             }
         }
     };
 
-    atomic<std::uint32_t> refs_;
+    atomic<std::uint64_t> refs_; // readers, taken, keepers: see add_ref()
     atomic<std::uint8_t> status_;
     atomic<bool> observed_{false};
     atomic<continuation*> head_{nullptr};
@@ -337,6 +388,23 @@ public:
 
     T& value_ref() noexcept { return storage_.value; }
 
+    /// The value for a reader that takes it by value: moved out when the caller is its only
+    /// reader (try_take), else copied; a move-only value that other readers can still see is
+    /// shared_value_error, and so is a value already moved out. Precondition: succeeded, and
+    /// the caller is a reader.
+    T take_value() {
+        if (this->try_take()) {
+            return std::move(value_ref());
+        }
+        this->check_not_taken();
+        if constexpr (std::is_copy_constructible_v<T>) {
+            return value_ref();
+        } else {
+            throw shared_value_error("weft: a move-only value that other handles or continuations can still read "
+                                     "cannot be moved out (read it by const reference, or drop the other handles)");
+        }
+    }
+
     /// Constructs the value without publishing; returns the status to publish (succeeded, or
     /// failed/canceled when T's constructor threw). Precondition: the caller holds the write right.
     template<typename... A>
@@ -363,19 +431,16 @@ public:
         return true;
     }
 
-    /// Copies (or, as the only owner of `other`, moves) other's outcome into this state.
-    /// Precondition: `other` is complete; the caller holds the write right here.
+    /// Moves (as `other`'s only reader) or copies other's outcome into this state (take_value).
+    /// Precondition: `other` is complete; the caller is its reader and holds the write right here.
     void complete_from(task_state& other) noexcept {
         const std::uint8_t s = other.raw_status();
         if (s == st_succeeded) {
-            if constexpr (std::is_copy_constructible_v<T>) {
-                if (other.use_count() == 1) {
-                    complete_with_value(std::move(other.value_ref()));
-                } else {
-                    complete_with_value(other.value_ref());
-                }
-            } else {
-                complete_with_value(std::move(other.value_ref()));
+            try {
+                complete_with_value(other.take_value());
+            } catch (...) { // taken already, or move-only and shared
+                error_ = std::current_exception();
+                publish(st_failed);
             }
             return;
         }

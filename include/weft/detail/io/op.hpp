@@ -95,8 +95,8 @@ struct descriptor : ref_counted<descriptor> {
 };
 
 /// One operation: the part the reactor and the backends see. The task side is op_state<R>.
-/// References: the op_state starts with 2 (the returned task, and "in flight", dropped by
-/// finish()); a cancel request in the reactor's queue holds one more.
+/// References: the op_state starts with the returned task (a reader) and "in flight" (a
+/// keeper, dropped by finish()); a cancel request in the reactor's queue holds another keeper.
 class io_op : public work_item {
 public:
     inline explicit io_op(op_kind k) noexcept; // defined in reactor.hpp, with on_item
@@ -191,7 +191,7 @@ class op_state final
     : public task_state<R>
     , public io_op {
 public:
-    op_state(op_kind k, any_scheduler source) noexcept : task_state<R>(&destroy, 2, state_base::st_pending), io_op(k) {
+    op_state(op_kind k, any_scheduler source) noexcept : task_state<R>(&destroy, 1, 1, state_base::st_pending), io_op(k) {
         this->set_source_policy(source);
         this->set_cancel_hook(&cancel_from_task);
     }
@@ -227,10 +227,10 @@ public:
                 this->try_set_exception(std::current_exception());
             }
         }
-        this->release_ref();
+        this->release_keeper();
     }
-    void retain() noexcept override { this->add_ref(); }
-    void release() noexcept override { this->release_ref(); }
+    void retain() noexcept override { this->add_keeper(); }
+    void release() noexcept override { this->release_keeper(); }
 
 private:
     void fail(std::error_code code) noexcept {
