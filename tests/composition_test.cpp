@@ -18,7 +18,7 @@
 
 using namespace std::chrono_literals;
 
-namespace {
+namespace composition_test {
 
 /// A user-written serial context: a run loop in a wrapper that declares keeps_context.
 struct user_context {
@@ -28,8 +28,11 @@ struct user_context {
     bool runs_on_this_thread() const noexcept { return loop->runs_on_this_thread(); }
 };
 static_assert(weft::scheduler<user_context>);
+static_assert(weft::detail::scheduler_keeps_context<user_context>());
 
-} // namespace
+} // namespace composition_test
+
+using composition_test::user_context;
 
 TEST_CASE("a promise and its task may be destroyed by whoever sees completion, during set_value") {
     // The owner of the promise and the task is freed by the first continuation, while a second

@@ -33,6 +33,7 @@ TEST_CASE("task_group: join completes after every child, each ran exactly once")
     auto j = g.join();
     REQUIRE(j.wait_for(20s));
     j.get();
+    REQUIRE(g.join().is_succeeded()); // the same join every time
     for (auto& r : ran) {
         REQUIRE(r.load() == 1);
     }

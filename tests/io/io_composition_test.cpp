@@ -14,6 +14,7 @@
 
 #include "catch.hpp"
 #include "io/io_support.hpp"
+#include "support/manual_scheduler.hpp"
 
 TEST_CASE("io: a coroutine on a strand comes back to the strand after a timer and a read, with inline_on_io") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
@@ -154,4 +155,55 @@ TEST_CASE("io: when_any(cancel_losers) over a read and a timer cancels the read"
     std::array<char, 4> next{};
     CHECK(await_get(srv.read_some(std::as_writable_bytes(std::span(next)))) == 1);
     CHECK(buf[0] == '.');
+}
+
+TEST_CASE("io: with_timeout: work that succeeds after the cancel gives its value, a failure of its own its error") {
+    weft::io_context io;
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    auto late_value = weft::with_timeout(
+        io,
+        [&](weft::cancellation_token tok) {
+            return weft::spawn(pool, [tok] {
+                while (!tok.is_cancellation_requested()) { // the deadline passed: asked to end
+                    std::this_thread::yield();
+                }
+                return 42; // ... and succeeds anyway: the value is not dropped
+            });
+        },
+        5ms);
+    CHECK(await_get(late_value) == 42);
+    auto own_error = weft::with_timeout(
+        io,
+        [&](weft::cancellation_token tok) {
+            return weft::spawn(pool, [tok]() -> int {
+                while (!tok.is_cancellation_requested()) {
+                    std::this_thread::yield();
+                }
+                throw std::runtime_error("its own");
+            });
+        },
+        5ms);
+    REQUIRE(own_error.wait_for(20s));
+    CHECK_THROWS_AS(own_error.get(), std::runtime_error);
+}
+
+TEST_CASE("io: with_timeout drops spawned work that has not started, and cancels a timer") {
+    weft::io_context io;
+    weft_test::manual_scheduler held;
+    std::atomic<int> ran{0};
+    auto queued = weft::spawn(held, [&] {
+        ran.fetch_add(1);
+        return 1;
+    });
+    auto timed = weft::with_timeout(io, queued, 5ms);
+    REQUIRE(timed.wait_for(20s));
+    CHECK_THROWS_AS(timed.get(), weft::timeout_error);
+    CHECK(queued.is_canceled());
+    held.run_all();
+    CHECK(ran.load() == 0);
+    auto long_timer = weft::delay(io, 1h);
+    auto timed_timer = weft::with_timeout(io, long_timer, 5ms);
+    REQUIRE(timed_timer.wait_for(20s));
+    CHECK_THROWS_AS(timed_timer.get(), weft::timeout_error);
+    CHECK(long_timer.is_canceled());
 }
