@@ -119,12 +119,10 @@ TEST_CASE("a then() attached on a run loop comes back to the loop, and a user's 
     std::thread::id ran_on_user{};
     weft::task<void> cont;
     weft::task<void> cont_user;
-    auto setup = weft::spawn(loop, [&] {
-        cont = p.get_task().then([&](int) { ran_on = std::this_thread::get_id(); });
-    });
-    auto setup_user = weft::spawn(ctx, [&] {
-        cont_user = p.get_task().then([&](int) { ran_on_user = std::this_thread::get_id(); });
-    });
+    auto setup =
+        weft::spawn(loop, [&] { cont = p.get_task().then([&](int) { ran_on = std::this_thread::get_id(); }); });
+    auto setup_user = weft::spawn(
+        ctx, [&] { cont_user = p.get_task().then([&](int) { ran_on_user = std::this_thread::get_id(); }); });
     while (!(setup.is_ready() && setup_user.is_ready())) {
         loop.run_one();
     }
@@ -174,11 +172,17 @@ TEST_CASE("an empty any_scheduler is refused at every entry point with std::inva
     auto t = p.get_task();
     REQUIRE_THROWS_AS(t.then(none, [](int) {}), std::invalid_argument);
     weft::cancellation_source cs;
-    REQUIRE_THROWS_AS(t.then(none, [](int) {}, cs.token()), std::invalid_argument);
+    REQUIRE_THROWS_AS(t.then(
+                          none, [](int) {}, cs.token()),
+                      std::invalid_argument);
     REQUIRE_THROWS_AS(weft::spawn(none, [] {}), std::invalid_argument);
-    auto coro = [&]() -> weft::task<void> { co_await weft::resume_on(none); };
+    auto coro = [&]() -> weft::task<void> {
+        co_await weft::resume_on(none);
+    };
     REQUIRE_THROWS_AS(coro().get(), std::invalid_argument);
-    auto coro2 = [&]() -> weft::task<void> { co_await weft::resume_on(weft::current_scheduler()); };
+    auto coro2 = [&]() -> weft::task<void> {
+        co_await weft::resume_on(weft::current_scheduler());
+    };
     REQUIRE_THROWS_AS(coro2().get(), std::invalid_argument); // off any scheduler: empty
     REQUIRE_THROWS_AS(weft::strand(none), std::invalid_argument);
     p.set_value(1);
@@ -319,15 +323,27 @@ TEST_CASE("shared results: co_await std::move(t) on one of two handles copies, t
     auto t = p.get_task();
     auto other = t;
     p.set_value(std::string(100, 'y'));
-    auto take = [](weft::task<std::string> h) -> weft::task<std::string> { co_return co_await std::move(h); };
+    auto take = [](weft::task<std::string> h) -> weft::task<std::string> {
+        co_return co_await std::move(h);
+    };
     CHECK(take(t).get() == std::string(100, 'y'));
     CHECK(other.get() == std::string(100, 'y')); // still there: the awaiter was not the only reader
-    // the only reader left moves it out; a reader made afterwards sees shared_value_error
+    // the only reader left moves it out, and its handle is consumed; the promise cannot mint a
+    // reader of the moved-from value afterwards
     t = {};
-    weft::promise<std::string>& pr = p;
     CHECK(std::move(other).get() == std::string(100, 'y'));
-    CHECK_THROWS_AS(other.get(), weft::shared_value_error);
-    CHECK_THROWS_AS(pr.get_task(), weft::shared_value_error);
+    CHECK_FALSE(other.valid());
+    CHECK_THROWS_AS(p.get_task(), weft::shared_value_error);
+    // co_await std::move(h) consumes its handle the same way
+    weft::promise<std::string> q;
+    auto h = q.get_task();
+    q.set_value(std::string(100, 'z'));
+    auto await_it = [&]() -> weft::task<std::string> {
+        co_return co_await std::move(h);
+    };
+    CHECK(await_it().get() == std::string(100, 'z'));
+    CHECK_FALSE(h.valid());
+    CHECK_THROWS_AS(q.get_task(), weft::shared_value_error);
 }
 
 TEST_CASE("shared results: a move-only value is moved by its only reader, refused while shared") {
@@ -377,7 +393,7 @@ TEST_CASE("a blocking wait inside a strand item runs the strand's next items (it
         auto inner = weft::spawn(s, [&] {
             order.push_back(2);
             return 1;
-        }); // queued behind this very item, and behind `between`
+        });                 // queued behind this very item, and behind `between`
         return inner.get(); // helps: runs `between`, then `inner`
     });
     // a continuation that comes back to the strand (context kept) while an item waits for it

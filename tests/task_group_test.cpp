@@ -44,9 +44,12 @@ TEST_CASE("task_group: the first failure cancels the rest and every failure is k
     weft_test::manual_scheduler held; // children that have not started yet
     std::atomic<int> late_ran{0};
     weft::task_group g;
-    auto a = weft::spawn(pool, [] { throw child_error(0); }, g.token());
-    auto b = weft::spawn(held, [&] { late_ran.fetch_add(1); }, g.token()); // queued: dropped by the cancel
-    auto c = weft::spawn(held, [&](weft::cancellation_token) { late_ran.fetch_add(1); }, g.token());
+    auto a = weft::spawn(
+        pool, [] { throw child_error(0); }, g.token());
+    auto b = weft::spawn(
+        held, [&] { late_ran.fetch_add(1); }, g.token()); // queued: dropped by the cancel
+    auto c = weft::spawn(
+        held, [&](weft::cancellation_token) { late_ran.fetch_add(1); }, g.token());
     g.add(b);
     g.add(c);
     g.add(a);
@@ -99,7 +102,8 @@ TEST_CASE("task_group: cancel() and a parent token cancel the group, which then 
     weft_test::manual_scheduler held;
     {
         weft::task_group g;
-        auto c = weft::spawn(held, [] {}, g.token());
+        auto c = weft::spawn(
+            held, [] {}, g.token());
         g.add(c);
         g.cancel();
         REQUIRE(c.is_canceled());
@@ -121,7 +125,7 @@ TEST_CASE("task_group: cancel() and a parent token cancel the group, which then 
     held.run_all();
 }
 
-TEST_CASE("task_group: a child may add children while the group joins; after the join, adding is an error") {
+TEST_CASE("task_group: a child may add children while the group joins, after the join adding is an error") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     std::atomic<int> ran{0};
     weft::task_group g;

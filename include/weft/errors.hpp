@@ -55,8 +55,9 @@ public:
 };
 
 /// A task's value would be moved away from under another reader, or was moved out already:
-/// moving a move-only value that other handles or continuations can still read, or reading a
-/// value that its only reader moved out (co_await std::move(t), std::move(t).get()). Shared
+/// moving a move-only value that other handles or continuations can still read, or minting a
+/// reader with promise::get_task after its only reader moved it out (co_await std::move(t),
+/// std::move(t).get()). Shared
 /// results are read by const reference; only a sole reader moves
 /// (docs/guide/composition.md, "Shared results").
 class shared_value_error : public std::logic_error {

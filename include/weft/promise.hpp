@@ -91,7 +91,7 @@ private:
     class state final : public detail::task_state<T> {
     public:
         explicit state(any_scheduler policy) noexcept
-            : detail::task_state<T>(&destroy, 0, 1, detail::state_base::st_pending) {
+            : detail::task_state<T>(detail::state_base::ops_of<&destroy>, 0, 1, detail::state_base::st_pending) {
             this->set_source_policy(policy);
         }
 

@@ -16,7 +16,7 @@ namespace weft {
 /// operation_canceled if `s` accepted it but later discarded it (cancel-mode shutdown).
 template<typename S>
     requires scheduler<std::remove_cvref_t<S>> detail::resume_on_awaiter resume_on(S&& s) {
-    return detail::resume_on_awaiter(any_scheduler(std::forward<S>(s)));
-}
+        return detail::resume_on_awaiter(any_scheduler(std::forward<S>(s)));
+    }
 
 } // namespace weft

@@ -67,20 +67,39 @@ constexpr bool scheduler_keeps_context() noexcept {
     }
 }
 
+/// A scheduler whose waiting items can run its other queued items (a strand): see
+/// any_scheduler::help_waiting_item().
+template<typename S>
+bool scheduler_help_one(S& s) noexcept {
+    if constexpr (requires {
+                      { s.help_waiting_item() } -> std::convertible_to<bool>;
+                  }) {
+        return s.help_waiting_item();
+    } else {
+        return false;
+    }
+}
+
 struct scheduler_vtable {
     void (*schedule)(void* self, work_item* w);
     bool (*runs_here)(const void* self) noexcept;
+    bool (*help_one)(void* self) noexcept;
     bool is_inline;
     bool keeps_context;
+    bool helps_waits;
 };
 
 template<typename S>
 inline constexpr scheduler_vtable vtable_for{
     [](void* self, work_item* w) { static_cast<S*>(self)->schedule(w); },
     [](const void* self) noexcept { return scheduler_runs_here(*static_cast<const S*>(self)); },
+    [](void* self) noexcept { return scheduler_help_one(*static_cast<S*>(self)); },
     std::is_same_v<S, inline_scheduler>,
     scheduler_keeps_context<S>(),
-};
+    requires(S& s){s.help_waiting_item();
+} // namespace detail
+,
+}; // namespace weft
 
 template<typename S>
 inline S empty_scheduler_instance{};
@@ -119,6 +138,12 @@ public:
     bool is_inline() const noexcept { return vtable_ != nullptr && vtable_->is_inline; }
     /// A serial or thread-bound context: what runs on it comes back to it after an await.
     bool keeps_context() const noexcept { return vtable_ != nullptr && vtable_->keeps_context; }
+    /// True for a scheduler that can run its next queued item on a thread where one of its
+    /// items is blocked waiting (a strand): see help_waiting_item().
+    bool helps_waits() const noexcept { return vtable_ != nullptr && vtable_->helps_waits; }
+    /// Called by a blocking wait inside one of this scheduler's items, on that item's thread:
+    /// runs its next queued item there; false if none is queued.
+    bool help_waiting_item() const noexcept { return vtable_->help_one(self_); }
     explicit operator bool() const noexcept { return vtable_ != nullptr; }
     /// The identity of the scheduler object (for traces and comparisons).
     const void* identity() const noexcept { return self_; }

@@ -23,12 +23,10 @@ template<typename U, typename Fn, typename Args, bool PassToken>
 class spawn_state final : public work_state<U> {
 public:
     spawn_state(Fn fn, Args args, cancellation_token token)
-        : work_state<U>(&destroy, &invoke)
+        : work_state<U>(state_base::ops_of<&destroy, &cancel_hook>, &invoke)
         , fn_(std::move(fn))
         , args_(std::move(args))
-        , token_(std::move(token)) {
-        this->set_cancel_hook(&cancel_hook);
-    }
+        , token_(std::move(token)) {}
 
     /// Called before the item is scheduled: a cancellation that arrives while the item waits
     /// in a queue completes the task canceled at once, so waiters never wait on the queue.

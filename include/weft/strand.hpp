@@ -53,6 +53,11 @@ public:
 
     scheduler_stats stats() const noexcept { return core_->stats(); }
 
+    /// Called by a blocking wait inside one of this strand's items (on that item's thread):
+    /// runs the strand's next queued item there. False if none is queued, or if this thread is
+    /// not running one of the strand's items.
+    bool help_waiting_item() noexcept { return runs_on_this_thread() && core_->help_next(); }
+
 private:
     detail::strand_core* core_;
 };

@@ -72,9 +72,8 @@ using unwrapped_t = typename unwrapped<std::remove_cv_t<R>>::type;
 /// reader, else a copy (task_state::take_value). A reference T is passed as is.
 template<typename F, typename T>
 struct value_arg {
-    using type = std::conditional_t<std::invocable<F, const T&>,
-                                    const T&,
-                                    std::conditional_t<std::invocable<F, T&&>, T&&, T&>>;
+    using type =
+        std::conditional_t<std::invocable<F, const T&>, const T&, std::conditional_t<std::invocable<F, T&&>, T&&, T&>>;
 };
 template<typename F, typename T>
 struct value_arg<F, T&> {
@@ -89,11 +88,10 @@ using value_arg_t = typename value_arg<F, T>::type;
 
 /// The value form receives the antecedent's value (value_arg_t); for task<void>, nothing.
 template<typename F, typename T>
-concept value_continuation_for =
-    (std::is_void_v<T> && std::invocable<F>) ||
-    (!std::is_void_v<T> && (std::invocable<F, const std::remove_reference_t<T>&> ||
-                            std::invocable<F, std::add_lvalue_reference_t<T>> ||
-                            std::invocable<F, std::add_rvalue_reference_t<T>>));
+concept value_continuation_for = (std::is_void_v<T> && std::invocable<F>) ||
+                                 (!std::is_void_v<T> && (std::invocable<F, const std::remove_reference_t<T>&> ||
+                                                         std::invocable<F, std::add_lvalue_reference_t<T>> ||
+                                                         std::invocable<F, std::add_rvalue_reference_t<T>>));
 /// The task form receives the antecedent task; chosen only when the value form does not fit.
 template<typename F, typename T>
 concept task_continuation_for = !value_continuation_for<F, T> && std::invocable<F, task<T>>;
@@ -105,9 +103,8 @@ struct continuation_result {
 template<typename F, typename T>
     requires value_continuation_for<F, T>
 struct continuation_result<F, T> {
-    using type = typename std::conditional_t<std::is_void_v<T>,
-                                             std::invoke_result<F>,
-                                             std::invoke_result<F, value_arg_t<F, T>>>::type;
+    using type = typename std::
+        conditional_t<std::is_void_v<T>, std::invoke_result<F>, std::invoke_result<F, value_arg_t<F, T>>>::type;
 };
 
 template<typename F>
@@ -181,7 +178,6 @@ public:
     /// deadlock_error if this thread must not block (an I/O thread) and the task is not complete.
     void wait() const {
         auto& s = checked();
-        detail::check_may_block(s);
         detail::blocking_wait(s);
     }
 
@@ -219,30 +215,33 @@ public:
     /// at once.
     const_result get() const& {
         auto& s = checked();
-        detail::check_may_block(s);
         detail::blocking_wait(s);
         s.rethrow_if_error();
         if constexpr (std::is_reference_v<T>) {
             return s.value_ref();
         } else if constexpr (!std::is_void_v<T>) {
-            s.check_not_taken();
             return s.value_ref();
         }
     }
 
     /// Waits, then returns the value by value: moved out of the shared state when this handle
-    /// is its only reader (no other handle, no continuation waiting), else copied; a move-only
-    /// value that others can still read, or one already moved out, throws shared_value_error.
+    /// is its only reader (no other handle, no continuation waiting; the handle is then empty),
+    /// else copied; a move-only value that others can still read throws shared_value_error.
     /// Rethrows as get() const& does.
     T get() && {
         auto& s = checked();
-        detail::check_may_block(s);
         detail::blocking_wait(s);
         s.rethrow_if_error();
         if constexpr (std::is_reference_v<T>) {
             return s.value_ref();
         } else if constexpr (!std::is_void_v<T>) {
-            return s.take_value();
+            bool took = false;
+            T value = s.take_value(took);
+            if (took) { // our reference is a keeper's now: the handle gives it back as one
+                state_.release();
+                s.release_keeper();
+            }
+            return value;
         }
     }
 
@@ -283,7 +282,7 @@ public:
 
     /// Awaits completion (the coroutine resumes per the placement rule) and yields get()'s
     /// result; on an rvalue task the value is taken as get() && takes it (moved by the only
-    /// reader, else copied). Throws no_state on an empty task.
+    /// reader, else copied) and the handle is consumed. Throws no_state on an empty task.
     auto operator co_await() const&;
     auto operator co_await() &&;
 
@@ -335,8 +334,8 @@ class work_state
     , public continuation
     , public work_item {
 protected:
-    work_state(state_base::destroy_fn destroy, work_item::invoke_fn invoke) noexcept
-        : task_state<U>(destroy, 1, 1, state_base::st_pending)
+    work_state(const state_base::state_ops& ops, work_item::invoke_fn invoke) noexcept
+        : task_state<U>(ops, 1, 1, state_base::st_pending)
         , work_item(invoke) {}
 
 public:
@@ -400,8 +399,13 @@ private:
     static void on_inner_complete(continuation* c) noexcept {
         auto* self = detail::down_cast<work_state>(c);
         task_state<U>* inner = self->inner_;
-        self->complete_from(*inner);
-        inner->release_ref();
+        bool took = false;
+        self->complete_from(*inner, took);
+        if (took) {
+            inner->release_keeper();
+        } else {
+            inner->release_ref();
+        }
         self->release_keeper();
     }
 
@@ -425,7 +429,7 @@ class then_state final : public work_state<U> {
 public:
     then_state(
         Fn fn, task_state<T>& antecedent, any_scheduler named, any_scheduler captured, continuation_options options)
-        : work_state<U>(&destroy, &invoke)
+        : work_state<U>(state_base::ops_of<&destroy>, &invoke)
         , fn_(std::move(fn))
         , antecedent_(&antecedent)
         , named_(named)
@@ -524,22 +528,25 @@ private:
     static void invoke(work_item* w, bool run) noexcept {
         auto* self = detail::down_cast<then_state>(detail::down_cast<work_state<U>>(w));
         task<T> antecedent = task_access::adopt<T>(std::exchange(self->antecedent_, nullptr));
-        bool start = run && self->try_start(); // false with a token: its callback won
         if constexpr (WithToken) {
+            const bool start = run && self->try_start(); // false: the token's callback won
             self->cancel_.registration.unregister();
-            start = start && !self->cancel_.token.is_cancellation_requested();
+            run = start && !self->cancel_.token.is_cancellation_requested();
         }
-        if (!start) {
+        if (!run) {
             self->fn_.reset();
             self->cancel_unrun(); // a no-op on the status if the token completed it
             return;
+        }
+        if constexpr (!WithToken) {
+            self->try_start(); // nothing else can complete it: it wins
         }
         if constexpr (TaskForm) {
             self->run_and_complete(self->fn_, std::move(antecedent));
         } else if constexpr (std::is_void_v<T>) {
             self->run_and_complete(self->fn_);
         } else {
-            self->run_with_value(*task_access::state(antecedent));
+            self->run_with_value(antecedent);
         }
     }
 
@@ -547,25 +554,27 @@ private:
     /// that wants it mutable or by move (T&, T&&, a move-only T by value) gets the state's own
     /// value if this continuation is its only reader, else a copy (take_value), else
     /// shared_value_error (docs/guide/composition.md, "Shared results").
-    void run_with_value(task_state<T>& a) noexcept {
+    void run_with_value(task<T>& antecedent) noexcept {
         using Arg = value_arg_t<Fn, T>;
-        if constexpr (std::is_reference_v<T>) {
-            this->run_and_complete(fn_, a.value_ref());
+        task_state<T>& a = *task_access::state(antecedent);
+        if constexpr (std::is_reference_v<T> || std::is_same_v<Arg, const T&>) {
+            this->run_and_complete(fn_, static_cast<Arg>(a.value_ref()));
+        } else if (a.try_take()) { // the handle's reference is a keeper's now
+            task_access::release(antecedent);
+            this->run_and_complete(fn_, static_cast<Arg>(a.value_ref())); // may free *this
+            a.release_keeper();
         } else {
             std::optional<T> copy;
             try {
-                if constexpr (std::is_same_v<Arg, const T&>) {
-                    a.check_not_taken();
-                } else if (!a.try_take()) {
-                    copy.emplace(a.take_value()); // a copy, or shared_value_error
-                }
+                bool took = false;
+                copy.emplace(a.take_value(took)); // a copy (not the only reader), or shared_value_error
             } catch (...) {
                 fn_.reset();
                 this->publish(this->store_current_exception());
                 this->release_keeper();
                 return;
             }
-            this->run_and_complete(fn_, static_cast<Arg>(copy ? *copy : a.value_ref()));
+            this->run_and_complete(fn_, static_cast<Arg>(*copy));
         }
     }
 
@@ -610,8 +619,8 @@ auto attach_then(const task<T>& antecedent,
     if (has_option(options, continuation_options::run_asynchronously)) {
         // placement §1b: the first candidate that can take a hop
         const any_scheduler& source = a->source_policy();
-        const bool has_target = named ? !named.is_inline()
-                                      : ((source && !source.is_inline()) || (captured && !captured.is_inline()));
+        const bool has_target =
+            named ? !named.is_inline() : ((source && !source.is_inline()) || (captured && !captured.is_inline()));
         if (!has_target) {
             throw std::invalid_argument("weft: run_asynchronously needs a scheduler to hop to: name "
                                         "one, or attach from a scheduler's thread");

@@ -58,7 +58,7 @@ public:
         }
         task<void> joined = join();
         // every child has ended before this returns: nothing it touches goes away under it
-        detail::blocking_wait(*detail::task_access::state(joined));
+        detail::blocking_wait(*detail::task_access::state(joined), false);
     }
 
     /// Starts `f(args...)` on `sched` as a child, with the group's token as its last argument
@@ -77,9 +77,8 @@ public:
         const std::size_t index = state_->enter(detail::cancel_target::of(t));
         try {
             // inline on whoever completes the child: recording it is short and never throws
-            (void)t.then(inline_scheduler{}, [st = state_, index](const task<T>& done) {
-                st->leave(index, done.exception());
-            });
+            (void)t.then(inline_scheduler{},
+                         [st = state_, index](const task<T>& done) { st->leave(index, done.exception()); });
         } catch (...) { // no memory to watch it: not a child after all
             state_->leave(index, nullptr);
             throw;
@@ -199,9 +198,8 @@ private:
             std::vector<std::exception_ptr> errors;
             {
                 std::lock_guard lock(mutex);
-                std::sort(failures.begin(), failures.end(), [](const auto& a, const auto& b) {
-                    return a.first < b.first;
-                });
+                std::sort(
+                    failures.begin(), failures.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
                 errors.reserve(failures.size());
                 for (const auto& [index, error] : failures) {
                     errors.push_back(error);

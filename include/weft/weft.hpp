@@ -26,8 +26,8 @@
 #include <weft/scheduler.hpp>
 #include <weft/spawn.hpp>
 #include <weft/strand.hpp>
-#include <weft/task_group.hpp>
 #include <weft/task.hpp>
+#include <weft/task_group.hpp>
 #include <weft/task_status.hpp>
 #include <weft/thread_pool.hpp>
 #include <weft/unobserved.hpp>

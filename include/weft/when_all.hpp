@@ -42,8 +42,8 @@ public:
         fan_in_state* owner = nullptr;
     };
 
-    fan_in_state(std::size_t inputs, state_base::destroy_fn destroy)
-        : task_state<R>(destroy, 1, 1, state_base::st_pending)
+    fan_in_state(std::size_t inputs, const state_base::state_ops& ops)
+        : task_state<R>(ops, 1, 1, state_base::st_pending)
         , remaining_(inputs + 1)
         , nodes_(inputs) {
         for (auto& n : nodes_) {
@@ -116,13 +116,29 @@ std::uint8_t combine_outcome(const StateRange& states, std::exception_ptr& out) 
     return state_base::st_succeeded;
 }
 
+/// A move-only input's value: moved as its only reader (the handle then gives its reference
+/// back as a keeper's), else shared_value_error (task_state::take_value).
+template<typename T>
+T take_move_only(task<T>& t) {
+    task_state<T>* s = task_access::state(t);
+    bool took = false;
+    T value = s->take_value(took);
+    if (took) {
+        task_access::release(t);
+        s->release_keeper();
+    }
+    return value;
+}
+
 template<typename... Ts>
 class when_all_tuple_state final : public fan_in_state<std::tuple<when_all_element_t<Ts>...>> {
     using result_t = std::tuple<when_all_element_t<Ts>...>;
     using base = fan_in_state<result_t>;
 
 public:
-    explicit when_all_tuple_state(task<Ts>... inputs) : base(sizeof...(Ts), &destroy), inputs_(std::move(inputs)...) {}
+    explicit when_all_tuple_state(task<Ts>... inputs)
+        : base(sizeof...(Ts), state_base::ops_of<&destroy>)
+        , inputs_(std::move(inputs)...) {}
 
     void start() noexcept {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -138,14 +154,14 @@ private:
     }
 
     template<typename T>
-    static when_all_element_t<T> take(const task<T>& t) {
+    static when_all_element_t<T> take(task<T>& t) {
         task_state<T>* s = task_access::state(t);
         if constexpr (std::is_void_v<T>) {
             return void_result{};
         } else if constexpr (std::is_reference_v<T> || std::is_copy_constructible_v<T>) {
             return s->value_ref();
         } else {
-            return s->take_value(); // move-only: moved as its only reader, else shared_value_error
+            return take_move_only(t);
         }
     }
 
@@ -162,7 +178,7 @@ private:
             this->publish(outcome);
         } else {
             try {
-                outcome = std::apply([&](const auto&... t) { return this->emplace(take(t)...); }, inputs_);
+                outcome = std::apply([&](auto&... t) { return this->emplace(take(t)...); }, inputs_);
             } catch (...) {
                 outcome = this->store_current_exception();
             }
@@ -184,7 +200,7 @@ public:
     using base = fan_in_state<result_t>;
 
     explicit when_all_range_state(std::vector<task<T>> inputs)
-        : base(inputs.size(), &destroy)
+        : base(inputs.size(), state_base::ops_of<&destroy>)
         , inputs_(std::move(inputs)) {}
 
     void start() noexcept {
@@ -219,7 +235,7 @@ private:
                         if constexpr (std::is_copy_constructible_v<T>) {
                             values.push_back(task_access::state(t)->value_ref());
                         } else {
-                            values.push_back(task_access::state(t)->take_value());
+                            values.push_back(take_move_only(t));
                         }
                     }
                     outcome = this->emplace(std::move(values));
@@ -284,21 +300,21 @@ template<std::ranges::input_range Range>
         return detail::make_when_all_range<T>(std::move(v));
     }
 
-/// With a token: completes canceled as soon as `token` is canceled (if not every input is done
-/// by then), and then asks every input to end, as with_cancellation does.
-template<typename T>
-auto when_all(const cancellation_token& token, std::vector<task<T>> inputs) {
-    std::vector<detail::cancel_target> targets;
-    targets.reserve(inputs.size());
-    for (const auto& t : inputs) {
-        targets.push_back(detail::cancel_target::of(t));
+    /// With a token: completes canceled as soon as `token` is canceled (if not every input is done
+    /// by then), and then asks every input to end, as with_cancellation does.
+    template<typename T>
+    auto when_all(const cancellation_token& token, std::vector<task<T>> inputs) {
+        std::vector<detail::cancel_target> targets;
+        targets.reserve(inputs.size());
+        for (const auto& t : inputs) {
+            targets.push_back(detail::cancel_target::of(t));
+        }
+        return detail::cancel_on(token, detail::make_when_all_range<T>(std::move(inputs)), std::move(targets));
     }
-    return detail::cancel_on(token, detail::make_when_all_range<T>(std::move(inputs)), std::move(targets));
-}
-template<typename... Ts>
-task<std::tuple<detail::when_all_element_t<Ts>...>> when_all(const cancellation_token& token, task<Ts>... inputs) {
-    std::vector<detail::cancel_target> targets{detail::cancel_target::of(inputs)...};
-    return detail::cancel_on(token, when_all(std::move(inputs)...), std::move(targets));
-}
+    template<typename... Ts>
+    task<std::tuple<detail::when_all_element_t<Ts>...>> when_all(const cancellation_token& token, task<Ts>... inputs) {
+        std::vector<detail::cancel_target> targets{detail::cancel_target::of(inputs)...};
+        return detail::cancel_on(token, when_all(std::move(inputs)...), std::move(targets));
+    }
 
 } // namespace weft

@@ -54,10 +54,10 @@ public:
     };
 
     race_state(std::size_t inputs,
-               state_base::destroy_fn destroy,
+               const state_base::state_ops& ops,
                void (*win)(race_state*, std::size_t) noexcept,
                bool cancel_losers)
-        : task_state<R>(destroy, 1, static_cast<std::uint32_t>(inputs), state_base::st_pending)
+        : task_state<R>(ops, 1, static_cast<std::uint32_t>(inputs), state_base::st_pending)
         , cancel_losers_(cancel_losers)
         , nodes_(inputs)
         , win_(win) {
@@ -97,7 +97,7 @@ class when_any_range_state final : public race_state<when_any_result<T>> {
 
 public:
     when_any_range_state(std::vector<task<T>> inputs, bool cancel_losers)
-        : base(inputs.size(), &destroy, &win, cancel_losers)
+        : base(inputs.size(), state_base::ops_of<&destroy>, &win, cancel_losers)
         , inputs_(std::move(inputs)) {}
 
     void start() noexcept {
@@ -133,7 +133,7 @@ class when_any_tuple_state final : public race_state<when_any_tuple_result<Ts...
 
 public:
     explicit when_any_tuple_state(bool cancel_losers, const task<Ts>&... inputs)
-        : base(sizeof...(Ts), &destroy, &win, cancel_losers)
+        : base(sizeof...(Ts), state_base::ops_of<&destroy>, &win, cancel_losers)
         , inputs_(inputs...) {}
 
     void start() noexcept {

@@ -52,11 +52,20 @@ class cancel_on_state final
     , public continuation {
 public:
     cancel_on_state(task<T> input, std::vector<cancel_target> targets)
-        : task_state<T>(&destroy, 1, 1, state_base::st_pending)
-        , input_(std::move(input))
+        : task_state<T>(state_base::ops_of<&destroy>, 1, 1, state_base::st_pending)
+        , input_(task_access::release(input))
         , targets_(std::move(targets)) {
         on_complete = &on_input;
     }
+    ~cancel_on_state() {
+        if (input_taken_) { // its value was moved into this state: our reference is a keeper's
+            input_->release_keeper();
+        } else {
+            input_->release_ref();
+        }
+    }
+    cancel_on_state(const cancel_on_state&) = delete;
+    cancel_on_state& operator=(const cancel_on_state&) = delete;
 
     /// May throw (the registration's allocation) before anything is linked.
     void start(const cancellation_token& token) {
@@ -68,7 +77,7 @@ public:
                 throw;
             }
         }
-        if (!task_access::state(input_)->attach(this)) {
+        if (!input_->attach(this)) {
             on_input(this);
         }
     }
@@ -81,7 +90,7 @@ private:
     static void on_input(continuation* c) noexcept {
         auto* self = detail::down_cast<cancel_on_state>(c);
         if (self->try_claim()) {
-            self->complete_from(*task_access::state(self->input_));
+            self->complete_from(*self->input_, self->input_taken_);
         }
         self->registration_.unregister(); // after this, on_cancel is not running elsewhere
         self->release_keeper();
@@ -94,7 +103,7 @@ private:
             this->publish(state_base::st_canceled);
         }
         if (targets_.empty()) {
-            task_access::state(input_)->request_cancel();
+            input_->request_cancel();
         }
         for (const auto& t : targets_) { // immutable: read without a lock
             t.request_cancel();
@@ -102,11 +111,11 @@ private:
         this->release_keeper();
     }
 
-    const task<T> input_;
+    task_state<T>* const input_; // a reader's reference, adopted from the input task
     const std::vector<cancel_target> targets_;
     cancellation_registration registration_;
+    bool input_taken_ = false; // on_input moved the value out as the only reader
 };
-
 
 template<typename T>
 task<T> cancel_on(const cancellation_token& token, task<T> input, std::vector<cancel_target> targets) {

@@ -9,18 +9,34 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "catch.hpp"
 #include "io/io_support.hpp"
 #include "support/manual_scheduler.hpp"
 
+namespace {
+/// After a read was canceled: what the peer sends now is not written into `buf` (still all
+/// '.'), and is not lost either: the next read on `srv` gets all of it.
+void expect_read_over(weft::tcp_socket& c, weft::tcp_socket& srv, std::span<const char> buf, std::string_view sent) {
+    await_get(c.write_all(sent));
+    std::array<char, 16> next{};
+    const std::size_t n = await_get(srv.read_some(std::as_writable_bytes(std::span(next))));
+    CHECK(std::string_view(next.data(), n) == sent);
+    CHECK(std::all_of(buf.begin(), buf.end(), [](char ch) { return ch == '.'; }));
+}
+} // namespace
+
 TEST_CASE("io: a coroutine on a strand comes back to the strand after a timer and a read, with inline_on_io") {
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     weft::strand s{pool};
     weft::io_context io; // inline_on_io: the source's policy says "run on the I/O thread"
-    auto [c, srv] = connect_pair(io);
+    auto pair = connect_pair(io);
+    auto& c = pair.client;
+    auto& srv = pair.server;
     int guarded = 0; // strand-protected: touched only from strand items (TSan checks)
     std::atomic<int> off_strand{0};
     auto body = [&]() -> weft::task<void> {
@@ -57,7 +73,8 @@ TEST_CASE("io: a then() attached on a run loop runs on the loop, not on the I/O 
     weft::run_loop loop;
     std::thread::id ran_on{};
     weft::task<void> cont;
-    auto setup = weft::spawn(loop, [&] { cont = weft::delay(io, 1ms).then([&] { ran_on = std::this_thread::get_id(); }); });
+    auto setup =
+        weft::spawn(loop, [&] { cont = weft::delay(io, 1ms).then([&] { ran_on = std::this_thread::get_id(); }); });
     while (!setup.is_ready()) {
         loop.run_one();
     }
@@ -90,24 +107,23 @@ TEST_CASE("io: get() on an I/O thread on a task only that thread can complete th
 
 TEST_CASE("io: with_timeout cancels the read it times out: the buffer is never written, the bytes stay") {
     weft::io_context io;
-    auto [c, srv] = connect_pair(io);
+    auto pair = connect_pair(io);
+    auto& c = pair.client;
+    auto& srv = pair.server;
     std::array<char, 8> buf;
     buf.fill('.');
     auto timed = weft::with_timeout(io, srv.read_some(std::as_writable_bytes(std::span(buf))), 20ms);
     REQUIRE(timed.wait_for(20s));
     CHECK_THROWS_AS(timed.get(), weft::timeout_error);
-    // the read is over: what the peer sends now is not written into buf
-    await_get(c.write_all(std::string_view("late")));
-    std::array<char, 8> next{};
-    const std::size_t n = await_get(srv.read_some(std::as_writable_bytes(std::span(next))));
-    CHECK(std::string(next.data(), n) == "late"); // not lost either: the next read has it
-    CHECK(std::all_of(buf.begin(), buf.end(), [](char ch) { return ch == '.'; }));
+    expect_read_over(c, srv, buf, "late");
     CHECK(io.stats().total().canceled >= 1);
 }
 
 TEST_CASE("io: with_timeout passes a read through when it completes in time, and a move-only result") {
     weft::io_context io;
-    auto [c, srv] = connect_pair(io);
+    auto pair = connect_pair(io);
+    auto& c = pair.client;
+    auto& srv = pair.server;
     std::array<char, 8> buf{};
     auto timed = weft::with_timeout(io, srv.read_some(std::as_writable_bytes(std::span(buf))), 10s);
     await_get(c.write_all(std::string_view("ok")));
@@ -123,7 +139,9 @@ TEST_CASE("io: with_timeout passes a read through when it completes in time, and
 
 TEST_CASE("io: with_timeout's token form cancels any work that honours the token") {
     weft::io_context io;
-    auto [c, srv] = connect_pair(io);
+    auto pair = connect_pair(io);
+    auto& c = pair.client;
+    auto& srv = pair.server;
     std::array<char, 4> buf;
     buf.fill('.');
     auto timed = weft::with_timeout(
@@ -135,15 +153,14 @@ TEST_CASE("io: with_timeout's token form cancels any work that honours the token
         20ms);
     REQUIRE(timed.wait_for(20s));
     CHECK_THROWS_AS(timed.get(), weft::timeout_error);
-    await_get(c.write_all(std::string_view("z")));
-    std::array<char, 4> next{};
-    CHECK(await_get(srv.read_some(std::as_writable_bytes(std::span(next)))) == 1);
-    CHECK(buf[0] == '.');
+    expect_read_over(c, srv, buf, "z");
 }
 
 TEST_CASE("io: when_any(cancel_losers) over a read and a timer cancels the read") {
     weft::io_context io;
-    auto [c, srv] = connect_pair(io);
+    auto pair = connect_pair(io);
+    auto& c = pair.client;
+    auto& srv = pair.server;
     std::array<char, 4> buf;
     buf.fill('.');
     auto read = srv.read_some(std::as_writable_bytes(std::span(buf)));
@@ -151,10 +168,7 @@ TEST_CASE("io: when_any(cancel_losers) over a read and a timer cancels the read"
     CHECK(await_get(first).index == 1);
     REQUIRE(read.wait_for(20s));
     CHECK(read.is_canceled());
-    await_get(c.write_all(std::string_view("q")));
-    std::array<char, 4> next{};
-    CHECK(await_get(srv.read_some(std::as_writable_bytes(std::span(next)))) == 1);
-    CHECK(buf[0] == '.');
+    expect_read_over(c, srv, buf, "q");
 }
 
 TEST_CASE("io: with_timeout: work that succeeds after the cancel gives its value, a failure of its own its error") {

@@ -5,7 +5,9 @@
 // (task_state.hpp). A waiter first runs the work deferred on its own thread (trampoline.hpp):
 // it never waits on its own stack. On a pool worker or a run loop's thread it does not sleep
 // while work is queued: it runs that work (wait_helper::help_one), and sleeps where its
-// scheduler's wake-ups reach it (the pool's note, §5 "Helping waits").
+// scheduler's wake-ups reach it (the pool's note, §5 "Helping waits"). Inside a strand item
+// it first runs the strand's next items (context_wait_helper). On an I/O thread, which has no
+// helper and must not block, it throws deadlock_error (forbid_blocking_scope).
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -15,6 +17,7 @@
 #include <weft/detail/spin.hpp>
 #include <weft/detail/task_state.hpp>
 #include <weft/detail/trampoline.hpp>
+#include <weft/scheduler.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -69,10 +72,10 @@ private:
     const char* previous_;
 };
 
-/// get()/wait(): throws deadlock_error if `s` is not complete and this thread must not block.
-/// (A thread_pool worker and a run loop's thread help instead: blocking_wait runs their work.)
-inline void check_may_block(const state_base& s) {
-    if (const char* reason = blocking_forbidden_reason(); reason != nullptr && !s.is_ready()) {
+/// Throws deadlock_error if this thread must not block. Called only on the slow path, by a
+/// thread with no wait helper (a pool worker or a run loop's thread helps instead).
+[[gnu::cold]] inline void check_may_block() {
+    if (const char* reason = blocking_forbidden_reason(); reason != nullptr) {
         throw deadlock_error(reason);
     }
 }
@@ -133,13 +136,63 @@ struct waiter_node : continuation {
     }
 };
 
-/// Blocks until `s` is complete (task::get(), task::wait()).
-inline void blocking_wait(state_base& s) noexcept {
+/// What a blocking wait inside an item of a scheduler that helps its own waits (a strand) does:
+/// runs that scheduler's next queued items on this thread, in order (any_scheduler::
+/// help_waiting_item), then the work of the helper below it (a pool worker's). Nothing wakes
+/// it when an item is queued on that scheduler, so it parks 1 ms at most before it looks again.
+class context_wait_helper final : public wait_helper {
+public:
+    context_wait_helper(const any_scheduler& context, wait_helper* below) noexcept : context_(context), below_(below) {}
+
+    bool help_one() noexcept override {
+        return context_.help_waiting_item() || (below_ != nullptr && below_->help_one());
+    }
+    void park_until(const atomic<std::uint32_t>& done,
+                    std::chrono::steady_clock::time_point deadline) noexcept override {
+        const auto until = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(1));
+        if (below_ != nullptr) {
+            below_->park_until(done, until);
+            return;
+        }
+        // the waiter's own flag: notify() sets it (and wakes a sleeper) when the task ends
+        futex_wait_for(const_cast<atomic<std::uint32_t>&>(done), event_unset, until - std::chrono::steady_clock::now());
+    }
+    void wake_parked() noexcept override {
+        if (below_ != nullptr) {
+            below_->wake_parked();
+        }
+    }
+
+private:
+    const any_scheduler& context_;
+    wait_helper* below_;
+};
+
+/// Waits for `s` through `helper`: runs its work while `s` is not complete, parks where its
+/// wake-ups reach it.
+inline void wait_helping(state_base& s, wait_helper* helper) noexcept {
+    waiter_node node;
+    node.set_helper(helper);
+    if (!s.attach(&node)) {
+        return;
+    }
+    while (node.flag_.load(acquire) != waiter_node::done) { // order: acquire — see notify
+        if (!helper->help_one()) {
+            helper->park_until(node.flag_, std::chrono::steady_clock::time_point::max());
+        }
+    }
+    node.release_helper();
+}
+
+/// Blocks until `s` is complete (task::get(), task::wait()). With `checked`, a thread that
+/// must not block (an I/O thread) gets deadlock_error instead, if `s` is not complete.
+inline void blocking_wait(state_base& s, bool checked = true) {
     if (s.is_ready()) {
         return;
     }
     run_deferred(); // never block on work deferred on this very thread
-    if (wait_helper* helper = current_wait_helper()) {
+    wait_helper* const helper = current_wait_helper();
+    if (helper != nullptr) {
         // A worker: the awaited task is most often the newest item of its own queue, so run
         // queued work before anything else (no spinning while the work sits here).
         while (!s.is_ready()) {
@@ -150,23 +203,26 @@ inline void blocking_wait(state_base& s) noexcept {
         if (s.is_ready()) {
             return;
         }
-    } else if (spin_until([&s] { return s.is_ready(); })) {
-        return;
     }
-    waiter_node node;
-    wait_helper* const helper = current_wait_helper();
-    node.set_helper(helper);
-    if (!s.attach(&node)) {
+    // About to wait: inside a strand item, the strand's own queue may hold what we wait for.
+    const any_scheduler context = current_scheduler();
+    if (context.helps_waits()) {
+        context_wait_helper on_context(context, helper);
+        wait_helping(s, &on_context);
         return;
     }
     if (helper != nullptr) {
-        // A worker of a pool: run its queued work while waiting (no deadlock with 1 worker).
-        while (node.flag_.load(acquire) != waiter_node::done) { // order: acquire — see notify
-            if (!helper->help_one()) {
-                helper->park_until(node.flag_, std::chrono::steady_clock::time_point::max());
-            }
-        }
-        node.release_helper();
+        wait_helping(s, helper); // a pool worker or a run loop: no deadlock with one thread
+        return;
+    }
+    if (checked) {
+        check_may_block();
+    }
+    if (spin_until([&s] { return s.is_ready(); })) {
+        return;
+    }
+    waiter_node node;
+    if (!s.attach(&node)) {
         return;
     }
     event_wait(node.flag_); // observes `done` and, through notify's release, the result

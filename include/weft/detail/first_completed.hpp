@@ -31,7 +31,13 @@ public:
     first_completed_awaiter(state_base& a, state_base& b) : race_(new race(a, b)) {}
     first_completed_awaiter(const first_completed_awaiter&) = delete;
     first_completed_awaiter& operator=(const first_completed_awaiter&) = delete;
-    ~first_completed_awaiter() { race_->release(); }
+    ~first_completed_awaiter() {
+        if (!suspended_) { // ready at once: the nodes were never linked, their references go too
+            race_->release();
+            race_->release();
+        }
+        race_->release();
+    }
 
     bool await_ready() const noexcept { return race_->states[0]->is_ready() || race_->states[1]->is_ready(); }
 
@@ -39,6 +45,7 @@ public:
     /// this awaiter): from then on only locals are touched, and the block is kept alive by the
     /// node not linked yet.
     bool await_suspend(std::coroutine_handle<> h) noexcept {
+        suspended_ = true; // from here each node is linked, or released below
         race* r = race_;
         r->handle = h;
         r->captured = current_scheduler();
@@ -114,6 +121,7 @@ private:
     }
 
     race* race_;
+    bool suspended_ = false;
 };
 
 } // namespace weft::detail

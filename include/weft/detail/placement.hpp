@@ -70,28 +70,35 @@ inline void record_placement(placement_rule rule, bool ran_inline, const void* s
 
 /// Decides where a continuation's work item runs (the placement rule, first match wins) and
 /// runs or schedules it. Never throws: a refused hop discards the item (it completes canceled).
-inline void dispatch_continuation(work_item* w,
-                                  const any_scheduler& named,
-                                  const any_scheduler& source,
-                                  const any_scheduler& captured,
-                                  bool force_hop) noexcept {
+/// Inlined into each caller (a then link, a co_await, an I/O completion): the common case, no
+/// scheduler anywhere, is a handful of tests before the direct call.
+[[gnu::always_inline]] inline void dispatch_continuation(work_item* w,
+                                                         const any_scheduler& named,
+                                                         const any_scheduler& source,
+                                                         const any_scheduler& captured,
+                                                         bool force_hop) noexcept {
     placement_rule rule = placement_rule::completing;
     const any_scheduler* target = nullptr;
     if (named) {
         rule = placement_rule::named;
         target = &named;
-    } else if (captured.keeps_context()) { // §1a
-        rule = placement_rule::captured;
-        target = &captured;
-        if (source) {
-            count_placement(placement_counter::context_kept);
+    } else if (captured) {              // tested once: the common case, nothing anywhere, stays three tests
+        if (captured.keeps_context()) { // §1a
+            rule = placement_rule::captured;
+            target = &captured;
+            if (source) {
+                count_placement(placement_counter::context_kept);
+            }
+        } else if (source && !(force_hop && source.is_inline())) { // §1b
+            rule = placement_rule::source;
+            target = &source;
+        } else if (!(force_hop && captured.is_inline())) {
+            rule = placement_rule::captured;
+            target = &captured;
         }
-    } else if (source && !(force_hop && source.is_inline())) { // §1b
+    } else if (source && !(force_hop && source.is_inline())) {
         rule = placement_rule::source;
         target = &source;
-    } else if (captured && !(force_hop && captured.is_inline())) {
-        rule = placement_rule::captured;
-        target = &captured;
     }
     if (target == nullptr || target->is_inline() || (!force_hop && target->runs_on_this_thread())) {
         record_placement(rule, true, target != nullptr ? target->identity() : nullptr);

@@ -31,7 +31,7 @@
 //   base's error; items that other producers pushed meanwhile are discarded (canceled). If the
 //   base accepts the drain and later discards it, the drain discards every item.
 // Helping: a blocking wait (get()) inside an item runs the strand's next items on the waiting
-//   thread, through the drain it owns (nested_helper): the batch lives in the core, not on the
+//   thread, through the drain it owns (help_next): the batch lives in the core, not on the
 //   drain's stack, so the nested run takes the same items in the same order, and pending_ is
 //   settled only between the outer drain's items, so it never reaches 0 (and lets a second
 //   drain start) while the waiting item still runs. Tests: tests/composition_test.cpp.
@@ -50,9 +50,7 @@
 
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/counters.hpp>
-#include <weft/detail/blocking_wait.hpp>
 #include <weft/detail/down_cast.hpp>
-#include <weft/detail/futex.hpp>
 #include <weft/detail/mpsc_queue.hpp>
 #include <weft/detail/ref_count.hpp>
 #include <weft/detail/spin.hpp>
@@ -60,7 +58,6 @@
 #include <weft/scheduler.hpp>
 #include <weft/work_item.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -119,6 +116,20 @@ public:
         return s;
     }
 
+    /// Helping: a blocking wait inside one of this strand's items runs the next item here, on
+    /// the drain that this thread owns (blocking_wait.hpp, context_wait_helper). The strand
+    /// runs nothing else until the waiting item returns, so a wait for work queued behind it
+    /// (or for a continuation that comes back to it, §1a of the placement note) would never
+    /// end otherwise. Items nest on this thread, in queue order: still one at a time.
+    bool help_next() noexcept {
+        work_item* w = next_item();
+        if (w == nullptr) {
+            return false;
+        }
+        run_one(w);
+        return true;
+    }
+
     void close() noexcept {
         closed_.store(true, release); // order: release — pairs with the drain's acquire load
         release_ref();
@@ -150,7 +161,6 @@ private:
 
     /// One visit. Returns true when the drain ended, false when it rescheduled itself.
     bool drain() noexcept {
-        nested_helper helper(*this); // a blocking wait in an item runs the next items (§ Helping)
         std::size_t visited = 0;
         for (;;) {
             work_item* w = nullptr;
@@ -206,54 +216,6 @@ private:
         //        drainer; acquire: see schedule()
         return n != 0 && pending_.fetch_sub(n, acq_rel) == n;
     }
-
-    /// Helping: what a blocking wait inside one of this strand's items does instead of
-    /// sleeping. The strand runs nothing else until the item returns, so a wait for work queued
-    /// behind it (or for a continuation that comes back to it, §1a of the placement note)
-    /// would never end: the waiting thread runs the strand's next items itself, in order, on
-    /// the drain it owns (one strand item at a time still holds: they nest on this thread),
-    /// and the base's work through the helper below (a pool worker's). Nothing wakes a parked
-    /// waiter when an item is pushed, so it parks 1 ms at most before it looks again.
-    class nested_helper final : public wait_helper {
-    public:
-        explicit nested_helper(strand_core& core) noexcept : core_(core), below_(current_wait_helper()) {
-            current_wait_helper() = this;
-        }
-        ~nested_helper() { current_wait_helper() = below_; }
-        nested_helper(const nested_helper&) = delete;
-        nested_helper& operator=(const nested_helper&) = delete;
-
-        bool help_one() noexcept override {
-            if (work_item* w = core_.next_item()) {
-                core_.run_one(w);
-                return true;
-            }
-            return below_ != nullptr && below_->help_one();
-        }
-        void park_until(const atomic<std::uint32_t>& done,
-                        std::chrono::steady_clock::time_point deadline) noexcept override {
-            const auto look_again = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
-            const auto until = std::min(deadline, look_again);
-            if (below_ != nullptr) {
-                below_->park_until(done, until);
-                return;
-            }
-            const auto left = until - std::chrono::steady_clock::now();
-            if (left > left.zero()) {
-                // the waiter's own flag: notify() sets it (and wakes a sleeper) when the task ends
-                futex_wait_for(const_cast<atomic<std::uint32_t>&>(done), event_unset, left);
-            }
-        }
-        void wake_parked() noexcept override {
-            if (below_ != nullptr) {
-                below_->wake_parked();
-            }
-        }
-
-    private:
-        strand_core& core_;
-        wait_helper* below_;
-    };
 
     /// Gives the thread back to the base, keeping the drain role (and its reference).
     bool reschedule() noexcept {

@@ -15,6 +15,7 @@
 #include <coroutine>
 #include <type_traits>
 #include <utility>
+#include <variant>
 
 namespace weft::detail {
 
@@ -50,7 +51,7 @@ class task_promise final
 public:
     // References: the returned task (a reader) and the running coroutine (a keeper, dropped at
     // final suspend).
-    task_promise() noexcept : task_state<T>(&destroy_frame, 1, 1, state_base::st_running) {}
+    task_promise() noexcept : task_state<T>(state_base::ops_of<&destroy_frame>, 1, 1, state_base::st_running) {}
 
     task<T> get_return_object() noexcept { return task_access::adopt<T>(detail::down_cast<task_state<T>>(this)); }
     std::suspend_never initial_suspend() const noexcept { return {}; } // eager, like .NET
@@ -88,6 +89,13 @@ public:
         : work_item(&resume)
         , state_(s)
         , named_(named) {}
+    /// co_await on an rvalue: the awaiter owns the handle (the task is consumed), so that as
+    /// the only reader it can take the value (take_value) and give its reference back.
+    explicit task_awaiter(task<T>&& t, any_scheduler named = {}) noexcept requires MoveOut
+        : work_item(&resume)
+        , state_(task_access::state(t))
+        , named_(named)
+        , owned_(std::move(t)) {}
 
     bool await_ready() const noexcept { return state_->is_ready(); }
 
@@ -108,9 +116,14 @@ public:
         } else if constexpr (std::is_reference_v<T>) {
             return static_cast<T>(state_->value_ref());
         } else if constexpr (MoveOut) {
-            return state_->take_value(); // moved only by its only reader, else copied
+            bool took = false;
+            T value = state_->take_value(took); // moved as the only reader, else copied
+            if (took) {                         // the handle's reference is a keeper's now
+                task_access::release(owned_);
+                state_->release_keeper();
+            }
+            return value;
         } else {
-            state_->check_not_taken();
             return static_cast<const T&>(state_->value_ref());
         }
     }
@@ -131,6 +144,7 @@ private:
     std::coroutine_handle<> handle_;
     any_scheduler captured_;
     bool discarded_ = false;
+    [[no_unique_address]] std::conditional_t<MoveOut, task<T>, std::monostate> owned_{};
 };
 
 } // namespace weft::detail
@@ -144,7 +158,8 @@ auto task<T>::operator co_await() const& {
 
 template<typename T>
 auto task<T>::operator co_await() && {
-    return detail::task_awaiter<T, true>(&checked());
+    checked();
+    return detail::task_awaiter<T, true>(std::move(*this));
 }
 
 /// `co_await continue_on(s, t)`: awaits `t` and resumes on `s` (placement rule 1 for this one
@@ -163,7 +178,8 @@ template<typename S, typename T>
 auto continue_on(S&& s, task<T>&& t) {
     any_scheduler named(std::forward<S>(s));
     detail::require_scheduler(named, "weft: continue_on() with an empty scheduler");
-    return detail::task_awaiter<T, true>(detail::task_access::checked_state(t), named);
+    detail::task_access::checked_state(t);
+    return detail::task_awaiter<T, true>(std::move(t), named);
 }
 
 } // namespace weft

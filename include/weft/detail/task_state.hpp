@@ -60,62 +60,72 @@ public:
     static constexpr std::uint8_t st_pending = 0, st_running = 1, st_completing = 2, st_succeeded = 3, st_failed = 4,
                                   st_canceled = 5;
 
+    using cancel_fn = void (*)(state_base*) noexcept;
+    /// What a kind of state does that the base cannot: one static table per kind (ops_of).
+    struct state_ops {
+        destroy_fn destroy;
+        cancel_fn cancel; ///< request_cancel(): producers that can stop early; else nullptr
+    };
+    template<destroy_fn Destroy, cancel_fn Cancel = nullptr>
+    static constexpr state_ops ops_of{Destroy, Cancel};
+
     /// `readers`: handles (and the like) created with the state; `keepers`: its producers.
-    state_base(destroy_fn destroy, std::uint32_t readers, std::uint32_t keepers, std::uint8_t status) noexcept
+    state_base(const state_ops& ops, std::uint32_t readers, std::uint32_t keepers, std::uint8_t status) noexcept
         : refs_(readers * reader_unit + keepers * keeper_unit)
         , status_(status)
-        , destroy_(destroy) {}
+        , ops_(&ops) {}
     state_base(const state_base&) = delete;
     state_base& operator=(const state_base&) = delete;
 
     // --- references -------------------------------------------------------------------
-    // Two kinds share refs_: readers (bits 0-30: handles, a then() continuation from the moment
+    // Two kinds share refs_: readers (bits 0-31: handles, a then() continuation from the moment
     // it is attached, a combinator's inputs: whoever may read the value) and keepers (bits
     // 32-63: a producer, a queued item, an op in flight, a promise object: they keep the state
-    // alive and never read the value). Bit 31, `taken`, records that the only reader moved the
-    // value out (try_take). The state is destroyed when both counts reach zero.
+    // alive and never read the value). The state is destroyed when the whole word reaches 0.
+    // A sole reader that moves the value out turns its reference into a keeper (try_take), so
+    // no reader of a moved-from value is left; taken_ then refuses the one keeper that can mint
+    // readers (promise::get_task).
     static constexpr std::uint64_t reader_unit = 1, keeper_unit = std::uint64_t{1} << 32;
-    static constexpr std::uint64_t taken_bit = std::uint64_t{1} << 31, reader_mask = taken_bit - 1;
+    static constexpr std::uint64_t reader_mask = keeper_unit - 1;
 
     void add_ref() noexcept {
         refs_.fetch_add(reader_unit, relaxed); // order: relaxed — the caller already holds one
     }
-    void release_ref() noexcept { drop(reader_unit); }
+    void release_ref() noexcept { drop<reader_unit>(); }
     void add_keeper() noexcept {
         refs_.fetch_add(keeper_unit, relaxed); // order: relaxed — the caller already holds one
     }
-    void release_keeper() noexcept { drop(keeper_unit); }
+    void release_keeper() noexcept { drop<keeper_unit>(); }
 
     /// A new reader from a keeper that may mint them (promise::get_task): refused, with
     /// shared_value_error, once the value was taken (it would read a moved-from value).
     void add_reader_or_throw() {
-        // order: relaxed — as add_ref(); the RMW is ordered with try_take's CAS on refs_
-        if ((refs_.fetch_add(reader_unit, relaxed) & taken_bit) != 0) {
+        // order: acq_rel — reads-from try_take's CAS when that came first (no reader left),
+        //        and then sees taken_, stored before it
+        if ((refs_.fetch_add(reader_unit, acq_rel) & reader_mask) == 0 && taken_.load(relaxed)) {
             release_ref();
-            throw_taken();
+            throw shared_value_error("weft: the task's value was moved out by its only reader");
         }
     }
 
-    /// The caller, a reader, becomes the value's owner if it is the only reader: no handle, no
-    /// continuation, no combinator can read it any more (keepers never do). Sets `taken`; later
-    /// readers (a handle copied from the caller's, a promise's get_task) see shared_value_error.
+    /// The caller, a reader, takes the value if it is the only reader: no handle, no
+    /// continuation, no combinator can read it any more (keepers never do). On success the
+    /// caller's reader reference has become a keeper reference: it must release it with
+    /// release_keeper(), and may move the value out.
     bool try_take() noexcept {
+        // Stored first, so that a get_task() that sees no reader left also sees it; withdrawn
+        // if the take fails (then a reader exists, and get_task() does not look at it).
+        taken_.store(true, relaxed);           // order: relaxed — published by the CAS below
         std::uint64_t v = refs_.load(relaxed); // order: relaxed — the CAS decides
-        while ((v & reader_mask) == 1 && (v & taken_bit) == 0) {
+        while ((v & reader_mask) == 1) {
             // order: acq_rel — acquire: every other reader's accesses (they released their
-            //        reference) come before our move; release: orders us before later readers
-            if (refs_.compare_exchange_weak(v, v | taken_bit, acq_rel, relaxed)) {
+            //        reference) come before our move; release: publishes taken_
+            if (refs_.compare_exchange_weak(v, v - reader_unit + keeper_unit, acq_rel, relaxed)) {
                 return true;
             }
         }
+        taken_.store(false, relaxed); // order: relaxed — no reader-less state saw it: see above
         return false;
-    }
-    /// Throws shared_value_error if the value was moved out (reading it now would see a
-    /// moved-from value). Precondition: succeeded.
-    void check_not_taken() const {
-        if ((refs_.load(acquire) & taken_bit) != 0) { // order: acquire — pairs with try_take
-            throw_taken();
-        }
     }
     /// Readers only (exact when it returns 1 and the caller is a reader).
     std::uint32_t readers() const noexcept {
@@ -235,11 +245,11 @@ public:
     /// False when the producer cannot be asked (a promise, a coroutine, running work: pass
     /// those a token); a no-op on a complete task. Any thread; the caller holds a reference.
     bool request_cancel() noexcept {
-        if (cancel_ == nullptr) {
+        if (ops_->cancel == nullptr) {
             return false;
         }
         if (!is_ready()) {
-            cancel_(this);
+            ops_->cancel(this);
         }
         return true;
     }
@@ -277,25 +287,24 @@ public:
 protected:
     ~state_base() = default;
     void set_source_policy(any_scheduler s) noexcept { source_policy_ = s; }
-    using cancel_fn = void (*)(state_base*) noexcept;
-    /// Before the task is handed out: what request_cancel() calls.
-    void set_cancel_hook(cancel_fn f) noexcept { cancel_ = f; }
 
     std::exception_ptr error_; // written by the completion winner before publish()
 
 private:
-    void drop(std::uint64_t unit) noexcept {
+    /// The decrement inline (every task drops two references), the destruction out of line.
+    template<std::uint64_t Unit>
+    [[gnu::always_inline]] void drop() noexcept {
         // order: acq_rel — release: our accesses happen before destruction; acquire: the
         //        destroying thread sees every other owner's accesses
-        if (((refs_.fetch_sub(unit, acq_rel) - unit) & ~taken_bit) == 0) {
-            if (status_.load(relaxed) == st_failed && !observed_.load(relaxed)) {
-                report_unobserved(error_); // order: relaxed ×2 — we are the last owner
-            }
-            destroy_cascade(this);
+        if (refs_.fetch_sub(Unit, acq_rel) == Unit) {
+            destroy_last();
         }
     }
-    [[noreturn]] static void throw_taken() {
-        throw shared_value_error("weft: the task's value was moved out by its only reader; it cannot be read again");
+    [[gnu::noinline]] void destroy_last() noexcept {
+        if (status_.load(relaxed) == st_failed && !observed_.load(relaxed)) {
+            report_unobserved(error_); // order: relaxed ×2 — we are the last owner
+        }
+        destroy_cascade(this);
     }
 
     /// Destroying a state may release the last reference to another (a coroutine frame holds
@@ -317,10 +326,10 @@ private:
             return;
         }
         q.active = true;
-        s->destroy_(s);
+        s->ops_->destroy(s);
         while (work_item* item = q.pending.pop()) {
             state_base* next = detail::down_cast<dispatch_item>(item)->owner;
-            next->destroy_(next);
+            next->ops_->destroy(next);
         }
         q.active = false;
     }
@@ -354,13 +363,13 @@ private:
         }
     };
 
-    atomic<std::uint64_t> refs_; // readers, taken, keepers: see add_ref()
+    atomic<std::uint64_t> refs_; // readers and keepers: see add_ref()
     atomic<std::uint8_t> status_;
     atomic<bool> observed_{false};
+    atomic<bool> taken_{false}; // try_take; read by add_reader_or_throw
     atomic<continuation*> head_{nullptr};
-    any_scheduler source_policy_; // immutable after construction
-    cancel_fn cancel_ = nullptr;  // immutable after construction; request_cancel()
-    destroy_fn destroy_;
+    any_scheduler source_policy_;  // immutable after construction
+    const state_ops* ops_;         // immutable after construction
     dispatch_item dispatch_{this}; // touched only by the thread that publishes
 };
 
@@ -389,14 +398,14 @@ public:
     T& value_ref() noexcept { return storage_.value; }
 
     /// The value for a reader that takes it by value: moved out when the caller is its only
-    /// reader (try_take), else copied; a move-only value that other readers can still see is
-    /// shared_value_error, and so is a value already moved out. Precondition: succeeded, and
-    /// the caller is a reader.
-    T take_value() {
-        if (this->try_take()) {
+    /// reader (try_take: `took` is then true, and the caller's reference is a keeper's), else
+    /// copied; a move-only value that other readers can still see is shared_value_error.
+    /// Precondition: succeeded, and the caller is a reader.
+    T take_value(bool& took) {
+        took = this->try_take();
+        if (took) {
             return std::move(value_ref());
         }
-        this->check_not_taken();
         if constexpr (std::is_copy_constructible_v<T>) {
             return value_ref();
         } else {
@@ -431,14 +440,16 @@ public:
         return true;
     }
 
-    /// Moves (as `other`'s only reader) or copies other's outcome into this state (take_value).
-    /// Precondition: `other` is complete; the caller is its reader and holds the write right here.
-    void complete_from(task_state& other) noexcept {
+    /// Moves (as `other`'s only reader: `took`, see take_value) or copies other's outcome into
+    /// this state. Precondition: `other` is complete; the caller is its reader and holds the
+    /// write right here.
+    void complete_from(task_state& other, bool& took) noexcept {
+        took = false;
         const std::uint8_t s = other.raw_status();
         if (s == st_succeeded) {
             try {
-                complete_with_value(other.take_value());
-            } catch (...) { // taken already, or move-only and shared
+                complete_with_value(other.take_value(took));
+            } catch (...) { // move-only and shared
                 error_ = std::current_exception();
                 publish(st_failed);
             }
@@ -471,7 +482,8 @@ public:
         complete_with_value(ref);
         return true;
     }
-    void complete_from(task_state& other) noexcept {
+    void complete_from(task_state& other, bool& took) noexcept {
+        took = false;
         const std::uint8_t s = other.raw_status();
         if (s == st_succeeded) {
             complete_with_value(other.value_ref());
@@ -499,7 +511,8 @@ public:
         complete_with_value();
         return true;
     }
-    void complete_from(task_state& other) noexcept {
+    void complete_from(task_state& other, bool& took) noexcept {
+        took = false;
         const std::uint8_t s = other.raw_status();
         if (s == st_succeeded) {
             complete_with_value();

@@ -98,8 +98,7 @@ template<typename T, typename Cancel>
 task<T> race_deadline(io_context& io, task<T> t, std::chrono::steady_clock::time_point deadline, Cancel cancel) {
     cancellation_source stop_timer;
     task<void> timer = delay_until(io, deadline, {.token = stop_timer.token(), .policy = io_policy::inline_on_io()});
-    const std::size_t first =
-        co_await first_completed_awaiter(*task_access::state(t), *task_access::state(timer));
+    const std::size_t first = co_await first_completed_awaiter(*task_access::state(t), *task_access::state(timer));
     const bool timed_out = first == 1;
     if (timed_out) {
         if (!cancel(t)) {
@@ -138,17 +137,17 @@ task<T> with_timeout(io_context& io, task<T> t, std::chrono::duration<Rep, Perio
 /// if it failed for a reason of its own, else timeout_error.
 template<typename F>
     requires std::invocable<F&, cancellation_token> && detail::is_task_v<std::invoke_result_t<F&, cancellation_token>>
-std::invoke_result_t<F&, cancellation_token>
-with_deadline(io_context& io, F start, std::chrono::steady_clock::time_point deadline) {
-    using task_t = std::invoke_result_t<F&, cancellation_token>;
-    cancellation_source cancel;
-    task_t t = start(cancel.token());
-    detail::task_access::checked_state(t);
-    return detail::io::race_deadline(io, std::move(t), deadline, [cancel](task_t&) mutable {
-        cancel.cancel();
-        return true;
-    });
-}
+        std::invoke_result_t<F&, cancellation_token>
+        with_deadline(io_context& io, F start, std::chrono::steady_clock::time_point deadline) {
+        using task_t = std::invoke_result_t<F&, cancellation_token>;
+        cancellation_source cancel;
+        task_t t = start(cancel.token());
+        detail::task_access::checked_state(t);
+        return detail::io::race_deadline(io, std::move(t), deadline, [cancel](task_t&) mutable {
+            cancel.cancel();
+            return true;
+        });
+    }
 
 template<typename F, typename Rep, typename Period>
     requires std::invocable<F&, cancellation_token> && detail::is_task_v<std::invoke_result_t<F&, cancellation_token>>

@@ -191,9 +191,10 @@ class op_state final
     : public task_state<R>
     , public io_op {
 public:
-    op_state(op_kind k, any_scheduler source) noexcept : task_state<R>(&destroy, 1, 1, state_base::st_pending), io_op(k) {
+    op_state(op_kind k, any_scheduler source) noexcept
+        : task_state<R>(state_base::ops_of<&destroy, &cancel_from_task>, 1, 1, state_base::st_pending)
+        , io_op(k) {
         this->set_source_policy(source);
-        this->set_cancel_hook(&cancel_from_task);
     }
 
     /// The outcome of `result` (docs/guide/io.md, "What ends an operation"): a close is

@@ -7,8 +7,8 @@
 #pragma once
 
 #include <weft/detail/atomic.hpp>
-#include <weft/detail/io/op.hpp>
 #include <weft/detail/blocking_wait.hpp>
+#include <weft/detail/io/op.hpp>
 #include <weft/detail/io/reactor.hpp>
 #include <weft/detail/placement.hpp>
 #include <weft/detail/placement_counters.hpp>
