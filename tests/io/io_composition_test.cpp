@@ -28,6 +28,20 @@ void expect_read_over(weft::tcp_socket& c, weft::tcp_socket& srv, std::span<cons
     CHECK(std::string_view(next.data(), n) == sent);
     CHECK(std::all_of(buf.begin(), buf.end(), [](char ch) { return ch == '.'; }));
 }
+/// An io_context with a connected pair, and a buffer of '.' for a read that must not write it.
+struct connected_io {
+    weft::io_context io;
+    weft_test::tcp_pair pair = connect_pair(io);
+    weft::tcp_socket& c = pair.client;
+    weft::tcp_socket& srv = pair.server;
+    std::array<char, 8> buf = dots();
+    static std::array<char, 8> dots() {
+        std::array<char, 8> b;
+        b.fill('.');
+        return b;
+    }
+    std::span<std::byte> bytes() { return std::as_writable_bytes(std::span(buf)); }
+};
 } // namespace
 
 TEST_CASE("io: a coroutine on a strand comes back to the strand after a timer and a read, with inline_on_io") {
@@ -105,27 +119,18 @@ TEST_CASE("io: get() on an I/O thread on a task only that thread can complete th
     CHECK_FALSE(await_get(q));
 }
 
-TEST_CASE("io: with_timeout cancels the read it times out: the buffer is never written, the bytes stay") {
-    weft::io_context io;
-    auto pair = connect_pair(io);
-    auto& c = pair.client;
-    auto& srv = pair.server;
-    std::array<char, 8> buf;
-    buf.fill('.');
-    auto timed = weft::with_timeout(io, srv.read_some(std::as_writable_bytes(std::span(buf))), 20ms);
+TEST_CASE_METHOD(connected_io,
+                 "io: with_timeout cancels the read it times out: the buffer is never written, the bytes stay") {
+    auto timed = weft::with_timeout(io, srv.read_some(bytes()), 20ms);
     REQUIRE(timed.wait_for(20s));
     CHECK_THROWS_AS(timed.get(), weft::timeout_error);
     expect_read_over(c, srv, buf, "late");
     CHECK(io.stats().total().canceled >= 1);
 }
 
-TEST_CASE("io: with_timeout passes a read through when it completes in time, and a move-only result") {
-    weft::io_context io;
-    auto pair = connect_pair(io);
-    auto& c = pair.client;
-    auto& srv = pair.server;
-    std::array<char, 8> buf{};
-    auto timed = weft::with_timeout(io, srv.read_some(std::as_writable_bytes(std::span(buf))), 10s);
+TEST_CASE_METHOD(connected_io,
+                 "io: with_timeout passes a read through when it completes in time, and a move-only result") {
+    auto timed = weft::with_timeout(io, srv.read_some(bytes()), 10s);
     await_get(c.write_all(std::string_view("ok")));
     CHECK(await_get(timed) == 2);
     auto listener = weft::tcp_listener::bind(io, weft::endpoint::loopback_v4(0));
@@ -137,18 +142,12 @@ TEST_CASE("io: with_timeout passes a read through when it completes in time, and
     CHECK(b.local_endpoint().port() != 0);
 }
 
-TEST_CASE("io: with_timeout's token form cancels any work that honours the token") {
-    weft::io_context io;
-    auto pair = connect_pair(io);
-    auto& c = pair.client;
-    auto& srv = pair.server;
-    std::array<char, 4> buf;
-    buf.fill('.');
+TEST_CASE_METHOD(connected_io, "io: with_timeout's token form cancels any work that honours the token") {
     auto timed = weft::with_timeout(
         io,
         [&](weft::cancellation_token tok) -> weft::task<std::size_t> {
             // a coroutine: request_cancel cannot reach it, its token can
-            co_return co_await srv.read_some(std::as_writable_bytes(std::span(buf)), {.token = tok});
+            co_return co_await srv.read_some(bytes(), {.token = tok});
         },
         20ms);
     REQUIRE(timed.wait_for(20s));
@@ -156,14 +155,8 @@ TEST_CASE("io: with_timeout's token form cancels any work that honours the token
     expect_read_over(c, srv, buf, "z");
 }
 
-TEST_CASE("io: when_any(cancel_losers) over a read and a timer cancels the read") {
-    weft::io_context io;
-    auto pair = connect_pair(io);
-    auto& c = pair.client;
-    auto& srv = pair.server;
-    std::array<char, 4> buf;
-    buf.fill('.');
-    auto read = srv.read_some(std::as_writable_bytes(std::span(buf)));
+TEST_CASE_METHOD(connected_io, "io: when_any(cancel_losers) over a read and a timer cancels the read") {
+    auto read = srv.read_some(bytes());
     auto first = weft::when_any(weft::cancel_losers, read, weft::delay(io, 5ms).then([] { return std::size_t{0}; }));
     CHECK(await_get(first).index == 1);
     REQUIRE(read.wait_for(20s));
