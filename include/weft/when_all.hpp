@@ -304,11 +304,7 @@ template<std::ranges::input_range Range>
     /// by then), and then asks every input to end, as with_cancellation does.
     template<typename T>
     auto when_all(const cancellation_token& token, std::vector<task<T>> inputs) {
-        std::vector<detail::cancel_target> targets;
-        targets.reserve(inputs.size());
-        for (const auto& t : inputs) {
-            targets.push_back(detail::cancel_target::of(t));
-        }
+        std::vector<detail::cancel_target> targets = detail::cancel_targets_of(inputs);
         return detail::cancel_on(token, detail::make_when_all_range<T>(std::move(inputs)), std::move(targets));
     }
     template<typename... Ts>

@@ -224,11 +224,7 @@ task<when_any_tuple_result<Ts...>> when_any(cancel_losers_t, const task<Ts>&... 
 /// and then asks every input to end, as with_cancellation does.
 template<typename T>
 task<when_any_result<T>> when_any(const cancellation_token& token, std::vector<task<T>> inputs) {
-    std::vector<detail::cancel_target> targets;
-    targets.reserve(inputs.size());
-    for (const auto& t : inputs) {
-        targets.push_back(detail::cancel_target::of(t));
-    }
+    std::vector<detail::cancel_target> targets = detail::cancel_targets_of(inputs);
     return detail::cancel_on(token, detail::make_when_any(std::move(inputs), false), std::move(targets));
 }
 template<typename... Ts>

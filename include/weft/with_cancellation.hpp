@@ -117,6 +117,17 @@ private:
     bool input_taken_ = false; // on_input moved the value out as the only reader
 };
 
+/// A keeper's reference to each input: what a token form asks to end.
+template<typename T>
+std::vector<cancel_target> cancel_targets_of(const std::vector<task<T>>& inputs) {
+    std::vector<cancel_target> targets;
+    targets.reserve(inputs.size());
+    for (const auto& t : inputs) {
+        targets.push_back(cancel_target::of(t));
+    }
+    return targets;
+}
+
 template<typename T>
 task<T> cancel_on(const cancellation_token& token, task<T> input, std::vector<cancel_target> targets) {
     task_access::checked_state(input);

@@ -214,3 +214,11 @@ TEST_CASE("io: with_timeout drops spawned work that has not started, and cancels
     CHECK_THROWS_AS(timed_timer.get(), weft::timeout_error);
     CHECK(long_timer.is_canceled());
 }
+
+TEST_CASE("io: a strand item running on an I/O thread also throws deadlock_error rather than helping") {
+    weft::io_context io;
+    weft::strand on_io{io};                                           // its items run on the I/O thread
+    auto t = weft::spawn(on_io, [&] { weft::delay(io, 1ms).get(); }); // only that thread fires it
+    REQUIRE(t.wait_for(20s));
+    CHECK_THROWS_AS(t.get(), weft::deadlock_error);
+}

@@ -204,7 +204,12 @@ inline void blocking_wait(state_base& s, bool checked = true) {
             return;
         }
     }
-    // About to wait: inside a strand item, the strand's own queue may hold what we wait for.
+    // About to wait. An I/O thread (no helper) must not, even inside a strand item running
+    // there: helping the strand cannot complete the I/O the wait may need.
+    if (helper == nullptr && checked) {
+        check_may_block();
+    }
+    // Inside a strand item, the strand's own queue may hold what we wait for.
     const any_scheduler context = current_scheduler();
     if (context.helps_waits()) {
         context_wait_helper on_context(context, helper);
@@ -214,9 +219,6 @@ inline void blocking_wait(state_base& s, bool checked = true) {
     if (helper != nullptr) {
         wait_helping(s, helper); // a pool worker or a run loop: no deadlock with one thread
         return;
-    }
-    if (checked) {
-        check_may_block();
     }
     if (spin_until([&s] { return s.is_ready(); })) {
         return;
