@@ -193,24 +193,31 @@ TEST_CASE("pool ledger: every task of every workload runs exactly once, on 2 and
 TEST_CASE("foreign wake-ups (spurious ones, from the protocol's view) lose no task and no sleeper", "[stress]") {
     // Bursts of external submissions with idle gaps, so workers keep parking, while another
     // thread wakes random workers directly and through the idle set. Debug builds also check
-    // I5 (sleeper count == sleeper list) on every transition.
+    // I5 (sleeper count == sleeper list) on every transition. Each gap ends only once all
+    // workers sleep (the waker paused for that), so every burst wakes a worker that parks
+    // again before the next one: at least one park per burst, on any machine's timing.
     constexpr std::size_t bursts = 300;
     constexpr std::size_t per_burst = 1000;
+    constexpr std::uint32_t workers = 4;
     ledger l(bursts * per_burst);
     l.remaining.store(bursts * per_burst);
-    weft::thread_pool pool{weft::pool_options{.threads = 4}};
+    weft::thread_pool pool{weft::pool_options{.threads = workers}};
     auto& idle = weft::detail::pool_access::core(pool).idle();
     std::atomic<bool> stop{false};
+    std::atomic<bool> paused{false};
     std::thread waker([&] {
         std::size_t i = 0;
         while (!stop.load(std::memory_order_relaxed)) {
-            idle.notify(i++ % 4);
-            if (i % 7 == 0) {
-                idle.wake_one();
+            if (!paused.load(std::memory_order_relaxed)) {
+                idle.notify(i++ % workers);
+                if (i % 7 == 0) {
+                    idle.wake_one();
+                }
             }
             std::this_thread::yield();
         }
     });
+    std::size_t quiet_gaps = 0;
     for (std::size_t b = 0; b < bursts; ++b) {
         for (std::size_t k = 0; k < per_burst; ++k) {
             const std::size_t id = b * per_burst + k;
@@ -220,10 +227,19 @@ TEST_CASE("foreign wake-ups (spurious ones, from the protocol's view) lose no ta
         while (l.remaining.load() > (bursts - b - 1) * per_burst && std::chrono::steady_clock::now() < give_up) {
             std::this_thread::yield(); // the burst drains
         }
-        const auto gap = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
-        while (idle.sleepers_now() == 0 && std::chrono::steady_clock::now() < gap) {
-            std::this_thread::yield(); // ... and a worker parks before the next one
+        const auto racing = std::chrono::steady_clock::now() + std::chrono::milliseconds(5);
+        while (idle.sleepers_now() == 0 && std::chrono::steady_clock::now() < racing) {
+            std::this_thread::yield(); // workers park while the waker still runs
         }
+        paused.store(true);
+        const auto gap = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (idle.sleepers_now() < workers && std::chrono::steady_clock::now() < gap) {
+            std::this_thread::yield(); // ... and all of them sleep before the next burst
+        }
+        if (idle.sleepers_now() == workers) {
+            ++quiet_gaps;
+        }
+        paused.store(false);
     }
     const bool finished = l.wait_all();
     stop.store(true);
@@ -239,5 +255,6 @@ TEST_CASE("foreign wake-ups (spurious ones, from the protocol's view) lose no ta
                 bursts * per_burst,
                 static_cast<unsigned long long>(s.parks),
                 static_cast<unsigned long long>(s.wakeups));
-    CHECK(s.parks >= bursts); // the workers really did sleep between bursts
+    REQUIRE(quiet_gaps == bursts); // every gap reached all workers asleep
+    CHECK(s.parks >= bursts);      // so the workers really did sleep between bursts
 }
