@@ -65,6 +65,20 @@ public:
     explicit shared_value_error(const std::string& what) : std::logic_error(what) {}
 };
 
+/// A coordination primitive or channel was destroyed while tasks still waited on it: each
+/// waiting task fails with this (.NET ObjectDisposedException), never hangs.
+class disposed_error : public std::logic_error {
+public:
+    explicit disposed_error(const std::string& what) : std::logic_error(what) {}
+};
+
+/// A write to a channel that was completed (.NET ChannelClosedException). A read sees the end
+/// instead (an empty optional), or the error the channel was completed with.
+class channel_closed : public std::runtime_error {
+public:
+    channel_closed() : std::runtime_error("weft: the channel is completed: no more writes") {}
+};
+
 /// Every exception of a group of operations, in input order (.NET AggregateException).
 class aggregate_error : public std::exception {
 public:

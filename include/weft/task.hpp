@@ -499,7 +499,8 @@ private:
                               self->named_,
                               a.source_policy(),
                               self->captured_,
-                              has_option(self->options_, continuation_options::run_asynchronously));
+                              has_option(self->options_, continuation_options::run_asynchronously) ||
+                                  a.hops_continuations());
     }
 
     /// The continuation does not run: the value form propagates the antecedent's error or

@@ -131,7 +131,8 @@ public:
 private:
     static void on_done(continuation* c) noexcept {
         auto* self = detail::down_cast<task_awaiter>(c);
-        dispatch_continuation(self, self->named_, self->state_->source_policy(), self->captured_, false);
+        dispatch_continuation(
+            self, self->named_, self->state_->source_policy(), self->captured_, self->state_->hops_continuations());
     }
     static void resume(work_item* w, bool run) noexcept {
         auto* self = detail::down_cast<task_awaiter>(w);

@@ -238,6 +238,10 @@ public:
 
     /// The completing source's placement policy (rule 2); empty for most states.
     const any_scheduler& source_policy() const noexcept { return source_policy_; }
+    /// True when the source asks every continuation to hop, as run_asynchronously does
+    /// (.NET RunContinuationsAsynchronously): a coordination primitive's waiters, so that
+    /// release() returns before the woken waiter runs (placement §1b).
+    bool hops_continuations() const noexcept { return hop_continuations_; }
 
     /// Asks this task's producer to end it early, as its token would: an I/O operation is
     /// canceled, queued work is dropped (the task completes canceled, soon or at once). How
@@ -287,6 +291,7 @@ public:
 protected:
     ~state_base() = default;
     void set_source_policy(any_scheduler s) noexcept { source_policy_ = s; }
+    void set_hop_continuations() noexcept { hop_continuations_ = true; }
 
     std::exception_ptr error_; // written by the completion winner before publish()
 
@@ -369,6 +374,7 @@ private:
     atomic<bool> taken_{false}; // try_take; read by add_reader_or_throw
     atomic<continuation*> head_{nullptr};
     any_scheduler source_policy_;  // immutable after construction
+    bool hop_continuations_ = false; // immutable after construction
     const state_ops* ops_;         // immutable after construction
     dispatch_item dispatch_{this}; // touched only by the thread that publishes
 };

@@ -1,0 +1,143 @@
+// weft/sync/async_mutex.hpp — async_mutex: mutual exclusion that holds across co_await
+// (.NET SemaphoreSlim(1, 1) with WaitAsync; cppcoro's async_mutex).
+// Design note: the waiter protocol in weft/detail/sync/waiter.hpp; docs/guide/sync.md.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/cancellation.hpp>
+#include <weft/detail/sync/waiter.hpp>
+#include <weft/task.hpp>
+
+#include <cstddef>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+
+namespace weft {
+
+class async_mutex;
+
+/// Owns a lock of an async_mutex; unlocks when destroyed (std::unique_lock's shape). Empty when
+/// try_lock() failed or after unlock()/release().
+class async_mutex_lock {
+public:
+    async_mutex_lock() noexcept = default;
+    async_mutex_lock(async_mutex_lock&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+    async_mutex_lock& operator=(async_mutex_lock&& o) noexcept {
+        if (this != &o) {
+            unlock();
+            m_ = std::exchange(o.m_, nullptr);
+        }
+        return *this;
+    }
+    ~async_mutex_lock() { unlock(); }
+
+    bool owns_lock() const noexcept { return m_ != nullptr; }
+    explicit operator bool() const noexcept { return owns_lock(); }
+    /// Unlocks now (the next waiter, if any, gets the mutex); a no-op when empty.
+    inline void unlock() noexcept;
+    /// Gives up ownership without unlocking: the caller calls async_mutex::unlock() later.
+    async_mutex* release() noexcept { return std::exchange(m_, nullptr); }
+
+private:
+    friend class async_mutex;
+    explicit async_mutex_lock(async_mutex* m) noexcept : m_(m) {}
+    async_mutex* m_ = nullptr;
+};
+
+/// A mutex whose lock() is a task: a coroutine awaits it instead of blocking its thread, and
+/// holds it across co_await. FIFO: unlock() hands the mutex to the oldest waiter directly (no
+/// barging), and try_lock() fails while anyone waits.
+///
+/// Resumption: a waiter's continuation hops (placement §1b): a coroutine on a strand comes
+///             back to the strand, one on the pool to the pool; unlock() returns before the
+///             next holder runs, so a chain of hand-offs never nests.
+/// Thread safety: every member from any thread.
+/// Lifetime:      the mutex outlives its locks. Destroyed with waiters, each waiting task
+///                fails with disposed_error.
+/// Exceptions:    unlock() of an unlocked mutex: std::logic_error. lock(token) with a
+///                canceled token: the task is canceled (operation_canceled) and holds nothing.
+class async_mutex {
+public:
+    async_mutex() : core_(detail::ref_ptr<core>::adopt(new core)) {}
+    async_mutex(const async_mutex&) = delete;
+    async_mutex& operator=(const async_mutex&) = delete;
+    ~async_mutex() {
+        detail::finish_batch batch;
+        std::lock_guard lock(core_->mutex);
+        detail::dispose_all_locked(batch, core_->waiters);
+    }
+
+    /// Completes with the lock once this caller's turn comes; canceled if `token` fires first
+    /// (then it holds nothing, and the mutex goes to the next waiter).
+    [[nodiscard]] task<async_mutex_lock> lock(cancellation_token token = {}) {
+        {
+            std::lock_guard lock(core_->mutex);
+            if (!core_->locked && core_->waiters.empty()) {
+                core_->locked = true;
+                return detail::ready_task<async_mutex_lock>(async_mutex_lock(this));
+            }
+        }
+        return detail::wait_slow<async_mutex_lock>(
+            *core_, core_->waiters, {std::move(token), {}}, [this](detail::waiter<async_mutex_lock>& w, detail::finish_batch&) {
+                if (core_->locked || !core_->waiters.empty()) {
+                    return false;
+                }
+                core_->locked = true;
+                w.grant(async_mutex_lock(this));
+                return true;
+            });
+    }
+
+    /// Locks if the mutex is free and nobody waits; an empty lock otherwise.
+    async_mutex_lock try_lock() {
+        std::lock_guard lock(core_->mutex);
+        if (core_->locked || !core_->waiters.empty()) {
+            return {};
+        }
+        core_->locked = true;
+        return async_mutex_lock(this);
+    }
+
+    /// Unlocks: the oldest waiter gets the mutex (its task completes), or it becomes free.
+    void unlock() {
+        detail::finish_batch batch;
+        std::lock_guard lock(core_->mutex);
+        if (!core_->locked) {
+            throw std::logic_error("weft: async_mutex::unlock() of an unlocked mutex");
+        }
+        if (detail::waiter_base* w = core_->waiters.pop_front()) {
+            static_cast<detail::waiter<async_mutex_lock>*>(w)->grant(async_mutex_lock(this)); // stays locked
+            batch.add(w);
+        } else {
+            core_->locked = false;
+        }
+    }
+
+    bool is_locked() const {
+        std::lock_guard lock(core_->mutex);
+        return core_->locked;
+    }
+    /// Tasks waiting for the lock now.
+    std::size_t waiters() const {
+        std::lock_guard lock(core_->mutex);
+        return core_->waiters.size();
+    }
+
+private:
+    struct core final : detail::sync_core {
+        // --- guarded by mutex ----------------------------------------------------------
+        bool locked = false;
+        detail::waiter_list waiters; // a withdrawn waiter never held the mutex: nothing to hand on
+    };
+
+    detail::ref_ptr<core> core_;
+};
+
+inline void async_mutex_lock::unlock() noexcept {
+    if (async_mutex* m = std::exchange(m_, nullptr)) {
+        m->unlock(); // cannot throw: a lock object's mutex is locked
+    }
+}
+
+} // namespace weft
