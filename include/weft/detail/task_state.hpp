@@ -373,10 +373,10 @@ private:
     atomic<bool> observed_{false};
     atomic<bool> taken_{false}; // try_take; read by add_reader_or_throw
     atomic<continuation*> head_{nullptr};
-    any_scheduler source_policy_;  // immutable after construction
+    any_scheduler source_policy_;    // immutable after construction
     bool hop_continuations_ = false; // immutable after construction
-    const state_ops* ops_;         // immutable after construction
-    dispatch_item dispatch_{this}; // touched only by the thread that publishes
+    const state_ops* ops_;           // immutable after construction
+    dispatch_item dispatch_{this};   // touched only by the thread that publishes
 };
 
 /// Uninitialised storage for a T, constructed and destroyed by hand.

@@ -49,14 +49,15 @@ protected:
                 return ready_task<void>();
             }
         }
-        return wait_slow<void>(*core_, core_->waiters, {std::move(token), {}}, [this, consume](waiter<void>& w, finish_batch&) {
-            if (!core_->set) {
-                return false;
-            }
-            core_->set = !consume;
-            w.grant();
-            return true;
-        });
+        return wait_slow<void>(
+            *core_, core_->waiters, {std::move(token), {}}, [this, consume](waiter<void>& w, finish_batch&) {
+                if (!core_->set) {
+                    return false;
+                }
+                core_->set = !consume;
+                w.grant();
+                return true;
+            });
     }
 
     struct core final : sync_core {

@@ -78,15 +78,17 @@ public:
                 return detail::ready_task<async_mutex_lock>(async_mutex_lock(this));
             }
         }
-        return detail::wait_slow<async_mutex_lock>(
-            *core_, core_->waiters, {std::move(token), {}}, [this](detail::waiter<async_mutex_lock>& w, detail::finish_batch&) {
-                if (core_->locked || !core_->waiters.empty()) {
-                    return false;
-                }
-                core_->locked = true;
-                w.grant(async_mutex_lock(this));
-                return true;
-            });
+        return detail::wait_slow<async_mutex_lock>(*core_,
+                                                   core_->waiters,
+                                                   {std::move(token), {}},
+                                                   [this](detail::waiter<async_mutex_lock>& w, detail::finish_batch&) {
+                                                       if (core_->locked || !core_->waiters.empty()) {
+                                                           return false;
+                                                       }
+                                                       core_->locked = true;
+                                                       w.grant(async_mutex_lock(this));
+                                                       return true;
+                                                   });
     }
 
     /// Locks if the mutex is free and nobody waits; an empty lock otherwise.

@@ -23,9 +23,7 @@ class async_rw_lock;
 class async_rw_hold {
 public:
     async_rw_hold() noexcept = default;
-    async_rw_hold(async_rw_hold&& o) noexcept
-        : l_(std::exchange(o.l_, nullptr))
-        , writer_(o.writer_) {}
+    async_rw_hold(async_rw_hold&& o) noexcept : l_(std::exchange(o.l_, nullptr)), writer_(o.writer_) {}
     async_rw_hold& operator=(async_rw_hold&& o) noexcept {
         if (this != &o) {
             unlock();
@@ -111,7 +109,7 @@ private:
         // --- guarded by mutex ----------------------------------------------------------
         std::size_t readers = 0;
         bool writer = false;
-        detail::waiter_list waiters; // kind: reader_kind or writer_kind
+        detail::waiter_list waiters;    // kind: reader_kind or writer_kind
         async_rw_lock* owner = nullptr; // set once, before the lock is shared
 
         bool fits(bool w) const noexcept { return w ? (!writer && readers == 0) : !writer; }

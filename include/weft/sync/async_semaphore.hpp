@@ -59,8 +59,8 @@ public:
     template<typename Rep, typename Period>
     [[nodiscard]] task<bool>
     try_acquire_for(std::chrono::duration<Rep, Period> timeout, std::size_t n = 1, cancellation_token token = {}) {
-        return acquire_impl<bool>(
-            n, {std::move(token), std::chrono::ceil<std::chrono::steady_clock::duration>(timeout)});
+        return acquire_impl<bool>(n,
+                                  {std::move(token), std::chrono::ceil<std::chrono::steady_clock::duration>(timeout)});
     }
 
     /// Takes `n` permits if they are free and nobody waits.

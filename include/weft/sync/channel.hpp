@@ -123,7 +123,9 @@ public:
 
     /// Reads the oldest item; an empty optional at the end; the completion error, thrown, at
     /// the end of a channel completed with one. Canceled (nothing taken) if `token` fires.
-    [[nodiscard]] task<std::optional<T>> read(cancellation_token token = {}) { return read_impl(std::move(token), nullptr); }
+    [[nodiscard]] task<std::optional<T>> read(cancellation_token token = {}) {
+        return read_impl(std::move(token), nullptr);
+    }
 
     /// An item if one is there now; an empty optional otherwise (also at the end).
     std::optional<T> try_read() {
@@ -161,13 +163,14 @@ public:
                 return core_->error ? detail::failed_task<void>(core_->error) : detail::ready_task<void>();
             }
         }
-        return detail::wait_slow<void>(*core_, core_->drained, {}, [this](detail::waiter<void>& w, detail::finish_batch&) {
-            if (!core_->drained_locked()) {
-                return false;
-            }
-            core_->end_drained(w);
-            return true;
-        });
+        return detail::wait_slow<void>(
+            *core_, core_->drained, {}, [this](detail::waiter<void>& w, detail::finish_batch&) {
+                if (!core_->drained_locked()) {
+                    return false;
+                }
+                core_->end_drained(w);
+                return true;
+            });
     }
 
     /// Blocking facade for plain threads (.NET BlockingCollection): write(v).get(), and the
@@ -205,7 +208,11 @@ private:
     template<typename... U>
     friend class detail::select_state;
 
-    enum class offer : std::uint8_t { done, full, closed };
+    enum class offer : std::uint8_t {
+        done,
+        full,
+        closed
+    };
     using reader_waiter = detail::waiter<std::optional<T>>;
     using writer_waiter = detail::waiter<void, std::optional<T>>;
 
@@ -355,9 +362,7 @@ private:
             },
             [group](reader_waiter& w) { w.group = group; });
     }
-    bool ready_locked() const noexcept {
-        return !core_->buffer.empty() || !core_->writers.empty() || core_->completed;
-    }
+    bool ready_locked() const noexcept { return !core_->buffer.empty() || !core_->writers.empty() || core_->completed; }
     task<std::optional<T>> read_outcome(std::optional<T>&& out) {
         if (!out && core_->error) {
             return detail::failed_task<std::optional<T>>(core_->error);

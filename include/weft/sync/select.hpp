@@ -33,11 +33,14 @@ namespace detail {
 /// One select: its result state, the claim its arms race for, and the arms to withdraw once
 /// it is decided.
 template<typename... T>
-class select_state final : public task_state<select_result<T...>>, public select_group {
+class select_state final
+    : public task_state<select_result<T...>>
+    , public select_group {
     using result = select_result<T...>;
 
 public:
-    select_state() noexcept : task_state<result>(state_base::ops_of<&destroy, &cancel_hook>, 1, 1, state_base::st_pending) {
+    select_state() noexcept
+        : task_state<result>(state_base::ops_of<&destroy, &cancel_hook>, 1, 1, state_base::st_pending) {
         this->set_hop_continuations();
     }
 
@@ -62,9 +65,7 @@ public:
     }
 
 private:
-    static void destroy(state_base* s) noexcept {
-        delete down_cast<select_state>(down_cast<task_state<result>>(s));
-    }
+    static void destroy(state_base* s) noexcept { delete down_cast<select_state>(down_cast<task_state<result>>(s)); }
     static void cancel_hook(state_base* s) noexcept {
         auto* self = down_cast<select_state>(down_cast<task_state<result>>(s));
         if (self->try_decide()) {

@@ -57,7 +57,11 @@ class waiter_list;
 class select_group;
 
 /// Why a waiter leaves its queue without being granted.
-enum class withdraw_reason : std::uint8_t { canceled, timed_out, disposed };
+enum class withdraw_reason : std::uint8_t {
+    canceled,
+    timed_out,
+    disposed
+};
 
 /// The non-template part of a waiter. Fields marked "guarded" belong to core->mutex.
 class waiter_base {
@@ -74,13 +78,13 @@ public:
     waiter_base* next = nullptr;
     waiter_list* list = nullptr; // the queue it is in while queued
     bool queued = false;
-    bool taken = false;              // it left its queue (or never entered it): §2's one winner
-    bool withdrawn = false;          // a token fired before it was linked (§5)
+    bool taken = false;     // it left its queue (or never entered it): §2's one winner
+    bool withdrawn = false; // a token fired before it was linked (§5)
     withdraw_reason why = withdraw_reason::canceled;
-    std::uint8_t outcome = 0;        // the status finish() publishes
-    std::size_t amount = 1;          // what it asks for (permits)
-    std::uint8_t kind = 0;           // the primitive's own tag (reader or writer; a timed wait)
-    select_group* group = nullptr;   // a select arm: claim it before taking an item
+    std::uint8_t outcome = 0;      // the status finish() publishes
+    std::size_t amount = 1;        // what it asks for (permits)
+    std::uint8_t kind = 0;         // the primitive's own tag (reader or writer; a timed wait)
+    select_group* group = nullptr; // a select arm: claim it before taking an item
 
     // --- owned by whoever unlinked it (§2), then by finish() -----------------------------
     waiter_base* batch_next = nullptr;
@@ -204,7 +208,7 @@ public:
         w->prepare_withdraw(why);
         batch.add(w);
         after_withdraw_locked(batch); // a withdrawn head may unblock the waiters behind it
-    } // unlock, then batch finishes
+    }                                 // unlock, then batch finishes
 
     std::mutex mutex;
 
@@ -220,13 +224,17 @@ inline waiter_base::waiter_base(sync_core* core, finish_fn on_finish, withdraw_f
     core_->add_ref();
 }
 
-inline waiter_base::~waiter_base() { core_->release_ref(); }
+inline waiter_base::~waiter_base() {
+    core_->release_ref();
+}
 
 /// A pending task that a primitive completes with a T. Starts with one reader (the task the
 /// caller gets) and one keeper (the queue's, released by finish()). `Payload`: what the waiter
 /// brings (a channel writer's item).
 template<typename T, typename Payload = std::monostate>
-class waiter final : public task_state<T>, public waiter_base {
+class waiter final
+    : public task_state<T>
+    , public waiter_base {
 public:
     explicit waiter(sync_core* core) noexcept
         : task_state<T>(state_base::ops_of<&destroy, &cancel_hook>, 1, 1, state_base::st_pending)
@@ -329,8 +337,8 @@ inline void arm_waiter(waiter_base* w, const wait_bounds& b) {
     }
     if (b.timeout) {
         w->deadline.emplace();
-        w->on_deadline = w->deadline->token().register_callback(
-            [w] { w->core()->withdraw(w, withdraw_reason::timed_out); });
+        w->on_deadline =
+            w->deadline->token().register_callback([w] { w->core()->withdraw(w, withdraw_reason::timed_out); });
         w->deadline->cancel_after(*b.timeout);
     }
 }
