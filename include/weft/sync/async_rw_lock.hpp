@@ -38,6 +38,8 @@ public:
     explicit operator bool() const noexcept { return owns_lock(); }
     bool is_writer() const noexcept { return writer_; }
     inline void unlock() noexcept;
+    /// Gives up the hold without releasing it: the caller calls async_rw_lock::unlock() later.
+    async_rw_lock* release() noexcept { return std::exchange(l_, nullptr); }
 
 private:
     friend class async_rw_lock;
