@@ -136,7 +136,7 @@ TEST_CASE("channel: a canceled read takes nothing, a canceled write writes nothi
 }
 
 TEST_CASE(
-    "channel: complete() fails waiting writers with channel_closed; destruction fails waiters with disposed_error") {
+    "channel: complete() fails waiting writers with channel_closed, destruction fails waiters with disposed_error") {
     weft::task<std::optional<int>> orphan_read;
     weft::task<void> orphan_write;
     {

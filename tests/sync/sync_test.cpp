@@ -392,7 +392,7 @@ TEST_CASE("async_rw_lock: readers share, a writer excludes, a waiting writer is 
     CHECK_THROWS_AS(rw.unlock(true), std::logic_error);
 }
 
-TEST_CASE("async_rw_lock: 1000 readers hold at once; a canceled writer at the head lets the readers behind it in") {
+TEST_CASE("async_rw_lock: 1000 readers hold at once, a canceled writer at the head lets the readers behind it in") {
     weft::async_rw_lock rw;
     std::vector<weft::async_rw_hold> holds;
     for (int i = 0; i < 1000; ++i) {
