@@ -74,8 +74,7 @@ public:
                 return t;
             }
             detail::link_or_finish(w, core_->waiters, batch);
-            if (w->queued) {
-                ++core_->arrived;
+            if (w->queued) { // arrived: the queue is the phase's arrivals
                 core_->end_phase_if_complete_locked(end);
             }
         }
@@ -109,7 +108,7 @@ public:
     /// Arrivals of the current phase waiting now.
     std::size_t arrived() const {
         std::lock_guard lock(core_->mutex);
-        return core_->arrived;
+        return core_->waiters.size();
     }
 
 private:
@@ -151,12 +150,11 @@ private:
         const completion_step step;
         // --- guarded by mutex ----------------------------------------------------------
         std::size_t participants;
-        std::size_t arrived = 0; // == waiters.size()
         std::uint64_t phase = 0;
-        detail::waiter_list waiters;
+        detail::waiter_list waiters; // the arrivals of the current phase (a withdrawn one leaves it)
 
         void end_phase_if_complete_locked(phase_end& end) noexcept {
-            if (participants == 0 || arrived < participants) {
+            if (participants == 0 || waiters.size() < participants) {
                 return;
             }
             while (detail::waiter_base* w = waiters.pop_front()) { // taken: no withdrawal now
@@ -164,10 +162,7 @@ private:
             }
             end.ended = true;
             end.phase = phase++;
-            arrived = 0;
         }
-        /// A canceled arrival did not arrive.
-        void after_withdraw_locked(detail::finish_batch&) noexcept override { --arrived; }
     };
 
     detail::ref_ptr<core> core_;
