@@ -264,7 +264,7 @@ private:
         self->core()->withdraw(self, withdraw_reason::canceled);
     }
     static void prepare(waiter_base* b, withdraw_reason why) noexcept {
-        auto* self = static_cast<waiter*>(b);
+        auto* self = &static_cast<waiter&>(*b); // a reference cast: b is never null, no null branch for the optimiser
         switch (why) {
         case withdraw_reason::canceled:
             self->fail(std::make_exception_ptr(operation_canceled{}), state_base::st_canceled);
@@ -283,7 +283,7 @@ private:
         }
     }
     static void finish_waiter(waiter_base* b) noexcept {
-        auto* self = static_cast<waiter*>(b);
+        auto* self = &static_cast<waiter&>(*b); // a reference cast: b is never null, no null branch for the optimiser
         self->on_token.unregister();
         self->on_deadline.unregister();
         self->publish(self->outcome);
