@@ -264,3 +264,76 @@ TEST_CASE("select: a completed channel's arm reports the end, a token cancels, e
     e.complete(std::make_exception_ptr(std::runtime_error("e")));
     CHECK_THROWS_AS(failing.get(), std::runtime_error);
 }
+
+TEST_CASE("channel: complete() ends 50 waiting writers and 50 waiting readers before it returns") {
+    weft::channel<int> full({.capacity = 1});
+    weft::channel<int> empty({.capacity = 1});
+    REQUIRE(full.try_write(0));
+    std::vector<weft::task<void>> writers;
+    std::vector<weft::task<std::optional<int>>> readers;
+    for (int i = 0; i < 50; ++i) {
+        writers.push_back(full.write(i + 1));
+        readers.push_back(empty.read());
+    }
+    REQUIRE(full.waiting_writers() == 50);
+    REQUIRE(empty.waiting_readers() == 50);
+    CHECK(full.complete());
+    CHECK(empty.complete());
+    // complete() ran on this plain thread: every waiter is finished when it returns
+    for (auto& w : writers) {
+        REQUIRE(w.is_ready());
+        CHECK_THROWS_AS(w.get(), weft::channel_closed);
+    }
+    for (auto& r : readers) {
+        REQUIRE(r.is_ready());
+        CHECK_FALSE(r.get().has_value());
+    }
+    CHECK(full.try_read() == std::optional<int>(0)); // the buffered item is still read
+    CHECK_FALSE(full.try_read().has_value());
+    CHECK(full.completion().is_succeeded());
+}
+
+TEST_CASE("channel: write() returns before the reader it woke runs, and the reader runs on its own loop") {
+    weft::run_loop loop;
+    weft::channel<int> ch;
+    int got = 0;
+    auto reader = weft::spawn(loop, [&]() -> weft::task<void> {
+        while (auto v = co_await ch.read()) {
+            got += *v;
+        }
+    });
+    loop.poll();
+    REQUIRE(ch.waiting_readers() == 1);
+    auto w = ch.write(5);
+    CHECK(w.is_succeeded()); // handed to the waiting reader
+    CHECK(got == 0);         // who has not run yet
+    loop.poll();
+    CHECK(got == 5);
+    ch.complete();
+    loop.poll();
+    REQUIRE(reader.is_ready());
+    reader.get();
+}
+
+TEST_CASE("select: 3 always-ready channels each win a third of 3 x 10^5 selects") {
+    constexpr int rounds = 300'000;
+    weft::channel<int> chs[3];
+    int written = 0;
+    for (auto& ch : chs) {
+        for (int i = 0; i < rounds; ++i) {
+            written += ch.try_write(i) ? 1 : 0;
+        }
+    }
+    REQUIRE(written == 3 * rounds);
+    int wins[3] = {0, 0, 0};
+    for (int k = 0; k < rounds; ++k) {
+        auto r = weft::select(chs[0], chs[1], chs[2]).get();
+        ++wins[r.index()];
+    }
+    for (int c = 0; c < 3; ++c) {
+        INFO("arm " << c << " won " << wins[c]);
+        CHECK(wins[c] >= rounds * 30 / 100);
+        CHECK(wins[c] <= rounds * 36 / 100);
+        CHECK(chs[c].size() == static_cast<std::size_t>(rounds - wins[c]));
+    }
+}

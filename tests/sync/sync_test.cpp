@@ -408,3 +408,50 @@ TEST_CASE("async_rw_lock: 1000 readers hold at once, a canceled writer at the he
     CHECK(r.is_succeeded());
     holds.clear();
 }
+
+TEST_CASE("sync waiters hop: unlock(), release(), set() and count_down() return before the waiter they woke runs") {
+    // The waiters are coroutines on a run loop that only this thread drives: whatever a
+    // release ran inline would show as a count before the loop is polled again.
+    weft::run_loop loop;
+    weft::async_mutex m;
+    weft::async_semaphore sem(0);
+    weft::async_auto_reset_event ev;
+    weft::async_latch latch(1);
+    int ran = 0;
+    auto held = m.try_lock();
+    std::vector<weft::task<void>> waiting;
+    waiting.push_back(weft::spawn(loop, [&]() -> weft::task<void> {
+        auto g = co_await m.lock();
+        ++ran;
+    }));
+    waiting.push_back(weft::spawn(loop, [&]() -> weft::task<void> {
+        co_await sem.acquire();
+        ++ran;
+    }));
+    waiting.push_back(weft::spawn(loop, [&]() -> weft::task<void> {
+        co_await ev.wait();
+        ++ran;
+    }));
+    waiting.push_back(weft::spawn(loop, [&]() -> weft::task<void> {
+        co_await latch.wait();
+        ++ran;
+    }));
+    loop.poll(); // each coroutine runs to its wait and queues
+    REQUIRE(m.waiters() == 1);
+    REQUIRE(sem.waiters() == 1);
+    REQUIRE(ev.waiters() == 1);
+    held.unlock();
+    CHECK(ran == 0);
+    sem.release();
+    CHECK(ran == 0);
+    ev.set();
+    CHECK(ran == 0);
+    latch.count_down();
+    CHECK(ran == 0);
+    CHECK(loop.poll() >= 4); // now the loop runs them, here
+    CHECK(ran == 4);
+    for (auto& t : waiting) {
+        REQUIRE(t.is_ready());
+        t.get();
+    }
+}
