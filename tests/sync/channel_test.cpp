@@ -337,3 +337,82 @@ TEST_CASE("select: 3 always-ready channels each win a third of 3 x 10^5 selects"
         CHECK(chs[c].size() == static_cast<std::size_t>(rounds - wins[c]));
     }
 }
+
+TEST_CASE("select over writes: the first channel with room takes the item, the losing arm keeps it") {
+    weft::channel<std::unique_ptr<int>> a({.capacity = 1});
+    weft::channel<std::unique_ptr<int>> b({.capacity = 1});
+    REQUIRE(a.try_write(std::make_unique<int>(0))); // a is full
+    auto x = std::make_unique<int>(1);
+    auto r = weft::select(weft::on_write(a, x), weft::on_write(b, x)).get();
+    CHECK(r.index() == 1);
+    CHECK(x == nullptr); // moved into b, once
+    CHECK(*b.try_read().value() == 1);
+    CHECK(a.size() == 1);
+
+    // both full: the select waits; a read from a makes room there, and only a takes the item
+    REQUIRE(b.try_write(std::make_unique<int>(2)));
+    auto y = std::make_unique<int>(3);
+    auto pending = weft::select(weft::on_write(a, y), weft::on_write(b, y));
+    CHECK_FALSE(pending.is_ready());
+    CHECK(y != nullptr); // still the caller's while it waits
+    CHECK(*a.try_read().value() == 0);
+    REQUIRE(pending.is_ready());
+    CHECK(pending.get().index() == 0);
+    CHECK(y == nullptr);
+    CHECK(*a.try_read().value() == 3);
+    CHECK(*b.try_read().value() == 2); // b got nothing more
+    CHECK_FALSE(b.try_read().has_value());
+    CHECK(a.waiting_writers() + b.waiting_writers() == 0);
+}
+
+TEST_CASE("select mixing a read and a write: whichever side moves first is the only one done") {
+    weft::channel<int> in({.capacity = 4});
+    weft::channel<int> out({.capacity = 1});
+    REQUIRE(out.try_write(0)); // full
+    int v = 7;
+    auto s = weft::select(weft::on_read(in), weft::on_write(out, v));
+    CHECK_FALSE(s.is_ready());
+    REQUIRE(in.try_write(5)); // the read arm wins
+    REQUIRE(s.is_ready());
+    auto r = s.get();
+    REQUIRE(r.index() == 0);
+    CHECK(std::get<0>(r) == std::optional<int>(5));
+    CHECK(out.try_read() == std::optional<int>(0)); // room now: the withdrawn write arm takes none
+    CHECK_FALSE(out.try_read().has_value());
+    CHECK(out.waiting_writers() == 0);
+
+    auto s2 = weft::select(weft::on_read(in), weft::on_write(out, v));
+    REQUIRE(s2.is_ready()); // out has room: the write arm wins at once
+    CHECK(s2.get().index() == 1);
+    CHECK(out.try_read() == std::optional<int>(7));
+    CHECK(in.waiting_readers() == 0);
+}
+
+TEST_CASE("select write arms: a completed channel fails the select and keeps the item, capacity 0 is refused") {
+    weft::channel<std::unique_ptr<int>> done({.capacity = 2});
+    done.complete();
+    auto x = std::make_unique<int>(1);
+    CHECK_THROWS_AS(weft::select(weft::on_write(done, x)).get(), weft::channel_closed);
+    CHECK(x != nullptr);
+
+    weft::channel<std::unique_ptr<int>> full({.capacity = 1});
+    REQUIRE(full.try_write(std::make_unique<int>(0)));
+    auto waiting = weft::select(weft::on_write(full, x));
+    CHECK_FALSE(waiting.is_ready());
+    full.complete(); // a waiting write arm fails like a waiting write
+    REQUIRE(waiting.is_ready());
+    CHECK_THROWS_AS(waiting.get(), weft::channel_closed);
+    CHECK(x != nullptr);
+
+    weft::cancellation_source src;
+    weft::channel<std::unique_ptr<int>> full2({.capacity = 1});
+    REQUIRE(full2.try_write(std::make_unique<int>(0)));
+    auto canceled = weft::select(src.token(), weft::on_write(full2, x));
+    src.cancel();
+    CHECK(canceled.is_canceled());
+    CHECK(full2.waiting_writers() == 0);
+    CHECK(x != nullptr);
+
+    weft::channel<std::unique_ptr<int>> rendezvous({.capacity = 0});
+    CHECK_THROWS_AS(weft::on_write(rendezvous, x), std::invalid_argument);
+}

@@ -80,37 +80,7 @@ public:
     /// Writes `v`: completes once it is in the channel. Fails with channel_closed after
     /// complete(); canceled (nothing written) if `token` fires while it waits for room.
     [[nodiscard]] task<void> write(T v, cancellation_token token = {}) {
-        detail::finish_batch batch;
-        {
-            std::lock_guard lock(core_->mutex);
-            switch (core_->offer_locked(v, batch)) {
-            case offer::done:
-                return detail::ready_task<void>();
-            case offer::closed:
-                return closed_task();
-            case offer::full:
-                break;
-            }
-        }
-        batch.finish_all();
-        return detail::wait_slow<void, std::optional<T>>(
-            *core_,
-            core_->writers,
-            {std::move(token), {}},
-            [this](writer_waiter& w, detail::finish_batch& grants) {
-                switch (core_->offer_locked(*w.payload, grants)) {
-                case offer::done:
-                    w.grant();
-                    return true;
-                case offer::closed:
-                    w.fail(std::make_exception_ptr(channel_closed{}));
-                    return true;
-                case offer::full:
-                    return false;
-                }
-                return false;
-            },
-            [&v](writer_waiter& w) { w.payload.emplace(std::move(v)); });
+        return write_impl(std::move(token), nullptr, v, false);
     }
 
     /// Writes `v` now if it fits (or a drop mode makes room); false when full in wait mode or
@@ -146,7 +116,7 @@ public:
         }
         core_->completed = true;
         core_->error = std::move(error);
-        while (detail::waiter_base* w = core_->writers.pop_front()) {
+        while (detail::waiter_base* w = detail::pop_live(core_->writers, batch)) {
             static_cast<writer_waiter*>(w)->fail(std::make_exception_ptr(channel_closed{}));
             batch.add(w);
         }
@@ -214,7 +184,14 @@ private:
         closed
     };
     using reader_waiter = detail::waiter<std::optional<T>>;
-    using writer_waiter = detail::waiter<void, std::optional<T>>;
+    /// A waiting write's item: its own (write()), or the caller's, borrowed by a select's write
+    /// arm and moved from only if that arm wins.
+    struct pending_item {
+        std::optional<T> own;
+        T* borrowed = nullptr;
+        T& get() noexcept { return borrowed != nullptr ? *borrowed : *own; }
+    };
+    using writer_waiter = detail::waiter<void, pending_item>;
 
     struct core final : detail::sync_core {
         explicit core(channel_options o) : options(o) {}
@@ -223,7 +200,7 @@ private:
         // --- guarded by mutex ----------------------------------------------------------
         std::deque<T> buffer;
         detail::waiter_list readers; // amount unused; group: a select arm
-        detail::waiter_list writers; // payload: the item (wait mode only)
+        detail::waiter_list writers; // payload: the item (wait mode only); group: a select arm
         detail::waiter_list drained; // completion()
         bool completed = false;
         std::exception_ptr error;
@@ -267,18 +244,20 @@ private:
             if (!buffer.empty()) {
                 out.emplace(std::move(buffer.front()));
                 buffer.pop_front();
-                if (detail::waiter_base* w = writers.pop_front()) {
+                if (detail::waiter_base* w = detail::pop_live(writers, batch)) {
                     auto* writer = static_cast<writer_waiter*>(w);
-                    buffer.push_back(std::move(*writer->payload));
+                    buffer.push_back(std::move(writer->payload.get()));
                     writer->grant();
                     batch.add(w);
                 }
                 settle_locked(batch);
                 return true;
             }
-            if (detail::waiter_base* w = writers.pop_front()) { // a rendezvous
+            // a rendezvous (capacity 0: no select write arms there, so a live writer found here
+            // is the reader's to take, whatever the reader's own select decided before)
+            if (detail::waiter_base* w = writers.pop_front()) {
                 auto* writer = static_cast<writer_waiter*>(w);
-                out.emplace(std::move(*writer->payload));
+                out.emplace(std::move(writer->payload.get()));
                 writer->grant();
                 batch.add(w);
                 settle_locked(batch);
@@ -323,6 +302,70 @@ private:
         detail::finish_batch batch;
         std::lock_guard lock(core_->mutex);
         return core_->offer_locked(v, batch) == offer::done;
+    }
+
+    /// A write, or a select's write arm (`group`, `borrowed`: the item stays the caller's until
+    /// the arm wins). An arm claims its select before it puts anything in the channel; on a
+    /// buffered channel a writable one always has room then (readers wait only on an empty
+    /// buffer), so a claimed arm always delivers.
+    task<void> write_impl(cancellation_token token, detail::select_group* group, T& v, bool borrowed) {
+        detail::finish_batch batch;
+        {
+            std::lock_guard lock(core_->mutex);
+            if (writable_locked()) {
+                if (group != nullptr && !group->try_decide()) {
+                    return detail::canceled_task<void>(); // another arm won
+                }
+                switch (core_->offer_locked(v, batch)) {
+                case offer::done:
+                    return detail::ready_task<void>();
+                case offer::closed:
+                    return closed_task();
+                case offer::full:
+                    break; // capacity 0 without a reader: not writable_locked(), not here
+                }
+            }
+        }
+        batch.finish_all();
+        return detail::wait_slow<void, pending_item>(
+            *core_,
+            core_->writers,
+            {std::move(token), {}},
+            [this](writer_waiter& w, detail::finish_batch& grants) {
+                if (!writable_locked()) {
+                    return false;
+                }
+                if (w.group != nullptr && !w.group->try_decide()) {
+                    w.prepare_withdraw(detail::withdraw_reason::canceled);
+                    return true;
+                }
+                switch (core_->offer_locked(w.payload.get(), grants)) {
+                case offer::done:
+                    w.grant();
+                    return true;
+                case offer::closed:
+                    w.fail(std::make_exception_ptr(channel_closed{}));
+                    return true;
+                case offer::full: // capacity 0 and only lost select arms waiting: no arm here
+                    return false;
+                }
+                return false;
+            },
+            [&v, group, borrowed](writer_waiter& w) {
+                w.group = group;
+                if (borrowed) {
+                    w.payload.borrowed = &v;
+                } else {
+                    w.payload.own.emplace(std::move(v));
+                }
+            });
+    }
+    /// True when a write now has an outcome without waiting: the channel is completed, a
+    /// reader waits, the buffer has room, or a drop mode makes room.
+    bool writable_locked() const noexcept {
+        const auto& c = *core_;
+        return c.completed || !c.readers.empty() || c.buffer.size() < c.options.capacity ||
+               c.options.when_full != full_mode::wait;
     }
 
     /// A read, or a select's arm (`group`): an arm claims its select before it takes anything.
