@@ -3,6 +3,9 @@
 // Usage: weft_ir_probe <chain_spawn|chain_resume_on|strand_resume_on|chain_then|spawn_get|asio_post> <N>
 //        weft_ir_probe fan_out <N>                 (N tasks submitted from main)
 //        weft_ir_probe <fib_spawn|fib_local> <n>   (fib(n): F(n+1) - 1 spawned tasks)
+//        weft_ir_probe <mutex_lock|channel_write_read> <N>  (one coroutine on main, uncontended:
+//        co_await m.lock() and its unlock; co_await ch.write(i) then co_await ch.read())
+#include <weft/sync.hpp>
 #include <weft/weft.hpp>
 
 #include <cstdio>
@@ -12,6 +15,28 @@
 #include "pool_workloads.hpp"
 #include "workloads.hpp"
 
+namespace {
+weft::task<long> mutex_loop(long n) {
+    weft::async_mutex m;
+    long held = 0;
+    for (long i = 0; i < n; ++i) {
+        auto hold = co_await m.lock();
+        ++held;
+    }
+    co_return held;
+}
+
+weft::task<long> channel_loop(long n) {
+    weft::channel<long> ch({.capacity = 64});
+    long got = 0;
+    for (long i = 0; i < n; ++i) {
+        co_await ch.write(i);
+        got += (co_await ch.read()).value() == i ? 1 : 0;
+    }
+    co_return got;
+}
+} // namespace
+
 int main(int argc, char** argv) {
     if (argc != 3) {
         std::fprintf(stderr, "usage: %s <workload> <N>\n", argv[0]);
@@ -20,7 +45,11 @@ int main(int argc, char** argv) {
     const char* w = argv[1];
     const long n = std::atol(argv[2]);
     long result = 0;
-    if (std::strcmp(w, "asio_post") == 0) {
+    if (std::strcmp(w, "mutex_lock") == 0) {
+        result = mutex_loop(n).get();
+    } else if (std::strcmp(w, "channel_write_read") == 0) {
+        result = channel_loop(n).get();
+    } else if (std::strcmp(w, "asio_post") == 0) {
 #if WEFT_BENCH_HAVE_ASIO
         asio::thread_pool pool(1);
         result = weft_bench::run_asio_chain(pool.get_executor(), n);

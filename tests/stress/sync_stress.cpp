@@ -1,5 +1,6 @@
 // Stress tests for weft/sync/: the races of this area, each counted by a ledger.
-// - a waiter canceled at the moment of a release loses no permit and none is given twice;
+// - a waiter canceled at the moment of a release loses no permit and none is given twice (the
+//   semaphore, and the mutex's fast and slow paths);
 // - MPMC channel, 4 producers x 4 consumers: every item read exactly once, per-producer order
 //   kept for each consumer; the same with canceled reads, and with complete() mid-stream;
 // - select over 3 channels with writers racing: no item lost or doubled;
@@ -67,9 +68,18 @@ struct mpmc_run {
 
 } // namespace
 
-TEST_CASE("semaphore: a waiter canceled while the permit is released loses none and none is given twice", "[stress]") {
-    const std::size_t rounds = items_from_env(250'000) * 2 / 5; // 10^5 by default
-    weft::async_semaphore s(1);
+namespace {
+struct race_counts {
+    std::size_t granted = 0, canceled = 0, bad = 0;
+};
+
+/// Races a waiter's token against the release that would grant it, `rounds` times, with a
+/// varying head start for each side. Per round: `start(token)` takes the resource and starts
+/// a wait with the token; `release()` releases it while the token fires on another thread;
+/// then `settle(wait)` returns 1 (granted: it released it again), 0 (canceled) or -1 (broken:
+/// two holders, a lost permit, a waiter left queued).
+template<typename Start, typename Release, typename Settle>
+race_counts cancel_race(std::size_t rounds, Start start, Release release, Settle settle) {
     std::atomic<std::size_t> round{0};
     std::atomic<bool> stop{false};
     weft::cancellation_source* current = nullptr;
@@ -90,40 +100,86 @@ TEST_CASE("semaphore: a waiter canceled while the permit is released loses none 
             round.store(r, std::memory_order_release);
         }
     });
-    std::size_t granted = 0, canceled = 0, bad = 0;
+    race_counts c;
     for (std::size_t r = 1; r <= rounds; ++r) {
-        REQUIRE(s.try_acquire());
         weft::cancellation_source src;
         current = &src;
-        auto w = s.acquire(src.token());
+        auto w = start(src.token());
         cancel_ready.store(r, std::memory_order_release); // the token fires ...
         for (std::size_t spin = (r * 7919) % 4096; spin > 0; --spin) {
             std::atomic_signal_fence(std::memory_order_seq_cst);
         }
-        s.release(); // ... while the permit is released
+        release(); // ... while the resource is released
         while (round.load(std::memory_order_acquire) != r) {
             std::this_thread::yield();
         }
-        if (w.is_succeeded()) {
-            ++granted;
-            if (s.available() != 0) {
-                ++bad; // two holders
-            }
-            s.release();
-        } else if (w.is_canceled()) {
-            ++canceled;
-        } else {
-            ++bad;
-        }
-        if (s.available() != 1 || s.waiters() != 0) {
-            ++bad; // a permit lost, or a waiter left behind
+        switch (settle(w)) {
+        case 1:
+            ++c.granted;
+            break;
+        case 0:
+            ++c.canceled;
+            break;
+        default:
+            ++c.bad;
         }
     }
     stop = true;
     canceler.join();
-    std::printf("semaphore cancel race: %zu rounds, granted %zu, canceled %zu\n", rounds, granted, canceled);
-    CHECK(bad == 0);
-    CHECK(granted + canceled == rounds);
+    return c;
+}
+} // namespace
+
+TEST_CASE("semaphore: a waiter canceled while the permit is released loses none and none is given twice", "[stress]") {
+    const std::size_t rounds = items_from_env(250'000) * 2 / 5; // 10^5 by default
+    weft::async_semaphore s(1);
+    const race_counts c = cancel_race(
+        rounds,
+        [&s](const weft::cancellation_token& token) {
+            REQUIRE(s.try_acquire());
+            return s.acquire(token);
+        },
+        [&s] { s.release(); },
+        [&s](weft::task<void>& w) {
+            int outcome = -1;
+            if (w.is_succeeded()) {
+                outcome = s.available() == 0 ? 1 : -1; // else two holders
+                s.release();
+            } else if (w.is_canceled()) {
+                outcome = 0;
+            }
+            return s.available() == 1 && s.waiters() == 0 ? outcome : -1; // a permit lost, a waiter left
+        });
+    std::printf("semaphore cancel race: %zu rounds, granted %zu, canceled %zu\n", rounds, c.granted, c.canceled);
+    CHECK(c.bad == 0);
+    CHECK(c.granted + c.canceled == rounds);
+}
+
+TEST_CASE("mutex: a waiter canceled while the holder unlocks ends holding it or not, never lost", "[stress]") {
+    const std::size_t rounds = items_from_env(250'000) * 2 / 5;
+    weft::async_mutex m;
+    weft::async_mutex_lock held;
+    const race_counts c = cancel_race(
+        rounds,
+        [&](const weft::cancellation_token& token) {
+            held = m.try_lock();
+            REQUIRE(held.owns_lock());
+            return m.lock(token);
+        },
+        [&held] { held.unlock(); },
+        [&m](weft::task<weft::async_mutex_lock>& w) {
+            int outcome = -1;
+            if (w.is_succeeded()) {
+                auto g = std::move(w).get();
+                outcome = g.owns_lock() && m.is_locked() && !m.try_lock() ? 1 : -1;
+            } else if (w.is_canceled()) {
+                outcome = 0;
+            }
+            return !m.is_locked() && m.waiters() == 0 ? outcome : -1; // free again, nobody queued
+        });
+    std::printf("mutex cancel race: %zu rounds, granted %zu, canceled %zu\n", rounds, c.granted, c.canceled);
+    CHECK(c.bad == 0);
+    CHECK(c.granted + c.canceled == rounds);
 }
 
 TEST_CASE("channel MPMC: 4 producers x 4 consumers, every item read exactly once, per-producer order kept",

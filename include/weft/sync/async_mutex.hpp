@@ -9,6 +9,7 @@
 #include <weft/task.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <stdexcept>
 #include <utility>
@@ -71,55 +72,64 @@ public:
     /// Completes with the lock once this caller's turn comes; canceled if `token` fires first
     /// (then it holds nothing, and the mutex goes to the next waiter).
     [[nodiscard]] task<async_mutex_lock> lock(cancellation_token token = {}) {
-        {
-            std::lock_guard lock(core_->mutex);
-            if (!core_->locked && core_->waiters.empty()) {
-                core_->locked = true;
-                return detail::ready_task<async_mutex_lock>(async_mutex_lock(this));
-            }
+        if (core_->try_acquire()) {
+            return detail::ready_task<async_mutex_lock>(async_mutex_lock(this));
         }
-        return detail::wait_slow<async_mutex_lock>(*core_,
-                                                   core_->waiters,
-                                                   {std::move(token), {}},
-                                                   [this](detail::waiter<async_mutex_lock>& w, detail::finish_batch&) {
-                                                       if (core_->locked || !core_->waiters.empty()) {
-                                                           return false;
-                                                       }
-                                                       core_->locked = true;
-                                                       w.grant(async_mutex_lock(this));
-                                                       return true;
-                                                   });
+        return detail::wait_slow<async_mutex_lock>(
+            *core_,
+            core_->waiters,
+            {std::move(token), {}},
+            [this](detail::waiter<async_mutex_lock>& w, detail::finish_batch&) {
+                // under the lock: free now (granted), or marked contended before w is linked,
+                // so the holder's unlock() takes the slow path and finds w
+                std::uint8_t s = core_->state.load(detail::relaxed);
+                for (;;) {
+                    if (s == is_free) {
+                        // order: acquire — pairs with the release that freed it
+                        if (core_->state.compare_exchange_weak(s, is_held, detail::acquire, detail::relaxed)) {
+                            w.grant(async_mutex_lock(this));
+                            return true;
+                        }
+                    } else if (s == is_held) {
+                        // order: relaxed — the mutex (core lock) orders the queue; the CAS only
+                        // makes the holder's fast unlock fail
+                        if (core_->state.compare_exchange_weak(s, is_contended, detail::relaxed, detail::relaxed)) {
+                            return false;
+                        }
+                    } else {
+                        return false;
+                    }
+                }
+            });
     }
 
-    /// Locks if the mutex is free and nobody waits; an empty lock otherwise.
-    async_mutex_lock try_lock() {
-        std::lock_guard lock(core_->mutex);
-        if (core_->locked || !core_->waiters.empty()) {
-            return {};
-        }
-        core_->locked = true;
-        return async_mutex_lock(this);
-    }
+    /// Locks if the mutex is free (then nobody waits); an empty lock otherwise.
+    async_mutex_lock try_lock() noexcept { return core_->try_acquire() ? async_mutex_lock(this) : async_mutex_lock(); }
 
     /// Unlocks: the oldest waiter gets the mutex (its task completes), or it becomes free.
     void unlock() {
-        detail::finish_batch batch;
-        std::lock_guard lock(core_->mutex);
-        if (!core_->locked) {
+        std::uint8_t s = is_held;
+        // order: release — publishes the critical section to the next fast-path holder
+        if (core_->state.compare_exchange_strong(s, is_free, detail::release, detail::relaxed)) {
+            return;
+        }
+        if (s == is_free) {
             throw std::logic_error("weft: async_mutex::unlock() of an unlocked mutex");
         }
+        detail::finish_batch batch; // contended: hand over under the lock
+        std::lock_guard lock(core_->mutex);
         if (detail::waiter_base* w = core_->waiters.pop_front()) {
             static_cast<detail::waiter<async_mutex_lock>*>(w)->grant(async_mutex_lock(this)); // stays locked
             batch.add(w);
+            if (core_->waiters.empty()) {
+                core_->state.store(is_held, detail::relaxed); // the new holder may unlock fast
+            }
         } else {
-            core_->locked = false;
+            core_->state.store(is_free, detail::release); // order: release — as above
         }
     }
 
-    bool is_locked() const {
-        std::lock_guard lock(core_->mutex);
-        return core_->locked;
-    }
+    bool is_locked() const noexcept { return core_->state.load(detail::relaxed) != is_free; }
     /// Tasks waiting for the lock now.
     std::size_t waiters() const {
         std::lock_guard lock(core_->mutex);
@@ -127,9 +137,26 @@ public:
     }
 
 private:
+    // state: free; held (nobody queued: unlock() is one CAS); contended (held, and waiters
+    // may be queued: unlock() hands over under the lock). free implies nobody waits, so the
+    // fast paths never barge past a waiter.
+    static constexpr std::uint8_t is_free = 0, is_held = 1, is_contended = 2;
+
     struct core final : detail::sync_core {
+        /// free -> held, the fast path of lock() and try_lock().
+        bool try_acquire() noexcept {
+            std::uint8_t s = is_free;
+            // order: acquire — pairs with the release in unlock(): the previous holder's writes
+            return state.compare_exchange_strong(s, is_held, detail::acquire, detail::relaxed);
+        }
+        void after_withdraw_locked(detail::finish_batch&) noexcept override {
+            if (waiters.empty() && state.load(detail::relaxed) == is_contended) {
+                state.store(is_held, detail::relaxed); // nobody left to hand over to
+            }
+        }
+
+        detail::atomic<std::uint8_t> state{is_free}; // order: see try_acquire() and unlock()
         // --- guarded by mutex ----------------------------------------------------------
-        bool locked = false;
         detail::waiter_list waiters; // a withdrawn waiter never held the mutex: nothing to hand on
     };
 
