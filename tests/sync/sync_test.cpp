@@ -254,6 +254,21 @@ TEST_CASE("async_auto_reset_event: each set releases exactly one waiter, or the 
     CHECK_FALSE(last.is_ready());
     e.set();
     CHECK(last.is_succeeded());
+
+    // a canceled wait consumes no signal: the set goes to the waiter behind it, or stays
+    weft::cancellation_source src;
+    auto gone = e.wait(src.token());
+    auto next = e.wait();
+    src.cancel();
+    CHECK(gone.is_canceled());
+    e.set();
+    CHECK(next.is_succeeded());
+    weft::cancellation_source src2;
+    auto gone2 = e.wait(src2.token());
+    src2.cancel();
+    e.set();
+    CHECK(e.is_set());
+    CHECK(e.wait().is_succeeded());
 }
 
 TEST_CASE("async_auto_reset_event: N sets and N waits on a pool complete exactly N") {
