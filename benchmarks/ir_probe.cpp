@@ -3,8 +3,9 @@
 // Usage: weft_ir_probe <chain_spawn|chain_resume_on|strand_resume_on|chain_then|spawn_get|asio_post> <N>
 //        weft_ir_probe fan_out <N>                 (N tasks submitted from main)
 //        weft_ir_probe <fib_spawn|fib_local> <n>   (fib(n): F(n+1) - 1 spawned tasks)
-//        weft_ir_probe <mutex_lock|channel_write_read> <N>  (one coroutine on main, uncontended:
-//        co_await m.lock() and its unlock; co_await ch.write(i) then co_await ch.read())
+//        weft_ir_probe <mutex_lock|mutex_scoped_lock|channel_write_read> <N>  (one coroutine on
+//        main, uncontended: co_await m.lock() or m.scoped_lock() and the unlock; co_await
+//        ch.write(i) then co_await ch.read())
 #include <weft/sync.hpp>
 #include <weft/weft.hpp>
 
@@ -16,12 +17,18 @@
 #include "workloads.hpp"
 
 namespace {
-weft::task<long> mutex_loop(long n) {
+weft::task<long> mutex_loop(long n, bool scoped) {
     weft::async_mutex m;
     long held = 0;
     for (long i = 0; i < n; ++i) {
-        auto hold = co_await m.lock();
-        ++held;
+        // (no ?: around the co_awaits: g++ 12 destroys the other branch's result too)
+        if (scoped) {
+            auto hold = co_await m.scoped_lock();
+            ++held;
+        } else {
+            auto hold = co_await m.lock();
+            ++held;
+        }
     }
     co_return held;
 }
@@ -45,8 +52,8 @@ int main(int argc, char** argv) {
     const char* w = argv[1];
     const long n = std::atol(argv[2]);
     long result = 0;
-    if (std::strcmp(w, "mutex_lock") == 0) {
-        result = mutex_loop(n).get();
+    if (std::strcmp(w, "mutex_lock") == 0 || std::strcmp(w, "mutex_scoped_lock") == 0) {
+        result = mutex_loop(n, std::strcmp(w, "mutex_scoped_lock") == 0).get();
     } else if (std::strcmp(w, "channel_write_read") == 0) {
         result = channel_loop(n).get();
     } else if (std::strcmp(w, "asio_post") == 0) {

@@ -12,6 +12,8 @@
 //   channel_pingpong  10^5 round trips between two coroutines (threads) through two channels of
 //                     capacity 1: the latency of one hand-off each way.
 //   mutex_uncontended 10^6 lock / increment / unlock from one coroutine (thread), nobody else.
+//                     weft_async_mutex: co_await m.lock() (a task); weft_scoped_lock:
+//                     co_await m.scoped_lock() (no task when the mutex is free).
 //   mutex_contended   4 coroutines (threads) x 250,000 lock / increment / unlock on one mutex.
 //   channel_idle      a reader waits 200 ms on an empty channel: `cpu_pct` is the process's CPU
 //                     time over that wall time (weft's waiting costs no polling).
@@ -154,28 +156,41 @@ void BM_channel_pingpong_weft(benchmark::State& st) {
     st.SetItemsProcessed(st.iterations() * pingpong_trips);
 }
 
-weft::task<long> weft_lock_loop(weft::thread_pool* pool, weft::async_mutex& m, long& shared, long n) {
+/// `scoped`: co_await m.scoped_lock() (no task when free); else co_await m.lock().
+weft::task<long> weft_lock_loop(weft::thread_pool* pool, weft::async_mutex& m, long& shared, long n, bool scoped) {
     if (pool != nullptr) {
         co_await weft::resume_on(*pool);
     }
     for (long i = 0; i < n; ++i) {
-        weft::async_mutex_lock hold = co_await m.lock();
-        ++shared;
+        // (no ?: around the co_awaits: g++ 12 destroys the other branch's result too)
+        if (scoped) {
+            auto hold = co_await m.scoped_lock();
+            ++shared;
+        } else {
+            auto hold = co_await m.lock();
+            ++shared;
+        }
     }
     co_return n;
 }
 
-void BM_mutex_uncontended_weft(benchmark::State& st) {
+void mutex_uncontended_weft(benchmark::State& st, bool scoped) {
     weft::async_mutex m;
     long shared = 0;
     for (auto _ : st) {
-        check(weft_lock_loop(nullptr, m, shared, mutex_ops).get() == mutex_ops, "weft mutex");
+        check(weft_lock_loop(nullptr, m, shared, mutex_ops, scoped).get() == mutex_ops, "weft mutex");
     }
     check(shared == st.iterations() * mutex_ops, "weft mutex count");
     st.SetItemsProcessed(st.iterations() * mutex_ops);
 }
+void BM_mutex_uncontended_weft(benchmark::State& st) {
+    mutex_uncontended_weft(st, false);
+}
+void BM_mutex_uncontended_weft_scoped(benchmark::State& st) {
+    mutex_uncontended_weft(st, true);
+}
 
-void BM_mutex_contended_weft(benchmark::State& st) {
+void mutex_contended_weft(benchmark::State& st, bool scoped) {
     weft::thread_pool pool{weft::pool_options{.threads = workers(st)}};
     weft::async_mutex m;
     long shared = 0;
@@ -183,7 +198,7 @@ void BM_mutex_contended_weft(benchmark::State& st) {
     for (auto _ : st) {
         std::vector<weft::task<long>> loops;
         for (int c = 0; c < mutex_contenders; ++c) {
-            loops.push_back(weft_lock_loop(&pool, m, shared, per));
+            loops.push_back(weft_lock_loop(&pool, m, shared, per, scoped));
         }
         for (auto& l : loops) {
             check(l.get() == per, "weft contended mutex");
@@ -191,6 +206,12 @@ void BM_mutex_contended_weft(benchmark::State& st) {
     }
     check(shared == st.iterations() * mutex_ops, "weft contended mutex count");
     st.SetItemsProcessed(st.iterations() * mutex_ops);
+}
+void BM_mutex_contended_weft(benchmark::State& st) {
+    mutex_contended_weft(st, false);
+}
+void BM_mutex_contended_weft_scoped(benchmark::State& st) {
+    mutex_contended_weft(st, true);
 }
 
 double process_cpu_seconds() {
@@ -495,6 +516,10 @@ benchmark::internal::Benchmark* once(const char* name, void (*fn)(benchmark::Sta
 } // namespace
 
 int main(int argc, char** argv) {
+    // glibc skips the atomic instructions of std::mutex while a process has never started a
+    // thread; a program with a weft pool has. Start one first, so every row (whatever the
+    // filter) measures std::mutex as such a program sees it.
+    std::thread([] {}).join();
     WEFT_BENCH(BM_channel_spsc_weft, "channel_spsc", "weft");
 #if WEFT_BENCH_HAVE_ASIO
     WEFT_BENCH(BM_channel_spsc_asio, "channel_spsc", "asio_concurrent_channel");
@@ -523,8 +548,10 @@ int main(int argc, char** argv) {
     once("BM_channel_pingpong/cv_queue", BM_channel_pingpong_cv_queue);
 
     once("BM_mutex_uncontended/weft_async_mutex", BM_mutex_uncontended_weft);
+    once("BM_mutex_uncontended/weft_scoped_lock", BM_mutex_uncontended_weft_scoped);
     once("BM_mutex_uncontended/std_mutex", BM_mutex_uncontended_std);
     WEFT_BENCH(BM_mutex_contended_weft, "mutex_contended", "weft_async_mutex");
+    WEFT_BENCH(BM_mutex_contended_weft_scoped, "mutex_contended", "weft_scoped_lock");
     once("BM_mutex_contended/std_mutex", BM_mutex_contended_std);
 
     WEFT_BENCH(BM_channel_idle_weft, "channel_idle", "weft")->Iterations(3);

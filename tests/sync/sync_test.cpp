@@ -470,3 +470,86 @@ TEST_CASE("sync waiters hop: unlock(), release(), set() and count_down() return 
         t.get();
     }
 }
+
+TEST_CASE("a canceled token cancels every wait at once, even one that could be granted, and takes nothing") {
+    weft::cancellation_source src;
+    src.cancel();
+    const auto tok = src.token();
+    weft::async_mutex m;
+    CHECK(m.lock(tok).is_canceled());
+    CHECK_FALSE(m.is_locked());
+    weft::async_semaphore sem(3);
+    CHECK(sem.acquire(2, tok).is_canceled());
+    CHECK(sem.try_acquire_for(1s, 1, tok).is_canceled());
+    CHECK(sem.available() == 3);
+    weft::async_auto_reset_event ev;
+    ev.set();
+    CHECK(ev.wait(tok).is_canceled());
+    CHECK(ev.is_set()); // the signal was not consumed
+    weft::async_manual_reset_event mev;
+    mev.set();
+    CHECK(mev.wait(tok).is_canceled());
+    weft::async_latch latch(0);
+    CHECK(latch.wait(tok).is_canceled());
+    weft::async_rw_lock rw;
+    CHECK(rw.lock(tok).is_canceled());
+    CHECK(rw.lock_shared(tok).is_canceled());
+    CHECK(rw.readers() == 0);
+    CHECK_FALSE(rw.has_writer());
+    weft::channel<int> ch;
+    REQUIRE(ch.try_write(1));
+    CHECK(ch.read(tok).is_canceled());
+    CHECK(ch.write(2, tok).is_canceled());
+    CHECK(ch.size() == 1); // the item stayed, the write wrote nothing
+    weft::async_barrier barrier(1);
+    CHECK(barrier.arrive_and_wait(tok).is_canceled());
+    CHECK(barrier.phase() == 0);
+}
+
+namespace {
+weft::task<int> scoped_lock_twice(weft::async_mutex& m, int& shared) {
+    {
+        auto g = co_await m.scoped_lock(); // free: no task, no suspension
+        ++shared;
+    }
+    auto g = co_await m.scoped_lock();
+    ++shared;
+    co_return shared;
+}
+} // namespace
+
+TEST_CASE("async_mutex::scoped_lock: takes a free mutex without a task, waits in FIFO order behind lock() otherwise") {
+    weft::async_mutex m;
+    int shared = 0;
+    CHECK(scoped_lock_twice(m, shared).get() == 2);
+    CHECK_FALSE(m.is_locked());
+
+    weft::run_loop loop;
+    auto held = m.try_lock();
+    auto first = m.lock(); // queued before the scoped_lock below
+    std::vector<int> order;
+    auto waiting = weft::spawn(loop, [&]() -> weft::task<void> {
+        auto g = co_await m.scoped_lock();
+        order.push_back(2);
+    });
+    loop.poll();
+    REQUIRE(m.waiters() == 2);
+    held.unlock(); // to `first`
+    REQUIRE(first.is_ready());
+    order.push_back(1);
+    { auto g = std::move(first).get(); } // unlock: to the scoped_lock waiter, which hops
+    CHECK(order == std::vector<int>{1});
+    loop.poll();
+    CHECK(order == std::vector<int>{1, 2});
+    REQUIRE(waiting.is_ready());
+    waiting.get();
+    CHECK_FALSE(m.is_locked());
+
+    weft::cancellation_source src;
+    src.cancel();
+    auto canceled = weft::spawn(loop, [&]() -> weft::task<void> { auto g = co_await m.scoped_lock(src.token()); });
+    loop.poll();
+    REQUIRE(canceled.is_ready());
+    CHECK(canceled.is_canceled());
+    CHECK_FALSE(m.is_locked());
+}

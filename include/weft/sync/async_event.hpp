@@ -42,6 +42,9 @@ protected:
 
     /// Completes when the event is set; `consume` (auto-reset) resets it for this waiter.
     task<void> wait_impl(cancellation_token token, bool consume) {
+        if (token.is_cancellation_requested()) {
+            return canceled_task<void>(); // consumes no signal
+        }
         {
             std::lock_guard lock(core_->mutex);
             if (core_->set) {

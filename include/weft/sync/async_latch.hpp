@@ -50,6 +50,9 @@ public:
 
     /// Completes when the count is zero (at once if it is); canceled if `token` fires first.
     [[nodiscard]] task<void> wait(cancellation_token token = {}) {
+        if (token.is_cancellation_requested()) {
+            return detail::canceled_task<void>();
+        }
         {
             std::lock_guard lock(core_->mutex);
             if (core_->count == 0) {

@@ -8,9 +8,11 @@
 #include <weft/detail/sync/waiter.hpp>
 #include <weft/task.hpp>
 
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -69,12 +71,28 @@ public:
         detail::dispose_all_locked(batch, core_->waiters);
     }
 
+    class scoped_lock_awaitable;
+
     /// Completes with the lock once this caller's turn comes; canceled if `token` fires first
     /// (then it holds nothing, and the mutex goes to the next waiter).
     [[nodiscard]] task<async_mutex_lock> lock(cancellation_token token = {}) {
+        if (token.is_cancellation_requested()) {
+            return detail::canceled_task<async_mutex_lock>();
+        }
         if (core_->try_acquire()) {
             return detail::ready_task<async_mutex_lock>(async_mutex_lock(this));
         }
+        return lock_slow(std::move(token));
+    }
+
+    /// For `co_await` only: `auto g = co_await m.scoped_lock(token);` is `co_await m.lock(token)`
+    /// without the task when the mutex is free (two compare-and-swaps in all, no allocation).
+    /// When it is not, it queues at the co_await (not at this call) and waits as lock() does.
+    /// Await it once, where it is made.
+    [[nodiscard]] scoped_lock_awaitable scoped_lock(cancellation_token token = {}) noexcept;
+
+private:
+    task<async_mutex_lock> lock_slow(cancellation_token token) {
         return detail::wait_slow<async_mutex_lock>(
             *core_,
             core_->waiters,
@@ -103,6 +121,7 @@ public:
             });
     }
 
+public:
     /// Locks if the mutex is free (then nobody waits); an empty lock otherwise.
     async_mutex_lock try_lock() noexcept { return core_->try_acquire() ? async_mutex_lock(this) : async_mutex_lock(); }
 
@@ -162,6 +181,36 @@ private:
 
     detail::ref_ptr<core> core_;
 };
+
+/// What async_mutex::scoped_lock() returns: takes a free mutex in await_ready (the coroutine
+/// goes on without suspending, as after a completed task); otherwise awaits lock()'s slow path.
+class async_mutex::scoped_lock_awaitable {
+public:
+    scoped_lock_awaitable(const scoped_lock_awaitable&) = delete;
+    scoped_lock_awaitable& operator=(const scoped_lock_awaitable&) = delete;
+
+    bool await_ready() {
+        if (!token_.is_cancellation_requested() && m_->core_->try_acquire()) {
+            return true;
+        }
+        waiting_.emplace(m_->lock_slow(std::move(token_)));
+        return waiting_->await_ready();
+    }
+    bool await_suspend(std::coroutine_handle<> h) noexcept { return waiting_->await_suspend(h); }
+    async_mutex_lock await_resume() { return waiting_ ? waiting_->await_resume() : async_mutex_lock(m_); }
+
+private:
+    friend class async_mutex;
+    scoped_lock_awaitable(async_mutex* m, cancellation_token token) noexcept : m_(m), token_(std::move(token)) {}
+
+    async_mutex* m_;
+    cancellation_token token_;
+    std::optional<detail::task_awaiter<async_mutex_lock, true>> waiting_;
+};
+
+inline async_mutex::scoped_lock_awaitable async_mutex::scoped_lock(cancellation_token token) noexcept {
+    return scoped_lock_awaitable(this, std::move(token));
+}
 
 inline void async_mutex_lock::unlock() noexcept {
     if (async_mutex* m = std::exchange(m_, nullptr)) {

@@ -143,6 +143,9 @@ private:
     };
 
     task<async_rw_hold> lock_impl(bool writer, cancellation_token& token) {
+        if (token.is_cancellation_requested()) {
+            return detail::canceled_task<async_rw_hold>();
+        }
         {
             std::lock_guard lock(core_->mutex);
             if (core_->waiters.empty() && core_->fits(writer)) {

@@ -137,6 +137,9 @@ private:
     template<typename R>
     task<R> acquire_impl(std::size_t n, detail::wait_bounds bounds) {
         check(n);
+        if (bounds.token.is_cancellation_requested()) {
+            return detail::canceled_task<R>(); // before the fast path, as every wait (.NET too)
+        }
         {
             std::lock_guard lock(core_->mutex);
             if (n == 0 || (core_->waiters.empty() && core_->available >= n)) {

@@ -309,6 +309,9 @@ private:
     /// buffered channel a writable one always has room then (readers wait only on an empty
     /// buffer), so a claimed arm always delivers.
     task<void> write_impl(cancellation_token token, detail::select_group* group, T& v, bool borrowed) {
+        if (token.is_cancellation_requested()) {
+            return detail::canceled_task<void>(); // wrote nothing
+        }
         detail::finish_batch batch;
         {
             std::lock_guard lock(core_->mutex);
@@ -370,6 +373,9 @@ private:
 
     /// A read, or a select's arm (`group`): an arm claims its select before it takes anything.
     task<std::optional<T>> read_impl(cancellation_token token, detail::select_group* group) {
+        if (token.is_cancellation_requested()) {
+            return detail::canceled_task<std::optional<T>>(); // took nothing
+        }
         detail::finish_batch batch;
         {
             std::lock_guard lock(core_->mutex);
