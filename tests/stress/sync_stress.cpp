@@ -84,6 +84,17 @@ race_counts cancel_race(std::size_t rounds, Start start, Release release, Settle
     std::atomic<bool> stop{false};
     weft::cancellation_source* current = nullptr;
     std::atomic<std::size_t> cancel_ready{0};
+    std::atomic<std::size_t> cancel_running{0};
+    // a head start for one side, steered toward the point where each side wins half the rounds
+    // (the two paths cost differently per build and machine load): > 0 delays the release,
+    // < 0 the cancel; bounded, so a round stays short whatever the machine does
+    constexpr long max_bias = 1024;
+    std::atomic<long> bias{0};
+    auto head_start = [](long n) {
+        for (long spin = n; spin > 0; --spin) {
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+        }
+    };
     std::thread canceler([&] {
         std::size_t seen = 0;
         while (!stop.load()) {
@@ -93,9 +104,8 @@ race_counts cancel_race(std::size_t rounds, Start start, Release release, Settle
                 continue;
             }
             seen = r;
-            for (unsigned spin = r % 64; spin > 0; --spin) {
-                std::atomic_signal_fence(std::memory_order_seq_cst); // a varying head start
-            }
+            cancel_running.store(r, std::memory_order_release);
+            head_start(std::max(0L, -bias.load(std::memory_order_relaxed)) + static_cast<long>((r * 104729) % 256));
             current->cancel();
             round.store(r, std::memory_order_release);
         }
@@ -106,9 +116,14 @@ race_counts cancel_race(std::size_t rounds, Start start, Release release, Settle
         current = &src;
         auto w = start(src.token());
         cancel_ready.store(r, std::memory_order_release); // the token fires ...
-        for (std::size_t spin = (r * 7919) % 4096; spin > 0; --spin) {
-            std::atomic_signal_fence(std::memory_order_seq_cst);
+        // both sides running at once: a real race, also on a loaded machine (spin, so that
+        // this side starts as soon as the canceler does; yield now and then)
+        for (unsigned k = 1; cancel_running.load(std::memory_order_acquire) != r; ++k) {
+            if (k % 1024 == 0) {
+                std::this_thread::yield();
+            }
         }
+        head_start(std::max(0L, bias.load(std::memory_order_relaxed)) + static_cast<long>((r * 7919) % 256));
         release(); // ... while the resource is released
         while (round.load(std::memory_order_acquire) != r) {
             std::this_thread::yield();
@@ -116,9 +131,15 @@ race_counts cancel_race(std::size_t rounds, Start start, Release release, Settle
         switch (settle(w)) {
         case 1:
             ++c.granted;
+            if (bias.load(std::memory_order_relaxed) < max_bias) {
+                bias.fetch_add(8, std::memory_order_relaxed); // the release came first: delay it more
+            }
             break;
         case 0:
             ++c.canceled;
+            if (bias.load(std::memory_order_relaxed) > -max_bias) {
+                bias.fetch_sub(8, std::memory_order_relaxed);
+            }
             break;
         default:
             ++c.bad;
