@@ -553,3 +553,19 @@ TEST_CASE("async_mutex::scoped_lock: takes a free mutex without a task, waits in
     CHECK(canceled.is_canceled());
     CHECK_FALSE(m.is_locked());
 }
+
+TEST_CASE("async_semaphore: a timed-out acquire(n) at the head lets the ones behind it in") {
+    weft::async_semaphore sem(1);
+    auto head = sem.try_acquire_for(1ms, 3); // cannot fit: waits at the head, then times out
+    auto behind = sem.acquire(1);            // fits, but queued behind the head (strict FIFO)
+    while (!head.is_ready()) {
+        REQUIRE_FALSE(behind.is_ready()); // never before the head has left
+        std::this_thread::yield();
+    }
+    REQUIRE(done_soon(head));
+    CHECK_FALSE(head.get());
+    REQUIRE(done_soon(behind));
+    CHECK(behind.is_succeeded());
+    CHECK(sem.available() == 0);
+    CHECK(sem.waiters() == 0);
+}
