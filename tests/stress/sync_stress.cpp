@@ -66,6 +66,32 @@ struct mpmc_run {
     }
 };
 
+/// Waits for the producers, completes the channel, then waits for the consumers to drain it.
+template<typename T>
+void finish_mpmc(std::vector<weft::task<void>>& producers,
+                 weft::channel<T>& ch,
+                 std::vector<weft::task<void>>& consumers) {
+    for (auto& t : producers) {
+        REQUIRE(t.wait_for(600s));
+        t.get();
+    }
+    ch.complete();
+    for (auto& t : consumers) {
+        REQUIRE(t.wait_for(600s));
+        t.get();
+    }
+}
+
+/// Ledger entries not hit exactly once.
+template<typename Hits>
+std::size_t not_once(const Hits& hits) {
+    std::size_t wrong = 0;
+    for (auto& h : hits) {
+        wrong += h.load() != 1 ? 1U : 0U;
+    }
+    return wrong;
+}
+
 } // namespace
 
 namespace {
@@ -225,21 +251,9 @@ TEST_CASE("channel MPMC: 4 producers x 4 consumers, every item read exactly once
             }
         }));
     }
-    for (auto& t : ts) {
-        REQUIRE(t.wait_for(600s));
-        t.get();
-    }
-    ch.complete();
-    for (auto& t : cs) {
-        REQUIRE(t.wait_for(600s));
-        t.get();
-    }
+    finish_mpmc(ts, ch, cs);
     CHECK_FALSE(run.order_broken.load());
-    std::size_t wrong = 0;
-    for (auto& h : run.hits) {
-        wrong += h.load() != 1 ? 1U : 0U;
-    }
-    CHECK(wrong == 0);
+    CHECK(not_once(run.hits) == 0);
 }
 
 TEST_CASE("channel MPMC with canceled reads and complete() mid-stream: nothing lost, nothing doubled", "[stress]") {
@@ -287,15 +301,7 @@ TEST_CASE("channel MPMC with canceled reads and complete() mid-stream: nothing l
             }
         }));
     }
-    for (auto& t : ts) {
-        REQUIRE(t.wait_for(600s));
-        t.get();
-    }
-    ch.complete();
-    for (auto& t : cs) {
-        REQUIRE(t.wait_for(600s));
-        t.get();
-    }
+    finish_mpmc(ts, ch, cs);
     CHECK_FALSE(run.order_broken.load());
     std::size_t read = 0, doubled = 0;
     for (auto& h : run.hits) {
@@ -333,11 +339,7 @@ TEST_CASE("select over 3 channels with racing writers: every item taken exactly 
     for (auto& w : writers) {
         w.join();
     }
-    std::size_t wrong = 0;
-    for (auto& h : hits) {
-        wrong += h.load() != 1 ? 1U : 0U;
-    }
-    CHECK(wrong == 0);
+    CHECK(not_once(hits) == 0);
     CHECK(chs[0].size() + chs[1].size() + chs[2].size() == 0);
     CHECK(chs[0].waiting_readers() + chs[1].waiting_readers() + chs[2].waiting_readers() == 0);
 }
@@ -570,11 +572,7 @@ TEST_CASE("select over writes into 3 bounded channels with 3 readers: every item
     for (auto& r : readers) {
         r.join();
     }
-    std::size_t wrong = 0;
-    for (auto& h : hits) {
-        wrong += h.load() != 1 ? 1U : 0U;
-    }
-    CHECK(wrong == 0);
+    CHECK(not_once(hits) == 0);
     CHECK(wins[0] + wins[1] + wins[2] == n);
     CHECK(chs[0].waiting_writers() + chs[1].waiting_writers() + chs[2].waiting_writers() == 0);
 }
