@@ -26,6 +26,7 @@
 #include <weft/scheduler.hpp>
 #include <weft/spawn.hpp>
 #include <weft/strand.hpp>
+#include <weft/parallel.hpp>
 #include <weft/sync.hpp>
 #include <weft/task.hpp>
 #include <weft/task_group.hpp>

@@ -108,6 +108,17 @@ public:
         return item;
     }
 
+    /// Owner only. The newest item without taking it (a thief may take it meanwhile if it is the
+    /// last one: pop() then says so with nullptr), or nullptr if the deque looks empty.
+    T peek() const noexcept {
+        const std::int64_t b = bottom_.load(P::relaxed) - 1; // order: relaxed — owner's own word
+        const std::int64_t t = top_.load(P::relaxed);        // order: relaxed — a hint; pop() decides
+        if (t > b) {
+            return nullptr;
+        }
+        return ring_.load(P::relaxed)->get(b); // order: relaxed — owner's own ring
+    }
+
     /// Any thread. The oldest item, or nullptr if the deque was empty or another thread won it.
     T steal() noexcept {
         std::int64_t t = top_.load(P::acquire); // order: acquire — pairs with other thieves' CAS
