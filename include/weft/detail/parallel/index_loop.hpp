@@ -10,7 +10,8 @@
 //    A stolen range moves into the thief's own slot, so it can be stolen again; between the two
 //    locks it is held by an active participant (§2 still holds). The share of a helper that never
 //    came is taken the same way, which is how the caller finishes alone on a blocked pool.
-// §7 Chunk size. simple: `grain`. fixed: `grain` if set, else the whole share, and stealing only
+// §7 Chunk size. Chunks and steals cut only at multiples of `grain` from the start, so every
+//    chunk but the range's last holds at least `grain` iterations. simple: `grain`. fixed: `grain` if set, else the whole share, and stealing only
 //    from slots whose owner never joined. automatic: starts at `grain`, doubles while a chunk
 //    takes under half the target time and halves above twice it (never under `grain`), so a
 //    chunk costs one uncontended lock and one clock read per ~16 us of work whatever the body
@@ -77,12 +78,15 @@ public:
         , grain_(std::max<std::uint64_t>(o.grain, 1))
         , user_grain_(o.grain > 1)
         , slots_(std::make_unique<range_slot[]>(participants)) {
-        const std::uint64_t share = n / participants, extra = n % participants;
+        // shares cut at multiples of the grain (§7: every chunk but the range's last is whole)
+        const std::uint64_t units = n / grain_ + (n % grain_ != 0 ? 1U : 0U);
+        const std::uint64_t share = units / participants, extra = units % participants;
         std::uint64_t at = 0;
         for (unsigned j = 0; j < participants; ++j) {
             const std::uint64_t size = share + (j < extra ? 1U : 0U);
-            slots_[j].begin.store(at, relaxed); // order: relaxed — published by the helpers' posting
-            slots_[j].end.store(at + size, relaxed); // order: relaxed — the same
+            const std::uint64_t end = n / grain_ < at + size ? n : (at + size) * grain_;
+            slots_[j].begin.store(at > n / grain_ ? n : at * grain_, relaxed); // order: relaxed — published by the helpers' posting
+            slots_[j].end.store(end, relaxed); // order: relaxed — the same
             at += size;
         }
     }
@@ -200,9 +204,10 @@ private:
                 v.lock.unlock();
                 continue; // the hint was stale: look again
             }
+            // the victim keeps the front half in whole grains; a single grain goes whole
             const std::uint64_t left = e - b;
-            const std::uint64_t take = only_absent || left == 1 ? left : left - left / 2;
-            const std::uint64_t from = e - take;
+            const std::uint64_t units = left / grain_ + (left % grain_ != 0 ? 1U : 0U);
+            const std::uint64_t from = only_absent ? b : b + (units / 2) * grain_;
             v.end.store(from, relaxed); // order: relaxed — under the lock
             v.lock.unlock();
             range_slot& own = slots_[me];

@@ -118,17 +118,17 @@ public:
                 unlisted_ = std::move(e);
             }
         }
-        flags_.fetch_or(failed, relaxed); // order: relaxed — read after the loop finished
         if (stop_on_failure_) {
             lower_limit(0);
         }
+        flags_.fetch_or(failed, release); // order: release — whoever sees `failed` sees the limit
     }
     void keep_going_on_failure() noexcept { stop_on_failure_ = false; }
     /// A source threw away iterations that had not started (stop, break, cancel, failure).
     void mark_dropped() noexcept { dropped_.store(true, relaxed); } // order: relaxed — read after the finish
 
     bool is_stopped() const noexcept { return (flags_.load(relaxed) & stopped) != 0; } // order: relaxed — a flag
-    bool is_exceptional() const noexcept { return (flags_.load(relaxed) & failed) != 0; } // order: relaxed — a flag
+    bool is_exceptional() const noexcept { return (flags_.load(acquire) & failed) != 0; } // order: acquire — pairs with fail()
     std::uint64_t lowest_break() const noexcept { return lowest_break_.load(relaxed); } // order: relaxed — a minimum
 
     // ---- §1–§3 participants -----------------------------------------------------------------
@@ -226,7 +226,7 @@ private:
         std::uint32_t cur = active_.load(acquire); // order: acquire — pairs with leave()
         while ((cur & count_mask) != 0) {
             // order: acquire on failure — the next value to look at
-            if ((cur & sleeping) == 0 && !active_.compare_exchange_weak(cur, cur | sleeping, relaxed, acquire)) {
+            if ((cur & sleeping) == 0 && !active_.compare_exchange_weak(cur, cur | sleeping, acquire, acquire)) {
                 continue;
             }
             futex_wait(active_, cur | sleeping);
