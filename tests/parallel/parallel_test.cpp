@@ -208,7 +208,8 @@ TEST_CASE("parallel_for: steps up and down give the index set of a serial loop, 
     const int cases = 2000;
     for (int c = 0; c < cases; ++c) {
         const int anchors[] = {INT_MIN, INT_MIN + 7, -1000, 0, 1000, INT_MAX - 7, INT_MAX};
-        const int a = anchors[rng() % 7] + static_cast<int>(rng() % 5) * (anchors[rng() % 7] < 0 ? 1 : -1);
+        const int anchor = anchors[rng() % 7];
+        const int a = anchor + static_cast<int>(rng() % 5) * (anchor < 0 ? 1 : -1); // toward zero: no overflow
         const int span = static_cast<int>(rng() % 3000);
         const int magnitude = 1 + static_cast<int>(rng() % 40);
         const int step = rng() % 2 == 0 ? magnitude : -magnitude;

@@ -140,6 +140,28 @@ loop_result<I> index_loop_of(thread_pool& pool, I first, I last, I step, Body& b
     return make_result(map, completed, lowest);
 }
 
+/// Tiles are numbered down bands of `tile_band` tile columns: consecutive tiles share their
+/// columns and move down the rows, so a chunk of them touches a compact block of both the rows
+/// and the columns (a transpose reads and writes near where it did last).
+inline constexpr std::uint64_t tile_band = 8;
+
+/// The (tile row, tile column) of tile number `t`.
+inline std::pair<std::uint64_t, std::uint64_t> tile_at(std::uint64_t t, std::uint64_t tile_rows, std::uint64_t tile_cols) noexcept {
+    const std::uint64_t full_bands = tile_cols / tile_band;
+    if (full_bands == 0) {
+        return {t / tile_cols, t % tile_cols}; // one band, narrower than tile_band
+    }
+    const std::uint64_t per_band = tile_rows * tile_band; // at most the tile count: no overflow
+    const std::uint64_t band = t / per_band;
+    if (band < full_bands) {
+        const std::uint64_t within = t - band * per_band;
+        return {within / tile_band, band * tile_band + within % tile_band};
+    }
+    const std::uint64_t width = tile_cols - full_bands * tile_band;
+    const std::uint64_t within = t - full_bands * per_band;
+    return {within / width, full_bands * tile_band + within % width};
+}
+
 /// The tile grain of one dimension of a blocked_range2d.
 inline std::uint64_t tile_grain(std::size_t grain) noexcept {
     return grain > 1 ? grain : 64;
@@ -200,7 +222,8 @@ void parallel_for(thread_pool& pool, const blocked_range<I>& range, Body&& body,
 }
 
 /// Runs `body(tile)` on tiles of `range` that together cover it once: tiles of
-/// rows().grain() x cols().grain() (64 for a grain left at 1), in row-major order of tiles.
+/// rows().grain() x cols().grain() (64 for a grain left at 1); chunks of neighbouring tiles
+/// (bands of 8 tile columns, walked down the rows).
 /// Throws std::length_error if the tiles cannot be counted in 64 bits.
 template<std::integral R, std::integral C, typename Body>
     requires std::is_invocable_v<Body&, const blocked_range2d<R, C>&>
@@ -222,12 +245,13 @@ void parallel_for(thread_pool& pool, const blocked_range2d<R, C>& range, Body&& 
     struct runner {
         std::remove_reference_t<Body>* body;
         const blocked_range2d<R, C>* whole;
-        std::uint64_t rg, cg, tile_cols, rows, cols;
+        std::uint64_t rg, cg, tile_rows, tile_cols, rows, cols;
         void operator()(std::uint64_t b, std::uint64_t e) {
             const detail::parallel::index_map<R> rmap{static_cast<std::make_unsigned_t<R>>(whole->rows().begin()), 1U};
             const detail::parallel::index_map<C> cmap{static_cast<std::make_unsigned_t<C>>(whole->cols().begin()), 1U};
             for (std::uint64_t t = b; t < e; ++t) {
-                const std::uint64_t r0 = (t / tile_cols) * rg, c0 = (t % tile_cols) * cg;
+                const auto [tr, tc] = detail::parallel::tile_at(t, tile_rows, tile_cols);
+                const std::uint64_t r0 = tr * rg, c0 = tc * cg;
                 const std::uint64_t r1 = rows - r0 > rg ? r0 + rg : rows, c1 = cols - c0 > cg ? c0 + cg : cols;
                 std::invoke(*body, blocked_range2d<R, C>(blocked_range<R>(rmap.at(r0), rmap.at(r1)),
                                                          blocked_range<C>(cmap.at(c0), cmap.at(c1))));
@@ -235,7 +259,7 @@ void parallel_for(thread_pool& pool, const blocked_range2d<R, C>& range, Body&& 
         }
         void finish() noexcept {}
     };
-    auto factory = [&](loop_core&) { return runner{&body, &range, rg, cg, tile_cols, rows, cols}; };
+    auto factory = [&](loop_core&) { return runner{&body, &range, rg, cg, tile_rows, tile_cols, rows, cols}; };
     loop_options chunked = o;
     chunked.grain = 1; // the tile is the grain
     bool completed = true;
