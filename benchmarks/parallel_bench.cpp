@@ -91,7 +91,8 @@ int threads_of(const benchmark::State& st) {
 }
 
 /// Transposes the tile [r0, r1) x [c0, c1) of an n x n matrix, in 16 x 16 blocks.
-void transpose_tile(const float* a, float* t, std::size_t n, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
+void transpose_tile(
+    const float* a, float* t, std::size_t n, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
     for (std::size_t rb = r0; rb < r1; rb += 16) {
         for (std::size_t cb = c0; cb < c1; cb += 16) {
             const std::size_t re = std::min(rb + 16, r1), ce = std::min(cb + 16, c1);
@@ -153,7 +154,8 @@ struct matrix_data {
     }
     bool ok() const {
         const std::size_t n = transpose_n;
-        return t[1 * n + 0] == a[0 * n + 1] && t[(n - 1) * n + 3] == a[3 * n + n - 1] && t[7 * n + 4093] == a[4093 * n + 7];
+        return t[1 * n + 0] == a[0 * n + 1] && t[(n - 1) * n + 3] == a[3 * n + n - 1] &&
+               t[7 * n + 4093] == a[4093 * n + 7];
     }
 };
 matrix_data& matrix() {
@@ -162,7 +164,8 @@ matrix_data& matrix() {
 }
 
 void set_w6_counters(benchmark::State& st, std::size_t bytes_per_element) {
-    st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations()) * static_cast<std::int64_t>(w6().n * bytes_per_element));
+    st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations()) *
+                         static_cast<std::int64_t>(w6().n * bytes_per_element));
 }
 
 // ---- serial -------------------------------------------------------------------------------------
@@ -206,30 +209,49 @@ void BM_w6_sum_weft(benchmark::State& st) {
     w6_data& d = w6();
     for (auto _ : st) {
         const double s = weft::parallel_reduce(
-            p.pool, weft::blocked_range<std::size_t>(0, d.n), 0.0,
-            [&](const weft::blocked_range<std::size_t>& r, double acc) { return acc + sum_kernel(d.x.get() + r.begin(), r.size()); },
+            p.pool,
+            weft::blocked_range<std::size_t>(0, d.n),
+            0.0,
+            [&](const weft::blocked_range<std::size_t>& r, double acc) {
+                return acc + sum_kernel(d.x.get() + r.begin(), r.size());
+            },
             std::plus<>{});
         check(sum_ok(s), "weft sum");
     }
     set_w6_counters(st, 4);
 }
-void BM_w6_saxpy_weft(benchmark::State& st) {
+void saxpy_weft(benchmark::State& st, weft::partitioner split) {
     weft_pool p(st);
     w6_data& d = w6();
+    weft::loop_options o;
+    o.split = split;
     for (auto _ : st) {
-        weft::parallel_for(p.pool, weft::blocked_range<std::size_t>(0, d.n), [&](const weft::blocked_range<std::size_t>& r) {
-            saxpy_kernel(saxpy_a, d.x.get() + r.begin(), d.y.get() + r.begin(), r.size());
-        });
+        weft::parallel_for(
+            p.pool,
+            weft::blocked_range<std::size_t>(0, d.n),
+            [&](const weft::blocked_range<std::size_t>& r) {
+                saxpy_kernel(saxpy_a, d.x.get() + r.begin(), d.y.get() + r.begin(), r.size());
+            },
+            o);
     }
     check(saxpy_ok(), "weft saxpy");
     set_w6_counters(st, 12);
+}
+void BM_w6_saxpy_weft(benchmark::State& st) {
+    saxpy_weft(st, weft::partitioner::automatic);
+}
+void BM_w6_saxpy_weft_fixed(benchmark::State& st) {
+    saxpy_weft(st, weft::partitioner::fixed);
 }
 void BM_fine_weft(benchmark::State& st) {
     weft_pool p(st);
     for (auto _ : st) {
         std::atomic<long> done{0};
         weft::parallel_for_local(
-            p.pool, 0L, fine_iterations, [] { return 0L; },
+            p.pool,
+            0L,
+            fine_iterations,
+            [] { return 0L; },
             [](long i, long& count) {
                 benchmark::DoNotOptimize(spin_units(static_cast<double>(i), 1));
                 ++count;
@@ -256,9 +278,13 @@ void BM_transpose_weft(benchmark::State& st) {
     matrix_data& m = matrix();
     const std::size_t n = transpose_n;
     for (auto _ : st) {
-        weft::parallel_for(p.pool, weft::blocked_range2d<std::size_t>(0, n, 64, 0, n, 64), [&](const weft::blocked_range2d<std::size_t>& t) {
-            transpose_tile(m.a.data(), m.t.data(), n, t.rows().begin(), t.rows().end(), t.cols().begin(), t.cols().end());
-        });
+        weft::parallel_for(
+            p.pool,
+            weft::blocked_range2d<std::size_t>(0, n, 64, 0, n, 64),
+            [&](const weft::blocked_range2d<std::size_t>& t) {
+                transpose_tile(
+                    m.a.data(), m.t.data(), n, t.rows().begin(), t.rows().end(), t.cols().begin(), t.cols().end());
+            });
     }
     check(m.ok(), "weft transpose");
     st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations()) * static_cast<std::int64_t>(n * n * 8));
@@ -318,8 +344,11 @@ void BM_w6_sum_tbb(benchmark::State& st) {
     w6_data& d = w6();
     for (auto _ : st) {
         const double s = tbb::parallel_reduce(
-            tbb::blocked_range<std::size_t>(0, d.n), 0.0,
-            [&](const tbb::blocked_range<std::size_t>& r, double acc) { return acc + sum_kernel(d.x.get() + r.begin(), r.size()); },
+            tbb::blocked_range<std::size_t>(0, d.n),
+            0.0,
+            [&](const tbb::blocked_range<std::size_t>& r, double acc) {
+                return acc + sum_kernel(d.x.get() + r.begin(), r.size());
+            },
             std::plus<>{});
         check(sum_ok(s), "tbb sum");
     }
@@ -367,9 +396,11 @@ void BM_transpose_tbb(benchmark::State& st) {
     matrix_data& m = matrix();
     const std::size_t n = transpose_n;
     for (auto _ : st) {
-        tbb::parallel_for(tbb::blocked_range2d<std::size_t>(0, n, 64, 0, n, 64), [&](const tbb::blocked_range2d<std::size_t>& t) {
-            transpose_tile(m.a.data(), m.t.data(), n, t.rows().begin(), t.rows().end(), t.cols().begin(), t.cols().end());
-        });
+        tbb::parallel_for(
+            tbb::blocked_range2d<std::size_t>(0, n, 64, 0, n, 64), [&](const tbb::blocked_range2d<std::size_t>& t) {
+                transpose_tile(
+                    m.a.data(), m.t.data(), n, t.rows().begin(), t.rows().end(), t.cols().begin(), t.cols().end());
+            });
     }
     check(m.ok(), "tbb transpose");
     st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations()) * static_cast<std::int64_t>(n * n * 8));
@@ -451,8 +482,11 @@ int main(int argc, char** argv) {
 #endif
     WEFT_BENCH(BM_w6_sum_threads, "w6_sum", "threads");
 
-    benchmark::RegisterBenchmark("BM_w6_saxpy/serial", BM_w6_saxpy_serial)->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("BM_w6_saxpy/serial", BM_w6_saxpy_serial)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
     WEFT_BENCH(BM_w6_saxpy_weft, "w6_saxpy", "weft");
+    WEFT_BENCH(BM_w6_saxpy_weft_fixed, "w6_saxpy", "weft_fixed");
 #if WEFT_BENCH_HAVE_TBB
     WEFT_BENCH(BM_w6_saxpy_tbb, "w6_saxpy", "tbb");
 #endif

@@ -18,6 +18,7 @@
 #include <weft/io/udp.hpp>
 #include <weft/limited_scheduler.hpp>
 #include <weft/local_task.hpp>
+#include <weft/parallel.hpp>
 #include <weft/placement.hpp>
 #include <weft/pool_options.hpp>
 #include <weft/promise.hpp>
@@ -26,7 +27,6 @@
 #include <weft/scheduler.hpp>
 #include <weft/spawn.hpp>
 #include <weft/strand.hpp>
-#include <weft/parallel.hpp>
 #include <weft/sync.hpp>
 #include <weft/task.hpp>
 #include <weft/task_group.hpp>

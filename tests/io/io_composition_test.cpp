@@ -2,17 +2,21 @@
 // run on both backends: a strand (and a run loop) keeps its context across an await on a timer
 // and on a socket read; get() on an I/O thread throws deadlock_error; with_timeout cancels the
 // read it times out (its buffer is never written afterwards, the bytes stay in the stream);
-// the token form of with_timeout; when_any(cancel_losers) over a read and a timer.
+// the token form of with_timeout; when_any(cancel_losers) over a read and a timer; for_each_async
+// bodies awaiting reads (no worker held).
+#include <weft/parallel.hpp>
 #include <weft/weft.hpp>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <numeric>
 #include <span>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "catch.hpp"
 #include "io/io_support.hpp"
@@ -221,4 +225,40 @@ TEST_CASE("io: a strand item running on an I/O thread also throws deadlock_error
     auto t = weft::spawn(on_io, [&] { weft::delay(io, 1ms).get(); }); // only that thread fires it
     REQUIRE(t.wait_for(20s));
     CHECK_THROWS_AS(t.get(), weft::deadlock_error);
+}
+
+TEST_CASE("io: for_each_async bodies awaiting reads hold no worker, and each body starts on the pool") {
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    weft::io_context io;
+    std::vector<weft_test::tcp_pair> pairs;
+    for (int i = 0; i < 6; ++i) {
+        pairs.push_back(connect_pair(io));
+    }
+    std::atomic<int> waiting{0};
+    std::atomic<int> started_off_pool{0};
+    std::vector<std::string> got(pairs.size());
+    std::vector<std::size_t> order(pairs.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    auto loop = weft::for_each_async(pool, order, order.size(), [&](std::size_t k) -> weft::task<void> {
+        started_off_pool.fetch_add(pool.runs_on_this_thread() ? 0 : 1);
+        std::array<char, 4> buf{};
+        waiting.fetch_add(1);
+        co_await pairs[k].server.read_exact(std::as_writable_bytes(std::span(buf)));
+        got[k].assign(buf.data(), buf.size());
+    });
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    while (waiting.load() < 6 && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(1ms);
+    }
+    CHECK(waiting.load() == 6); // six reads pending at once with one worker thread
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+        const std::string msg = "ab" + std::to_string(10 + k);
+        await_get(pairs[k].client.write_all(std::as_bytes(std::span(msg.data(), msg.size()))));
+    }
+    REQUIRE(loop.wait_for(20s));
+    loop.get();
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+        CHECK(got[k] == "ab" + std::to_string(10 + k));
+    }
+    CHECK(started_off_pool.load() == 0);
 }

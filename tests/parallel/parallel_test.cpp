@@ -81,13 +81,15 @@ TEST_CASE("parallel_for: every index runs exactly once, with each partitioner, f
         for (auto split : {weft::partitioner::automatic, weft::partitioner::fixed, weft::partitioner::simple}) {
             for (std::size_t grain : {0U, 1U, 7U, 1000U}) {
                 ledger l(n);
-                auto r = weft::parallel_for(pool, std::size_t{0}, n, [&](std::size_t i) { l.mark(i); }, with_split(split, grain));
+                auto r = weft::parallel_for(
+                    pool, std::size_t{0}, n, [&](std::size_t i) { l.mark(i); }, with_split(split, grain));
                 CHECK(r.completed);
                 CHECK_FALSE(r.lowest_break_iteration);
                 CHECK(l.count(1) == n);
                 ledger from_worker(n);
                 weft::spawn(pool, [&] {
-                    weft::parallel_for(pool, std::size_t{0}, n, [&](std::size_t i) { from_worker.mark(i); }, with_split(split, grain));
+                    weft::parallel_for(
+                        pool, std::size_t{0}, n, [&](std::size_t i) { from_worker.mark(i); }, with_split(split, grain));
                 }).get();
                 CHECK(from_worker.count(1) == n);
             }
@@ -101,15 +103,20 @@ TEST_CASE("parallel_for: the workers take part, and max_degree caps the threads 
     std::set<std::thread::id> seen;
     // iterations that wait for each other until two threads are in: only possible with a helper
     std::atomic<int> inside{0};
-    weft::parallel_for(pool, 0, 2, [&](int) {
-        inside.fetch_add(1);
-        const auto until = std::chrono::steady_clock::now() + 20s;
-        while (inside.load() < 2 && std::chrono::steady_clock::now() < until) {
-            std::this_thread::yield();
-        }
-        std::lock_guard g(m);
-        seen.insert(std::this_thread::get_id());
-    }, with_split(weft::partitioner::simple));
+    weft::parallel_for(
+        pool,
+        0,
+        2,
+        [&](int) {
+            inside.fetch_add(1);
+            const auto until = std::chrono::steady_clock::now() + 20s;
+            while (inside.load() < 2 && std::chrono::steady_clock::now() < until) {
+                std::this_thread::yield();
+            }
+            std::lock_guard g(m);
+            seen.insert(std::this_thread::get_id());
+        },
+        with_split(weft::partitioner::simple));
     CHECK(seen.size() == 2);
     CHECK(inside.load() == 2);
 
@@ -119,11 +126,16 @@ TEST_CASE("parallel_for: the workers take part, and max_degree caps the threads 
         weft::loop_options o;
         o.max_degree = degree;
         o.split = weft::partitioner::simple;
-        weft::parallel_for(four, 0, 2000, [&](int) {
-            peak.enter();
-            std::this_thread::sleep_for(10us);
-            peak.leave();
-        }, o);
+        weft::parallel_for(
+            four,
+            0,
+            2000,
+            [&](int) {
+                peak.enter();
+                std::this_thread::sleep_for(10us);
+                peak.leave();
+            },
+            o);
         CHECK(peak.peak.load() <= static_cast<int>(degree));
         CHECK(peak.peak.load() >= 1);
     }
@@ -156,7 +168,9 @@ TEST_CASE("parallel_for: the caller runs every chunk when the workers are all bl
     });
     blocked2.wait();
     ledger l2(1000);
-    weft::spawn(pool, [&] { weft::parallel_for(pool, 0, 1000, [&](int i) { l2.mark(static_cast<std::size_t>(i)); }); }).get();
+    weft::spawn(pool, [&] {
+        weft::parallel_for(pool, 0, 1000, [&](int i) { l2.mark(static_cast<std::size_t>(i)); });
+    }).get();
     CHECK(l2.count(1) == 1000);
     release2.count_down();
     c.get();
@@ -180,10 +194,15 @@ TEST_CASE("parallel_for: empty, one-element, reversed and near-the-limits ranges
     // the last indices of the widest types: no overflow while splitting or stepping
     std::mutex m;
     std::vector<std::size_t> top;
-    weft::parallel_for(pool, SIZE_MAX - 1000, SIZE_MAX, [&](std::size_t i) {
-        std::lock_guard g(m);
-        top.push_back(i);
-    }, with_split(weft::partitioner::simple));
+    weft::parallel_for(
+        pool,
+        SIZE_MAX - 1000,
+        SIZE_MAX,
+        [&](std::size_t i) {
+            std::lock_guard g(m);
+            top.push_back(i);
+        },
+        with_split(weft::partitioner::simple));
     std::sort(top.begin(), top.end());
     REQUIRE(top.size() == 1000);
     CHECK(top.front() == SIZE_MAX - 1000);
@@ -199,7 +218,8 @@ TEST_CASE("parallel_for: empty, one-element, reversed and near-the-limits ranges
 
     CHECK_THROWS_AS(weft::parallel_for(pool, 0, 10, 0, [](int) {}), std::invalid_argument);
     CHECK_THROWS_AS(weft::parallel_for(pool, -1, std::size_t{10}, [](std::size_t) {}), std::invalid_argument);
-    CHECK_THROWS_AS(weft::parallel_for(pool, std::size_t{0}, std::size_t{10}, -1, [](std::size_t) {}), std::invalid_argument);
+    CHECK_THROWS_AS(weft::parallel_for(pool, std::size_t{0}, std::size_t{10}, -1, [](std::size_t) {}),
+                    std::invalid_argument);
 }
 
 TEST_CASE("parallel_for: steps up and down give the index set of a serial loop, at the limits of int") {
@@ -221,14 +241,21 @@ TEST_CASE("parallel_for: steps up and down give the index set of a serial loop, 
         }
         std::mutex m;
         std::vector<int> got;
-        weft::parallel_for(pool, a, b, step, [&](int i) {
-            std::lock_guard g(m);
-            got.push_back(i);
-        }, with_split(weft::partitioner::automatic, rng() % 4));
+        weft::parallel_for(
+            pool,
+            a,
+            b,
+            step,
+            [&](int i) {
+                std::lock_guard g(m);
+                got.push_back(i);
+            },
+            with_split(weft::partitioner::automatic, rng() % 4));
         std::sort(serial.begin(), serial.end());
         std::sort(got.begin(), got.end());
         if (got != serial) {
-            FAIL("from " << a << " to " << b << " by " << step << ": " << got.size() << " indices, serial " << serial.size());
+            FAIL("from " << a << " to " << b << " by " << step << ": " << got.size() << " indices, serial "
+                         << serial.size());
         }
     }
     SUCCEED("random ranges and steps match a serial loop");
@@ -280,7 +307,8 @@ TEST_CASE("parallel_for: break_loop runs every iteration below the lowest break 
     CHECK(*r3.lowest_break_iteration == 50);
 }
 
-TEST_CASE("parallel_for: after stop() no iteration starts, at most one per other participant was already past its check") {
+TEST_CASE(
+    "parallel_for: after stop() no iteration starts, at most one per other participant was already past its check") {
     weft::thread_pool pool(weft::pool_options{.threads = 2});
     for (int round = 0; round < 20; ++round) {
         std::atomic<bool> stopped{false};
@@ -308,30 +336,41 @@ TEST_CASE("parallel_for: after stop() no iteration starts, at most one per other
 TEST_CASE("parallel_for: stop() and break_loop() in the same loop is an error") {
     weft::thread_pool pool(weft::pool_options{.threads = 2});
     auto errors = errors_of([&] {
-        weft::parallel_for(pool, 0, 100, [&](int i, weft::loop_state& s) {
-            if (i == 10) {
-                s.break_loop();
-                s.stop();
-            }
-        }, with_split(weft::partitioner::simple));
+        weft::parallel_for(
+            pool,
+            0,
+            100,
+            [&](int i, weft::loop_state& s) {
+                if (i == 10) {
+                    s.break_loop();
+                    s.stop();
+                }
+            },
+            with_split(weft::partitioner::simple));
     });
     REQUIRE(errors.size() == 1);
     CHECK_THROWS_AS(std::rethrow_exception(errors[0]), std::logic_error);
 }
 
-TEST_CASE("parallel_for: every exception thrown by an iteration is kept, and no iteration starts once the failure is known") {
+TEST_CASE(
+    "parallel_for: every exception thrown by an iteration is kept, and no iteration starts once the failure is known") {
     weft::thread_pool pool(weft::pool_options{.threads = 2});
     for (auto split : {weft::partitioner::automatic, weft::partitioner::simple}) {
         std::atomic<int> thrown{0};
         std::atomic<int> ran{0};
         auto errors = errors_of([&] {
-            weft::parallel_for(pool, 0, 100'000, [&](int i) {
-                ran.fetch_add(1);
-                if (i % 1000 == 999) {
-                    thrown.fetch_add(1);
-                    throw std::runtime_error(std::to_string(i));
-                }
-            }, with_split(split, 10));
+            weft::parallel_for(
+                pool,
+                0,
+                100'000,
+                [&](int i) {
+                    ran.fetch_add(1);
+                    if (i % 1000 == 999) {
+                        thrown.fetch_add(1);
+                        throw std::runtime_error(std::to_string(i));
+                    }
+                },
+                with_split(split, 10));
         });
         REQUIRE(static_cast<int>(errors.size()) == thrown.load());
         CHECK(thrown.load() >= 1);
@@ -350,14 +389,19 @@ TEST_CASE("parallel_for: every exception thrown by an iteration is kept, and no 
         // failure, nothing else starts (the other participant may be one iteration past its check)
         std::atomic<int> saw_failure{0};
         (void)errors_of([&] {
-            weft::parallel_for(pool, 0, 100'000, [&](int i, weft::loop_state& s) {
-                if (s.is_exceptional()) {
-                    saw_failure.fetch_add(1);
-                }
-                if (i == 999) {
-                    throw std::runtime_error("999");
-                }
-            }, with_split(split, 10));
+            weft::parallel_for(
+                pool,
+                0,
+                100'000,
+                [&](int i, weft::loop_state& s) {
+                    if (s.is_exceptional()) {
+                        saw_failure.fetch_add(1);
+                    }
+                    if (i == 999) {
+                        throw std::runtime_error("999");
+                    }
+                },
+                with_split(split, 10));
         });
         CHECK(saw_failure.load() <= 1);
     }
@@ -370,7 +414,9 @@ TEST_CASE("parallel_for: a canceled token stops new chunks and the loop throws o
     weft::loop_options o;
     o.token = before.token();
     std::atomic<int> ran{0};
-    CHECK_THROWS_AS(weft::parallel_for(pool, 0, 1000, [&](int) { ran.fetch_add(1); }, o), weft::operation_canceled);
+    CHECK_THROWS_AS(weft::parallel_for(
+                        pool, 0, 1000, [&](int) { ran.fetch_add(1); }, o),
+                    weft::operation_canceled);
     CHECK(ran.load() == 0);
 
     // mid-loop, grain G: what starts after the cancel is at most a chunk per participant
@@ -382,15 +428,20 @@ TEST_CASE("parallel_for: a canceled token stops new chunks and the loop throws o
     m.grain = grain;
     std::atomic<bool> canceled{false};
     std::atomic<std::size_t> after{0};
-    CHECK_THROWS_AS(weft::parallel_for(pool, 0, 1'000'000, [&](int i) {
-        if (canceled.load()) {
-            after.fetch_add(1);
-        }
-        if (i == 5000) {
-            mid.cancel();
-            canceled.store(true);
-        }
-    }, m),
+    CHECK_THROWS_AS(weft::parallel_for(
+                        pool,
+                        0,
+                        1'000'000,
+                        [&](int i) {
+                            if (canceled.load()) {
+                                after.fetch_add(1);
+                            }
+                            if (i == 5000) {
+                                mid.cancel();
+                                canceled.store(true);
+                            }
+                        },
+                        m),
                     weft::operation_canceled);
     CHECK(after.load() <= 2 * grain);
 
@@ -399,7 +450,8 @@ TEST_CASE("parallel_for: a canceled token stops new chunks and the loop throws o
     weft::loop_options l;
     l.token = late.token();
     l.split = weft::partitioner::simple;
-    auto r = weft::parallel_for(pool, 0, 1, [&](int) { late.cancel(); }, l);
+    auto r = weft::parallel_for(
+        pool, 0, 1, [&](int) { late.cancel(); }, l);
     CHECK(r.completed);
 }
 
@@ -420,12 +472,17 @@ TEST_CASE("parallel_for: operation_canceled from a body is the cancellation only
     weft::loop_options o;
     o.token = src.token();
     o.split = weft::partitioner::simple;
-    CHECK_THROWS_AS(weft::parallel_for(pool, 0, 10'000, [&](int i) {
-        if (i == 50) {
-            src.cancel();
-            src.token().throw_if_cancellation_requested();
-        }
-    }, o),
+    CHECK_THROWS_AS(weft::parallel_for(
+                        pool,
+                        0,
+                        10'000,
+                        [&](int i) {
+                            if (i == 50) {
+                                src.cancel();
+                                src.token().throw_if_cancellation_requested();
+                            }
+                        },
+                        o),
                     weft::operation_canceled);
 }
 
@@ -435,9 +492,12 @@ TEST_CASE("parallel_for: nested three levels deep on 1 and 2 workers, from main 
         auto nested = [&](ledger& l) {
             weft::parallel_for(pool, 0, 20, [&](int a) {
                 weft::parallel_for(pool, 0, 30, [&](int b) {
-                    weft::parallel_for(pool, 0, 40, [&](int c) {
-                        l.mark(static_cast<std::size_t>(a * 1200 + b * 40 + c));
-                    }, with_split(weft::partitioner::simple));
+                    weft::parallel_for(
+                        pool,
+                        0,
+                        40,
+                        [&](int c) { l.mark(static_cast<std::size_t>(a * 1200 + b * 40 + c)); },
+                        with_split(weft::partitioner::simple));
                 });
             });
         };
@@ -450,27 +510,33 @@ TEST_CASE("parallel_for: nested three levels deep on 1 and 2 workers, from main 
     }
 }
 
-TEST_CASE("parallel_for: a participant waiting in an inner loop never runs another outer iteration (no re-entered thread state)") {
+TEST_CASE("parallel_for: a participant waiting in an inner loop never runs another outer iteration (no re-entered "
+          "thread state)") {
     weft::thread_pool pool(weft::pool_options{.threads = 2});
     static thread_local bool scratch_in_use = false;
     static thread_local int depth = 0;
     std::atomic<int> reentered{0};
     std::atomic<int> deepest{0};
-    weft::parallel_for(pool, 0, 256, [&](int) {
-        if (scratch_in_use) {
-            reentered.fetch_add(1);
-        }
-        scratch_in_use = true;
-        ++depth;
-        weft::parallel_for(pool, 0, 1000, [&](int) {
-            const int d = depth + 1;
-            int p = deepest.load();
-            while (d > p && !deepest.compare_exchange_weak(p, d)) {
+    weft::parallel_for(
+        pool,
+        0,
+        256,
+        [&](int) {
+            if (scratch_in_use) {
+                reentered.fetch_add(1);
             }
-        });
-        --depth;
-        scratch_in_use = false;
-    }, with_split(weft::partitioner::simple));
+            scratch_in_use = true;
+            ++depth;
+            weft::parallel_for(pool, 0, 1000, [&](int) {
+                const int d = depth + 1;
+                int p = deepest.load();
+                while (d > p && !deepest.compare_exchange_weak(p, d)) {
+                }
+            });
+            --depth;
+            scratch_in_use = false;
+        },
+        with_split(weft::partitioner::simple));
     CHECK(reentered.load() == 0);
     CHECK(deepest.load() <= 2);
 }
@@ -479,10 +545,15 @@ TEST_CASE("parallel_for: an inner loop under a lock held by an outer iteration f
     weft::thread_pool pool(weft::pool_options{.threads = 2});
     std::mutex m;
     std::atomic<int> inner{0};
-    weft::parallel_for(pool, 0, 100, [&](int) {
-        std::lock_guard g(m);
-        weft::parallel_for(pool, 0, 100, [&](int) { inner.fetch_add(1); });
-    }, with_split(weft::partitioner::simple));
+    weft::parallel_for(
+        pool,
+        0,
+        100,
+        [&](int) {
+            std::lock_guard g(m);
+            weft::parallel_for(pool, 0, 100, [&](int) { inner.fetch_add(1); });
+        },
+        with_split(weft::partitioner::simple));
     CHECK(inner.load() == 10'000);
 }
 
@@ -490,15 +561,19 @@ TEST_CASE("parallel_for over blocked ranges: sub-ranges cover the range once, ea
     weft::thread_pool pool(weft::pool_options{.threads = 2});
     ledger l(100'003);
     std::atomic<int> small{0};
-    weft::parallel_for(pool, weft::blocked_range<std::size_t>(0, 100'003, 100), [&](const weft::blocked_range<std::size_t>& r) {
-        CHECK_FALSE(r.empty());
-        if (r.size() < 100 && r.end() != 100'003) {
-            small.fetch_add(1);
-        }
-        for (std::size_t i = r.begin(); i < r.end(); ++i) {
-            l.mark(i);
-        }
-    }, with_split(weft::partitioner::simple));
+    weft::parallel_for(
+        pool,
+        weft::blocked_range<std::size_t>(0, 100'003, 100),
+        [&](const weft::blocked_range<std::size_t>& r) {
+            CHECK_FALSE(r.empty());
+            if (r.size() < 100 && r.end() != 100'003) {
+                small.fetch_add(1);
+            }
+            for (std::size_t i = r.begin(); i < r.end(); ++i) {
+                l.mark(i);
+            }
+        },
+        with_split(weft::partitioner::simple));
     CHECK(l.count(1) == 100'003);
     CHECK(small.load() == 0);
     CHECK_THROWS_AS(weft::blocked_range<int>(5, 4), std::invalid_argument);
@@ -507,16 +582,17 @@ TEST_CASE("parallel_for over blocked ranges: sub-ranges cover the range once, ea
     const int rows = 300, cols = 170;
     ledger cells(rows * cols);
     std::atomic<int> too_big{0};
-    weft::parallel_for(pool, weft::blocked_range2d<int>(0, rows, 32, 0, cols, 16), [&](const weft::blocked_range2d<int>& t) {
-        if (t.rows().size() > 32 || t.cols().size() > 16) {
-            too_big.fetch_add(1);
-        }
-        for (int r = t.rows().begin(); r < t.rows().end(); ++r) {
-            for (int c = t.cols().begin(); c < t.cols().end(); ++c) {
-                cells.mark(static_cast<std::size_t>(r * cols + c));
+    weft::parallel_for(
+        pool, weft::blocked_range2d<int>(0, rows, 32, 0, cols, 16), [&](const weft::blocked_range2d<int>& t) {
+            if (t.rows().size() > 32 || t.cols().size() > 16) {
+                too_big.fetch_add(1);
             }
-        }
-    });
+            for (int r = t.rows().begin(); r < t.rows().end(); ++r) {
+                for (int c = t.cols().begin(); c < t.cols().end(); ++c) {
+                    cells.mark(static_cast<std::size_t>(r * cols + c));
+                }
+            }
+        });
     CHECK(cells.count(1) == static_cast<std::size_t>(rows * cols));
     CHECK(too_big.load() == 0);
 
@@ -524,14 +600,15 @@ TEST_CASE("parallel_for over blocked ranges: sub-ranges cover the range once, ea
     const std::size_t n = 257;
     std::vector<int> a(n * n), t(n * n, -1);
     std::iota(a.begin(), a.end(), 0);
-    weft::parallel_for(pool, weft::blocked_range2d<std::size_t>(0, n, 0, n), [&](const weft::blocked_range2d<std::size_t>& tile) {
-        CHECK(tile.rows().size() <= 64);
-        for (std::size_t r = tile.rows().begin(); r < tile.rows().end(); ++r) {
-            for (std::size_t c = tile.cols().begin(); c < tile.cols().end(); ++c) {
-                t[c * n + r] = a[r * n + c];
+    weft::parallel_for(
+        pool, weft::blocked_range2d<std::size_t>(0, n, 0, n), [&](const weft::blocked_range2d<std::size_t>& tile) {
+            CHECK(tile.rows().size() <= 64);
+            for (std::size_t r = tile.rows().begin(); r < tile.rows().end(); ++r) {
+                for (std::size_t c = tile.cols().begin(); c < tile.cols().end(); ++c) {
+                    t[c * n + r] = a[r * n + c];
+                }
             }
-        }
-    });
+        });
     bool ok = true;
     for (std::size_t r = 0; r < n; ++r) {
         for (std::size_t c = 0; c < n; ++c) {
@@ -570,7 +647,11 @@ TEST_CASE("parallel_for_local: one local per participant that ran, finally once 
     // with loop_state, and a throwing finally reported with the rest
     auto errors = errors_of([&] {
         weft::parallel_for_local(
-            pool, 0, 10, [] { return 0; }, [](int, weft::loop_state&, int& x) { ++x; },
+            pool,
+            0,
+            10,
+            [] { return 0; },
+            [](int, weft::loop_state&, int& x) { ++x; },
             [](int&) { throw std::runtime_error("finally"); });
     });
     CHECK(errors.size() >= 1);
@@ -582,14 +663,17 @@ TEST_CASE("parallel_reduce: both forms, init counted once, order kept for a non-
         const long long n = 1'000'000;
         const long long sum = weft::parallel_reduce(pool, 0LL, n, 5LL, std::plus<>{}, [](long long i) { return i; });
         CHECK(sum == 5 + n * (n - 1) / 2);
-        const long long tbb = weft::parallel_reduce(pool, weft::blocked_range<long long>(0, n), 0LL,
-                                                    [](const weft::blocked_range<long long>& r, long long acc) {
-                                                        for (long long i = r.begin(); i < r.end(); ++i) {
-                                                            acc += i;
-                                                        }
-                                                        return acc;
-                                                    },
-                                                    std::plus<>{});
+        const long long tbb = weft::parallel_reduce(
+            pool,
+            weft::blocked_range<long long>(0, n),
+            0LL,
+            [](const weft::blocked_range<long long>& r, long long acc) {
+                for (long long i = r.begin(); i < r.end(); ++i) {
+                    acc += i;
+                }
+                return acc;
+            },
+            std::plus<>{});
         CHECK(tbb == n * (n - 1) / 2);
         // string concatenation: associative, not commutative
         for (bool deterministic : {false, true}) {
@@ -597,9 +681,14 @@ TEST_CASE("parallel_reduce: both forms, init counted once, order kept for a non-
             o.deterministic = deterministic;
             o.split = weft::partitioner::simple;
             o.grain = 3;
-            const std::string s = weft::parallel_reduce(pool, 0, 2000, std::string("<"),
-                                                        [](std::string a, const std::string& b) { return a + b; },
-                                                        [](int i) { return std::string(1, static_cast<char>('a' + i % 26)); }, o);
+            const std::string s = weft::parallel_reduce(
+                pool,
+                0,
+                2000,
+                std::string("<"),
+                [](std::string a, const std::string& b) { return a + b; },
+                [](int i) { return std::string(1, static_cast<char>('a' + i % 26)); },
+                o);
             std::string serial = "<";
             for (int i = 0; i < 2000; ++i) {
                 serial += static_cast<char>('a' + i % 26);
@@ -607,8 +696,12 @@ TEST_CASE("parallel_reduce: both forms, init counted once, order kept for a non-
             CHECK(s == serial);
         }
         CHECK(weft::parallel_reduce(pool, 3, 3, 7, std::plus<>{}, [](int i) { return i; }) == 7);
-        CHECK(weft::parallel_reduce(pool, weft::blocked_range<int>(3, 3), 9,
-                                    [](const weft::blocked_range<int>&, int a) { return a + 1; }, std::plus<>{}) == 9);
+        CHECK(weft::parallel_reduce(
+                  pool,
+                  weft::blocked_range<int>(3, 3),
+                  9,
+                  [](const weft::blocked_range<int>&, int a) { return a + 1; },
+                  std::plus<>{}) == 9);
     }
 }
 
@@ -626,7 +719,8 @@ TEST_CASE("parallel_reduce: deterministic mode gives the same bits on every run 
     for (std::size_t threads : {1U, 2U}) {
         weft::thread_pool pool(weft::pool_options{.threads = threads});
         for (int run = 0; run < 20; ++run) {
-            const float s = weft::parallel_reduce(pool, 0, n, 0.0F, std::plus<>{}, [&](int i) { return v[static_cast<std::size_t>(i)]; }, o);
+            const float s = weft::parallel_reduce(
+                pool, 0, n, 0.0F, std::plus<>{}, [&](int i) { return v[static_cast<std::size_t>(i)]; }, o);
             std::uint32_t b = 0;
             std::memcpy(&b, &s, sizeof b);
             bits.insert(b);
@@ -650,7 +744,9 @@ TEST_CASE("parallel_reduce: an exception in a body is reported, operation_cancel
     src.cancel();
     weft::loop_options o;
     o.token = src.token();
-    CHECK_THROWS_AS(weft::parallel_reduce(pool, 0, 1000, 0, std::plus<>{}, [](int i) { return i; }, o), weft::operation_canceled);
+    CHECK_THROWS_AS(weft::parallel_reduce(
+                        pool, 0, 1000, 0, std::plus<>{}, [](int i) { return i; }, o),
+                    weft::operation_canceled);
 }
 
 TEST_CASE("parallel_for_each: random-access and forward ranges, each item once, break by position") {
@@ -665,7 +761,8 @@ TEST_CASE("parallel_for_each: random-access and forward ranges, each item once, 
     for (auto split : {weft::partitioner::automatic, weft::partitioner::simple, weft::partitioner::fixed}) {
         std::list<int> l(v.begin(), v.end());
         ledger ll(v.size());
-        weft::parallel_for_each(pool, l, [&](const int& x) { ll.mark(static_cast<std::size_t>(x)); }, with_split(split, 5));
+        weft::parallel_for_each(
+            pool, l, [&](const int& x) { ll.mark(static_cast<std::size_t>(x)); }, with_split(split, 5));
         CHECK(ll.count(1) == v.size());
     }
 
@@ -736,9 +833,12 @@ TEST_CASE("parallel_for_each: with simple chunks of one, a source that waits nev
         }
         src.release(10); // only once the ten there are all processed
     });
-    weft::parallel_for_each(pool, waiting_source::iterator{&src, 0}, waiting_source::iterator{&src, 20}, [&](int) {
-        processed.fetch_add(1);
-    }, with_split(weft::partitioner::simple, 1));
+    weft::parallel_for_each(
+        pool,
+        waiting_source::iterator{&src, 0},
+        waiting_source::iterator{&src, 20},
+        [&](int) { processed.fetch_add(1); },
+        with_split(weft::partitioner::simple, 1));
     releaser.join();
     CHECK(processed.load() == 20);
 }
@@ -746,7 +846,8 @@ TEST_CASE("parallel_for_each: with simple chunks of one, a source that waits nev
 TEST_CASE("parallel_invoke: every callable runs, on several threads, and every exception is kept") {
     weft::thread_pool pool(weft::pool_options{.threads = 2});
     std::atomic<int> a{0};
-    weft::parallel_invoke(pool, [&] { a += 1; }, [&] { a += 10; }, [&] { a += 100; });
+    weft::parallel_invoke(
+        pool, [&] { a += 1; }, [&] { a += 10; }, [&] { a += 100; });
     CHECK(a.load() == 111);
 
     // 100 callables, every one throws: all 100 reported
@@ -757,7 +858,8 @@ TEST_CASE("parallel_invoke: every callable runs, on several threads, and every e
     };
     auto errors = errors_of([&] {
         auto t10 = [&] {
-            weft::parallel_invoke(pool, thrower, thrower, thrower, thrower, thrower, thrower, thrower, thrower, thrower, thrower);
+            weft::parallel_invoke(
+                pool, thrower, thrower, thrower, thrower, thrower, thrower, thrower, thrower, thrower, thrower);
         };
         weft::parallel_invoke(pool, t10, t10, t10, t10, t10, t10, t10, t10, t10, t10);
     });
@@ -780,7 +882,8 @@ TEST_CASE("parallel_invoke: every callable runs, on several threads, and every e
             return k;
         }
         long x = 0, y = 0;
-        weft::parallel_invoke(one, [&] { x = fib(k - 1); }, [&] { y = fib(k - 2); });
+        weft::parallel_invoke(
+            one, [&] { x = fib(k - 1); }, [&] { y = fib(k - 2); });
         return x + y;
     };
     CHECK(weft::spawn(one, [&] { return fib(15); }).get() == 610);
@@ -812,7 +915,8 @@ TEST_CASE("for_each_async: at most `limit` bodies in flight, each item once, bod
     t.get();
     CHECK(peak.peak.load() == 4);
     CHECK(l.count(1) == items.size());
-    CHECK_THROWS_AS(weft::for_each_async(pool, items, 0, [](int) -> weft::task<void> { co_return; }), std::invalid_argument);
+    CHECK_THROWS_AS(weft::for_each_async(pool, items, 0, [](int) -> weft::task<void> { co_return; }),
+                    std::invalid_argument);
 }
 
 TEST_CASE("for_each_async: the first failure cancels the others' token, and only real failures are reported") {
@@ -850,9 +954,12 @@ TEST_CASE("for_each_async: the first failure cancels the others' token, and only
 
     // the caller's token: the task ends canceled
     weft::cancellation_source src;
-    auto canceled = weft::for_each_async(pool, items, 3, [&](int, weft::cancellation_token token) -> weft::task<void> {
-        co_await never.wait(token);
-    }, src.token());
+    auto canceled = weft::for_each_async(
+        pool,
+        items,
+        3,
+        [&](int, weft::cancellation_token token) -> weft::task<void> { co_await never.wait(token); },
+        src.token());
     src.cancel();
     REQUIRE(canceled.wait_for(20s));
     CHECK(canceled.status() == weft::task_status::canceled);

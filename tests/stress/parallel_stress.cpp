@@ -30,7 +30,8 @@ struct ledger {
     std::vector<std::atomic<std::uint8_t>> hits;
     void mark(std::size_t i) { hits[i].fetch_add(1, std::memory_order_relaxed); }
     std::size_t wrong() const {
-        return static_cast<std::size_t>(std::count_if(hits.begin(), hits.end(), [](const auto& h) { return h.load() != 1; }));
+        return static_cast<std::size_t>(
+            std::count_if(hits.begin(), hits.end(), [](const auto& h) { return h.load() != 1; }));
     }
 };
 
@@ -45,13 +46,15 @@ TEST_CASE("parallel stress: every index of a 10^7 loop runs exactly once (10^6 u
             weft::loop_options o;
             o.split = split;
             o.grain = split == weft::partitioner::simple ? 64 : 0;
-            weft::parallel_for(pool, std::size_t{0}, n, [&](std::size_t i) { l.mark(i); }, o);
+            weft::parallel_for(
+                pool, std::size_t{0}, n, [&](std::size_t i) { l.mark(i); }, o);
             CHECK(l.wrong() == 0);
         }
     }
 }
 
-TEST_CASE("parallel stress: a loop canceled at a random moment ends complete with every iteration or canceled with fewer") {
+TEST_CASE(
+    "parallel stress: a loop canceled at a random moment ends complete with every iteration or canceled with fewer") {
     weft::thread_pool pool(weft::pool_options{.threads = 2});
     const std::size_t runs = scaled(sanitized ? 300 : 2000);
     const std::size_t n = 100'000;
@@ -71,7 +74,8 @@ TEST_CASE("parallel stress: a loop canceled at a random moment ends complete wit
         });
         bool threw = false;
         try {
-            weft::parallel_for(pool, std::size_t{0}, n, [&](std::size_t) { count.fetch_add(1, std::memory_order_relaxed); }, o);
+            weft::parallel_for(
+                pool, std::size_t{0}, n, [&](std::size_t) { count.fetch_add(1, std::memory_order_relaxed); }, o);
         } catch (const weft::operation_canceled&) {
             threw = true;
         }
@@ -103,18 +107,24 @@ TEST_CASE("parallel stress: breaks at random positions, every iteration below th
         weft::loop_options o;
         o.split = run % 3 == 0 ? weft::partitioner::simple : weft::partitioner::automatic;
         o.grain = run % 3 == 0 ? 1 + rng() % 100 : 0;
-        auto r = weft::parallel_for(pool, std::size_t{0}, n, [&](std::size_t i, weft::loop_state& s) {
-            l.mark(i);
-            if (i == b1 || i == b2) {
-                s.break_loop();
-            }
-        }, o);
+        auto r = weft::parallel_for(
+            pool,
+            std::size_t{0},
+            n,
+            [&](std::size_t i, weft::loop_state& s) {
+                l.mark(i);
+                if (i == b1 || i == b2) {
+                    s.break_loop();
+                }
+            },
+            o);
         REQUIRE(r.lowest_break_iteration);
         const std::size_t lowest = *r.lowest_break_iteration;
         CHECK(lowest == std::min(b1, b2)); // the lower one is below the limit the higher sets: it always runs
         for (std::size_t i = 0; i < lowest; ++i) {
             if (l.hits[i].load() != 1) {
-                FAIL("run " << run << ": index " << i << " below the break at " << lowest << " ran " << int(l.hits[i].load()));
+                FAIL("run " << run << ": index " << i << " below the break at " << lowest << " ran "
+                            << int(l.hits[i].load()));
             }
         }
     }
@@ -132,7 +142,8 @@ TEST_CASE("parallel stress: several threads run loops on one pool at once, worke
             weft::loop_options o;
             o.split = static_cast<weft::partitioner>(rng() % 3);
             o.grain = rng() % 8;
-            weft::parallel_for(pool, std::size_t{0}, n, [&](std::size_t i) { l.mark(i); }, o);
+            weft::parallel_for(
+                pool, std::size_t{0}, n, [&](std::size_t i) { l.mark(i); }, o);
             bad.fetch_add(l.wrong());
         }
     };

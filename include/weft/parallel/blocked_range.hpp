@@ -22,7 +22,9 @@ public:
 
     /// Throws std::invalid_argument when end < begin.
     constexpr blocked_range(Index begin, Index end, std::size_t grain = 1)
-        : begin_(begin), end_(end), grain_(grain == 0 ? 1 : grain) {
+        : begin_(begin)
+        , end_(end)
+        , grain_(grain == 0 ? 1 : grain) {
         if (std::cmp_less(end, begin)) {
             throw std::invalid_argument("weft: blocked_range with end before begin");
         }
@@ -47,15 +49,13 @@ private:
 template<std::integral Row, std::integral Col = Row>
 class blocked_range2d {
 public:
-    constexpr blocked_range2d(Row row_begin,
-                              Row row_end,
-                              std::size_t row_grain,
-                              Col col_begin,
-                              Col col_end,
-                              std::size_t col_grain)
-        : rows_(row_begin, row_end, row_grain), cols_(col_begin, col_end, col_grain) {}
+    constexpr blocked_range2d(
+        Row row_begin, Row row_end, std::size_t row_grain, Col col_begin, Col col_end, std::size_t col_grain)
+        : rows_(row_begin, row_end, row_grain)
+        , cols_(col_begin, col_end, col_grain) {}
     constexpr blocked_range2d(Row row_begin, Row row_end, Col col_begin, Col col_end)
-        : rows_(row_begin, row_end), cols_(col_begin, col_end) {}
+        : rows_(row_begin, row_end)
+        , cols_(col_begin, col_end) {}
     constexpr blocked_range2d(blocked_range<Row> rows, blocked_range<Col> cols) : rows_(rows), cols_(cols) {}
 
     constexpr const blocked_range<Row>& rows() const noexcept { return rows_; }

@@ -34,7 +34,11 @@ namespace detail::parallel {
 template<typename It, typename S, typename Body>
 struct async_loop {
     async_loop(thread_pool& p, It first, S last, Body b, const cancellation_token& parent)
-        : pool(&p), body(std::move(b)), source(cancellation_source::linked(parent)), cur(std::move(first)), end(std::move(last)) {}
+        : pool(&p)
+        , body(std::move(b))
+        , source(cancellation_source::linked(parent))
+        , cur(std::move(first))
+        , end(std::move(last)) {}
 
     thread_pool* pool;
     Body body;
@@ -170,7 +174,8 @@ task<void> run_async_loop(std::shared_ptr<async_loop<It, S, Body>> loop, std::si
 /// failure (an operation_canceled after the loop's token was canceled is not one); else is
 /// canceled if `token` stopped items from running. `limit` 0 throws std::invalid_argument.
 template<std::forward_iterator It, std::sentinel_for<It> S, typename Body>
-task<void> for_each_async(thread_pool& pool, It first, S last, std::size_t limit, Body body, const cancellation_token& token = {}) {
+task<void> for_each_async(
+    thread_pool& pool, It first, S last, std::size_t limit, Body body, const cancellation_token& token = {}) {
     static_assert(std::is_invocable_r_v<task<void>, Body&, std::iter_reference_t<It>, cancellation_token> ||
                       std::is_invocable_r_v<task<void>, Body&, std::iter_reference_t<It>>,
                   "weft: for_each_async needs body(item) or body(item, cancellation_token) returning task<void>");
@@ -184,7 +189,8 @@ task<void> for_each_async(thread_pool& pool, It first, S last, std::size_t limit
 
 /// The same over a range (an lvalue that must outlive the task).
 template<std::ranges::forward_range R, typename Body>
-task<void> for_each_async(thread_pool& pool, R& range, std::size_t limit, Body body, const cancellation_token& token = {}) {
+task<void>
+for_each_async(thread_pool& pool, R& range, std::size_t limit, Body body, const cancellation_token& token = {}) {
     return for_each_async(pool, std::ranges::begin(range), std::ranges::end(range), limit, std::move(body), token);
 }
 

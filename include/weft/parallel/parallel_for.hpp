@@ -65,7 +65,13 @@ std::uint64_t iteration_count(I first, I last, I step) {
 
 /// Runs `body(index)` or `body(index, state)` (with `local...` appended) for each position.
 template<std::integral I, typename Body, typename... Local>
-void run_positions(Body& body, const index_map<I>& map, loop_core& core, loop_state& state, std::uint64_t b, std::uint64_t e, Local&... local) {
+void run_positions(Body& body,
+                   const index_map<I>& map,
+                   loop_core& core,
+                   loop_state& state,
+                   std::uint64_t b,
+                   std::uint64_t e,
+                   Local&... local) {
     if constexpr (std::is_invocable_v<Body&, I, loop_state&, Local&...>) {
         for (std::uint64_t k = b; k < e; ++k) {
             if (k >= core.limit()) {
@@ -133,7 +139,9 @@ loop_result<I> index_loop_of(thread_pool& pool, I first, I last, I step, Body& b
                   "weft: parallel_for needs body(index) or body(index, weft::loop_state&)");
     const std::uint64_t n = iteration_count(first, last, step);
     const index_map<I> map{static_cast<typename index_map<I>::U>(first), static_cast<typename index_map<I>::U>(step)};
-    auto factory = [&body, map](loop_core& core) { return index_runner<I, Body>{&body, map, &core, loop_state(core)}; };
+    auto factory = [&body, map](loop_core& core) {
+        return index_runner<I, Body>{&body, map, &core, loop_state(core)};
+    };
     bool completed = true;
     std::uint64_t lowest = no_break;
     run_index_loop(pool, n, o, factory, completed, lowest);
@@ -146,7 +154,8 @@ loop_result<I> index_loop_of(thread_pool& pool, I first, I last, I step, Body& b
 inline constexpr std::uint64_t tile_band = 8;
 
 /// The (tile row, tile column) of tile number `t`.
-inline std::pair<std::uint64_t, std::uint64_t> tile_at(std::uint64_t t, std::uint64_t tile_rows, std::uint64_t tile_cols) noexcept {
+inline std::pair<std::uint64_t, std::uint64_t>
+tile_at(std::uint64_t t, std::uint64_t tile_rows, std::uint64_t tile_cols) noexcept {
     const std::uint64_t full_bands = tile_cols / tile_band;
     if (full_bands == 0) {
         return {t / tile_cols, t % tile_cols}; // one band, narrower than tile_band
@@ -202,8 +211,8 @@ auto parallel_for(thread_pool& pool, A first, B last, S step, Body&& body, const
 /// Runs `body(sub)` on sub-ranges of `range` that together cover it once (TBB's form: the body
 /// loops over its sub-range itself). The chunk size starts at max(range.grain(), o.grain).
 template<std::integral I, typename Body>
-    requires std::is_invocable_v<Body&, const blocked_range<I>&>
-void parallel_for(thread_pool& pool, const blocked_range<I>& range, Body&& body, loop_options o = {}) {
+    requires std::is_invocable_v < Body&, const blocked_range<I>
+& > void parallel_for(thread_pool& pool, const blocked_range<I>& range, Body&& body, loop_options o = {}) {
     using detail::parallel::loop_core;
     o.grain = std::max(o.grain, range.grain());
     const detail::parallel::index_map<I> map{static_cast<std::make_unsigned_t<I>>(range.begin()), 1U};
@@ -215,7 +224,9 @@ void parallel_for(thread_pool& pool, const blocked_range<I>& range, Body&& body,
         }
         void finish() noexcept {}
     };
-    auto factory = [&body, map](loop_core&) { return runner{&body, map}; };
+    auto factory = [&body, map](loop_core&) {
+        return runner{&body, map};
+    };
     bool completed = true;
     std::uint64_t lowest = detail::parallel::no_break;
     detail::parallel::run_index_loop(pool, static_cast<std::uint64_t>(range.size()), o, factory, completed, lowest);
@@ -226,8 +237,8 @@ void parallel_for(thread_pool& pool, const blocked_range<I>& range, Body&& body,
 /// (bands of 8 tile columns, walked down the rows).
 /// Throws std::length_error if the tiles cannot be counted in 64 bits.
 template<std::integral R, std::integral C, typename Body>
-    requires std::is_invocable_v<Body&, const blocked_range2d<R, C>&>
-void parallel_for(thread_pool& pool, const blocked_range2d<R, C>& range, Body&& body, const loop_options& o = {}) {
+    requires std::is_invocable_v < Body&, const blocked_range2d<R, C>
+& > void parallel_for(thread_pool& pool, const blocked_range2d<R, C>& range, Body&& body, const loop_options& o = {}) {
     using detail::parallel::loop_core;
     if (range.empty()) {
         return;
@@ -253,13 +264,16 @@ void parallel_for(thread_pool& pool, const blocked_range2d<R, C>& range, Body&& 
                 const auto [tr, tc] = detail::parallel::tile_at(t, tile_rows, tile_cols);
                 const std::uint64_t r0 = tr * rg, c0 = tc * cg;
                 const std::uint64_t r1 = rows - r0 > rg ? r0 + rg : rows, c1 = cols - c0 > cg ? c0 + cg : cols;
-                std::invoke(*body, blocked_range2d<R, C>(blocked_range<R>(rmap.at(r0), rmap.at(r1)),
-                                                         blocked_range<C>(cmap.at(c0), cmap.at(c1))));
+                std::invoke(*body,
+                            blocked_range2d<R, C>(blocked_range<R>(rmap.at(r0), rmap.at(r1)),
+                                                  blocked_range<C>(cmap.at(c0), cmap.at(c1))));
             }
         }
         void finish() noexcept {}
     };
-    auto factory = [&](loop_core&) { return runner{&body, &range, rg, cg, tile_rows, tile_cols, rows, cols}; };
+    auto factory = [&](loop_core&) {
+        return runner{&body, &range, rg, cg, tile_rows, tile_cols, rows, cols};
+    };
     loop_options chunked = o;
     chunked.grain = 1; // the tile is the grain
     bool completed = true;
@@ -272,7 +286,8 @@ void parallel_for(thread_pool& pool, const blocked_range2d<R, C>& range, Body&& 
 /// `body(i, state, local)`) for each of its iterations, and hands it to `fin(local)` after its
 /// last one. `fin` runs on the participant's thread, concurrently with other `fin`s.
 template<std::integral A, std::integral B, typename Init, typename Body, typename Finally>
-auto parallel_for_local(thread_pool& pool, A first, B last, Init&& init, Body&& body, Finally&& fin, const loop_options& o = {}) {
+auto parallel_for_local(
+    thread_pool& pool, A first, B last, Init&& init, Body&& body, Finally&& fin, const loop_options& o = {}) {
     using I = std::common_type_t<A, B>;
     using detail::parallel::loop_core;
     using L = std::decay_t<std::invoke_result_t<Init&>>;
@@ -285,7 +300,9 @@ auto parallel_for_local(thread_pool& pool, A first, B last, Init&& init, Body&& 
     const detail::parallel::index_map<I> map{static_cast<std::make_unsigned_t<I>>(f), 1U};
     using runner = detail::parallel::
         local_runner<I, std::remove_reference_t<Body>, std::remove_reference_t<Init>, std::remove_reference_t<Finally>>;
-    auto factory = [&](loop_core& core) { return runner{&body, &init, &fin, map, &core, loop_state(core)}; };
+    auto factory = [&](loop_core& core) {
+        return runner{&body, &init, &fin, map, &core, loop_state(core)};
+    };
     bool completed = true;
     std::uint64_t lowest = detail::parallel::no_break;
     detail::parallel::run_index_loop(pool, n, o, factory, completed, lowest);

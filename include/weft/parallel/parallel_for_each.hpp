@@ -86,7 +86,8 @@ inline loop_result<std::uint64_t> position_result(bool completed, std::uint64_t 
 /// item at a time, for sources whose increment waits for the next item). The result's
 /// lowest_break_iteration is a position (0-based). Throws as parallel_for does.
 template<std::forward_iterator It, std::sentinel_for<It> S, typename Body>
-loop_result<std::uint64_t> parallel_for_each(thread_pool& pool, It first, S last, Body&& body, const loop_options& o = {}) {
+loop_result<std::uint64_t>
+parallel_for_each(thread_pool& pool, It first, S last, Body&& body, const loop_options& o = {}) {
     using detail::parallel::loop_core;
     using B = std::remove_reference_t<Body>;
     bool completed = true;
@@ -96,15 +97,19 @@ loop_result<std::uint64_t> parallel_for_each(thread_pool& pool, It first, S last
         auto factory = [&body, first](loop_core& core) {
             return detail::parallel::random_access_runner<It, B>{&body, first, &core, loop_state(core)};
         };
-        detail::parallel::run_index_loop(pool, n > 0 ? static_cast<std::uint64_t>(n) : 0U, o, factory, completed, lowest);
+        detail::parallel::run_index_loop(
+            pool, n > 0 ? static_cast<std::uint64_t>(n) : 0U, o, factory, completed, lowest);
     } else {
         if (first == last) {
             return {};
         }
-        auto factory = [&body](loop_core& core) { return detail::parallel::forward_runner<It, B>{&body, loop_state(core)}; };
+        auto factory = [&body](loop_core& core) {
+            return detail::parallel::forward_runner<It, B>{&body, loop_state(core)};
+        };
         using loop_type = detail::parallel::forward_loop<It, S, decltype(factory)>;
         const unsigned participants = detail::parallel::participants_for(pool, o, detail::parallel::no_break);
-        detail::parallel::loop_ref<loop_type> loop(new loop_type(pool, o, participants, std::move(first), std::move(last), factory));
+        detail::parallel::loop_ref<loop_type> loop(
+            new loop_type(pool, o, participants, std::move(first), std::move(last), factory));
         loop->run_as_caller();
         loop->outcome(completed, lowest);
     }

@@ -20,7 +20,7 @@ namespace weft {
 /// exception, in the order they were thrown. A token canceled before a callable starts skips it
 /// (operation_canceled). `o.split` and `o.grain` are ignored: one callable per chunk.
 template<typename... F>
-    requires(std::is_invocable_v<F&> && ...)
+    requires(std::is_invocable_v<F&>&&...)
 void parallel_invoke(thread_pool& pool, const loop_options& o, F&&... fs) {
     using detail::parallel::loop_core;
     auto call = [&](std::uint64_t k) {
@@ -36,7 +36,9 @@ void parallel_invoke(thread_pool& pool, const loop_options& o, F&&... fs) {
         }
         void finish() noexcept {}
     };
-    auto factory = [&call](loop_core&) { return runner{&call}; };
+    auto factory = [&call](loop_core&) {
+        return runner{&call};
+    };
     loop_options one_each = o;
     one_each.grain = 1;
     one_each.split = partitioner::simple;
@@ -46,7 +48,7 @@ void parallel_invoke(thread_pool& pool, const loop_options& o, F&&... fs) {
 }
 
 template<typename... F>
-    requires(std::is_invocable_v<F&> && ...)
+    requires(std::is_invocable_v<F&>&&...)
 void parallel_invoke(thread_pool& pool, F&&... fs) {
     parallel_invoke(pool, loop_options{}, std::forward<F>(fs)...);
 }

@@ -89,12 +89,16 @@ T reduce_positions(thread_pool& pool, std::uint64_t n, T start, Step& step, Comb
     bool completed = true;
     std::uint64_t lowest = no_break;
     if (!o.deterministic) {
-        auto factory = [&](loop_core&) { return reduce_runner<T, Step>{&step, &pieces}; };
+        auto factory = [&](loop_core&) {
+            return reduce_runner<T, Step>{&step, &pieces};
+        };
         run_index_loop(pool, n, o, factory, completed, lowest);
         return pieces.fold(std::move(start), combine);
     }
     // fixed blocks, one piece each: the same cut whatever the pool and the timing
-    const std::uint64_t block = o.grain > 1 ? o.grain : std::max<std::uint64_t>(1, n / deterministic_blocks + (n % deterministic_blocks != 0 ? 1U : 0U));
+    const std::uint64_t block =
+        o.grain > 1 ? o.grain
+                    : std::max<std::uint64_t>(1, n / deterministic_blocks + (n % deterministic_blocks != 0 ? 1U : 0U));
     const std::uint64_t blocks = n / block + (n % block != 0 ? 1U : 0U);
     auto one_block = [&](std::uint64_t j, std::optional<T>& acc) {
         const std::uint64_t b = j * block;
@@ -114,7 +118,9 @@ T reduce_positions(thread_pool& pool, std::uint64_t n, T start, Step& step, Comb
         }
         void finish() { out->add(mine); }
     };
-    auto factory = [&](loop_core&) { return block_runner{&one_block, &pieces}; };
+    auto factory = [&](loop_core&) {
+        return block_runner{&one_block, &pieces};
+    };
     o.grain = 1;
     o.split = partitioner::simple;
     run_index_loop(pool, blocks, o, factory, completed, lowest);
@@ -131,12 +137,8 @@ T reduce_positions(thread_pool& pool, std::uint64_t n, T start, Step& step, Comb
 /// Throws: aggregate_error with the bodies' exceptions; operation_canceled (token); an
 /// exception from `combine` when the caller combines the parts propagates as it is.
 template<std::integral I, typename T, typename Body, typename Combine>
-T parallel_reduce(thread_pool& pool,
-                  const blocked_range<I>& range,
-                  T identity,
-                  Body&& body,
-                  Combine&& combine,
-                  loop_options o = {}) {
+T parallel_reduce(
+    thread_pool& pool, const blocked_range<I>& range, T identity, Body&& body, Combine&& combine, loop_options o = {}) {
     static_assert(std::is_invocable_r_v<T, Body&, const blocked_range<I>&, T>,
                   "weft: parallel_reduce needs body(const blocked_range&, T) returning T");
     static_assert(std::is_invocable_r_v<T, Combine&, T, T>, "weft: parallel_reduce needs combine(T, T) returning T");
@@ -158,13 +160,8 @@ T parallel_reduce(thread_pool& pool,
 /// std::transform_reduce's form: `init` combined once with `transform(i)` for every i in
 /// [first, last), in index order: combine must be associative, need not be commutative.
 template<std::integral A, std::integral B, typename T, typename Combine, typename Transform>
-T parallel_reduce(thread_pool& pool,
-                  A first,
-                  B last,
-                  T init,
-                  Combine&& combine,
-                  Transform&& transform,
-                  const loop_options& o = {}) {
+T parallel_reduce(
+    thread_pool& pool, A first, B last, T init, Combine&& combine, Transform&& transform, const loop_options& o = {}) {
     using I = std::common_type_t<A, B>;
     static_assert(std::is_invocable_r_v<T, Combine&, T, T>, "weft: parallel_reduce needs combine(T, T) returning T");
     static_assert(std::is_invocable_r_v<T, Transform&, I>, "weft: parallel_reduce needs transform(index) returning T");

@@ -85,7 +85,8 @@ public:
         for (unsigned j = 0; j < participants; ++j) {
             const std::uint64_t size = share + (j < extra ? 1U : 0U);
             const std::uint64_t end = n / grain_ < at + size ? n : (at + size) * grain_;
-            slots_[j].begin.store(at > n / grain_ ? n : at * grain_, relaxed); // order: relaxed — published by the helpers' posting
+            slots_[j].begin.store(at > n / grain_ ? n : at * grain_,
+                                  relaxed);    // order: relaxed — published by the helpers' posting
             slots_[j].end.store(end, relaxed); // order: relaxed — the same
             at += size;
         }
@@ -163,7 +164,7 @@ private:
 
     bool claim(range_slot& s, std::uint64_t size, std::uint64_t& b, std::uint64_t& e) noexcept {
         s.lock.lock();
-        b = s.begin.load(relaxed); // order: relaxed — under the lock
+        b = s.begin.load(relaxed);               // order: relaxed — under the lock
         std::uint64_t end = s.end.load(relaxed); // order: relaxed — under the lock
         clamp_locked(s, b, end);
         if (b >= end) {

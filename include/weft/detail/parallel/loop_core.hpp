@@ -128,7 +128,9 @@ public:
     void mark_dropped() noexcept { dropped_.store(true, relaxed); } // order: relaxed — read after the finish
 
     bool is_stopped() const noexcept { return (flags_.load(relaxed) & stopped) != 0; } // order: relaxed — a flag
-    bool is_exceptional() const noexcept { return (flags_.load(acquire) & failed) != 0; } // order: acquire — pairs with fail()
+    bool is_exceptional() const noexcept {
+        return (flags_.load(acquire) & failed) != 0;
+    } // order: acquire — pairs with fail()
     std::uint64_t lowest_break() const noexcept { return lowest_break_.load(relaxed); } // order: relaxed — a minimum
 
     // ---- §1–§3 participants -----------------------------------------------------------------
@@ -149,7 +151,7 @@ public:
         if (!errors_.empty()) {
             throw aggregate_error(std::move(errors_));
         }
-        const std::uint32_t f = flags_.load(relaxed); // order: relaxed — after the finish's acquire
+        const std::uint32_t f = flags_.load(relaxed);        // order: relaxed — after the finish's acquire
         if ((f & canceled) != 0 && dropped_.load(relaxed)) { // order: relaxed — the same
             throw operation_canceled{};
         }
