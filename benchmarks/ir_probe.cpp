@@ -6,6 +6,10 @@
 //        weft_ir_probe <mutex_lock|mutex_scoped_lock|channel_write_read> <N>  (one coroutine on
 //        main, uncontended: co_await m.lock() or m.scoped_lock() and the unlock; co_await
 //        ch.write(i) then co_await ch.read())
+//        weft_ir_probe parallel_for_call <N>       (N loops of 64 iterations from main, 1 worker:
+//        what one parallel_for costs beyond its iterations)
+//        weft_ir_probe parallel_for_iteration <N>  (one loop of N iterations from main)
+#include <weft/parallel.hpp>
 #include <weft/sync.hpp>
 #include <weft/weft.hpp>
 
@@ -56,6 +60,19 @@ int main(int argc, char** argv) {
         result = mutex_loop(n, std::strcmp(w, "mutex_scoped_lock") == 0).get();
     } else if (std::strcmp(w, "channel_write_read") == 0) {
         result = channel_loop(n).get();
+    } else if (std::strcmp(w, "parallel_for_call") == 0 || std::strcmp(w, "parallel_for_iteration") == 0) {
+        weft::thread_pool pool{weft::pool_options{.threads = 1}};
+        long sum = 0;
+        if (std::strcmp(w, "parallel_for_call") == 0) {
+            for (long i = 0; i < n; ++i) {
+                long hits = 0; // one participant: the caller alone (1 worker, called from main)
+                weft::parallel_for(pool, 0, 64, [&](int) { ++hits; });
+                sum += hits == 64 ? 1 : 0;
+            }
+        } else {
+            weft::parallel_for(pool, 0L, n, [&](long) { ++sum; });
+        }
+        result = sum;
     } else if (std::strcmp(w, "asio_post") == 0) {
 #if WEFT_BENCH_HAVE_ASIO
         asio::thread_pool pool(1);

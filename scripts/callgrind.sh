@@ -15,7 +15,7 @@ ir() {  # total instructions of one run
 }
 echo "| workload (1 worker) | instructions per operation |"
 echo "|---|---:|"
-for w in chain_spawn chain_resume_on strand_resume_on chain_then spawn_get fan_out asio_post mutex_lock mutex_scoped_lock channel_write_read; do
+for w in chain_spawn chain_resume_on strand_resume_on chain_then spawn_get fan_out asio_post mutex_lock mutex_scoped_lock channel_write_read parallel_for_call parallel_for_iteration; do
   a=$(ir "$w" "$n") || continue
   b=$(ir "$w" $((2 * n))) || continue
   [ -n "$a" ] && [ -n "$b" ] && echo "| $w | $(( (b - a) / n )) |"
