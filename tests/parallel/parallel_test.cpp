@@ -964,3 +964,46 @@ TEST_CASE("for_each_async: the first failure cancels the others' token, and only
     REQUIRE(canceled.wait_for(20s));
     CHECK(canceled.status() == weft::task_status::canceled);
 }
+
+TEST_CASE("parallel loops: misuse and edge cases of the options get their documented errors") {
+    weft::thread_pool pool(weft::pool_options{.threads = 2});
+    // tiles that cannot be counted in 64 bits
+    CHECK_THROWS_AS(weft::parallel_for(pool,
+                                       weft::blocked_range2d<std::uint64_t>(0, UINT64_MAX, 2, 0, UINT64_MAX, 2),
+                                       [](const weft::blocked_range2d<std::uint64_t>&) {}),
+                    std::length_error);
+    // an init that throws is kept like an iteration's exception
+    auto errors = errors_of([&] {
+        weft::parallel_for_local(
+            pool, 0, 1000, []() -> int { throw std::runtime_error("init"); }, [](int, int&) {}, [](int&) {});
+    });
+    REQUIRE(errors.size() >= 1);
+    CHECK_THROWS_WITH(std::rethrow_exception(errors[0]), "init");
+    // parallel_invoke with a canceled token runs nothing and reports the cancellation
+    weft::cancellation_source src;
+    src.cancel();
+    weft::loop_options o;
+    o.token = src.token();
+    std::atomic<int> ran{0};
+    CHECK_THROWS_AS(weft::parallel_invoke(
+                        pool, o, [&] { ran += 1; }, [&] { ran += 1; }),
+                    weft::operation_canceled);
+    CHECK(ran.load() == 0);
+    // a failure wins over a cancellation in the same loop
+    weft::cancellation_source both;
+    weft::loop_options b;
+    b.token = both.token();
+    b.split = weft::partitioner::simple;
+    CHECK_THROWS_AS(weft::parallel_for(
+                        pool,
+                        0,
+                        10'000,
+                        [&](int i) {
+                            if (i == 10) {
+                                both.cancel();
+                                throw std::runtime_error("and a failure");
+                            }
+                        },
+                        b),
+                    weft::aggregate_error);
+}
