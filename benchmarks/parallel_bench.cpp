@@ -16,12 +16,17 @@
 //                 stealing buys when contiguous pieces are unequal.
 //   transpose     a 4096 x 4096 float matrix transposed through a 2-D blocked range (tiles of
 //                 64 x 64; the same tile body for every peer).
+//   join          T = 2 only: a loop of two iterations, the first waiting (spinning, 20 ms at
+//                 most) until the second has started on another thread, after a 1 ms pause in
+//                 which the workers go to sleep: how long a loop waits for its helper to wake.
 // WEFT_PARALLEL_BENCH_FLOATS shrinks w6 (the bench_smoke test runs with 10^6). Every result is
 // checked, so a broken run cannot look fast.
 #include <weft/parallel.hpp>
 #include <weft/thread_pool.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
@@ -290,6 +295,42 @@ void BM_transpose_weft(benchmark::State& st) {
     st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations()) * static_cast<std::int64_t>(n * n * 8));
 }
 
+/// Spins until `other` is set (20 ms at most); false on the time-out.
+bool wait_for_other(const std::atomic<bool>& other) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+    while (!other.load(std::memory_order_acquire)) {
+        if (std::chrono::steady_clock::now() > until) {
+            return false;
+        }
+    }
+    return true;
+}
+
+template<typename Loop>
+void join_latency(benchmark::State& st, Loop&& loop) {
+    long timeouts = 0;
+    for (auto _ : st) {
+        st.PauseTiming();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1)); // the workers park
+        std::atomic<bool> first{false}, second{false};
+        st.ResumeTiming();
+        loop([&](long i) {
+            std::atomic<bool>& mine = i == 0 ? first : second;
+            std::atomic<bool>& theirs = i == 0 ? second : first;
+            mine.store(true, std::memory_order_release);
+            timeouts += wait_for_other(theirs) ? 0 : 1;
+        });
+    }
+    st.counters["timeouts"] = static_cast<double>(timeouts);
+}
+
+void BM_join_weft(benchmark::State& st) {
+    weft_pool p(st);
+    weft::loop_options o;
+    o.split = weft::partitioner::simple;
+    join_latency(st, [&](auto body) { weft::parallel_for(p.pool, 0L, 2L, body, o); });
+}
+
 // ---- plain threads: T threads per call, each 1/T of the range ----------------------------------
 
 template<typename F>
@@ -405,6 +446,19 @@ void BM_transpose_tbb(benchmark::State& st) {
     check(m.ok(), "tbb transpose");
     st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations()) * static_cast<std::int64_t>(n * n * 8));
 }
+void BM_join_tbb(benchmark::State& st) {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads_of(st)));
+    join_latency(st, [&](auto body) {
+        tbb::parallel_for(
+            tbb::blocked_range<long>(0, 2, 1),
+            [&](const tbb::blocked_range<long>& r) {
+                for (long i = r.begin(); i < r.end(); ++i) {
+                    body(i);
+                }
+            },
+            tbb::simple_partitioner{});
+    });
+}
 #endif
 
 // ---- OpenMP -------------------------------------------------------------------------------------
@@ -515,6 +569,18 @@ int main(int argc, char** argv) {
     WEFT_BENCH(BM_transpose_weft, "transpose", "weft");
 #if WEFT_BENCH_HAVE_TBB
     WEFT_BENCH(BM_transpose_tbb, "transpose", "tbb");
+#endif
+    benchmark::RegisterBenchmark("BM_join/weft", BM_join_weft)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+#if WEFT_BENCH_HAVE_TBB
+    benchmark::RegisterBenchmark("BM_join/tbb", BM_join_tbb)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
 #endif
     return weft_bench::run_benchmarks(argc, argv);
 }
