@@ -17,8 +17,9 @@
 //   transpose     a 4096 x 4096 float matrix transposed through a 2-D blocked range (tiles of
 //                 64 x 64; the same tile body for every peer).
 //   join          T = 2 only: a loop of two iterations, the first waiting (spinning, 20 ms at
-//                 most) until the second has started on another thread, after a 1 ms pause in
-//                 which the workers go to sleep: how long a loop waits for its helper to wake.
+//                 most) until the second has started on another thread, after a pause of 100 us
+//                 or 1 ms (the second argument) in which the workers may go to sleep: how long a
+//                 loop waits for its helper to come.
 // WEFT_PARALLEL_BENCH_FLOATS shrinks w6 (the bench_smoke test runs with 10^6). Every result is
 // checked, so a broken run cannot look fast.
 #include <weft/parallel.hpp>
@@ -311,7 +312,7 @@ void join_latency(benchmark::State& st, Loop&& loop) {
     long timeouts = 0;
     for (auto _ : st) {
         st.PauseTiming();
-        std::this_thread::sleep_for(std::chrono::milliseconds(1)); // the workers park
+        std::this_thread::sleep_for(std::chrono::microseconds(st.range(1))); // the workers may park
         std::atomic<bool> first{false}, second{false};
         st.ResumeTiming();
         loop([&](long i) {
@@ -571,14 +572,16 @@ int main(int argc, char** argv) {
     WEFT_BENCH(BM_transpose_tbb, "transpose", "tbb");
 #endif
     benchmark::RegisterBenchmark("BM_join/weft", BM_join_weft)
-        ->Arg(2)
-        ->ArgName("threads")
+        ->ArgsProduct({{2}, {100, 1000}})
+        ->ArgNames({"threads", "pause_us"})
+        ->Iterations(300)
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
 #if WEFT_BENCH_HAVE_TBB
     benchmark::RegisterBenchmark("BM_join/tbb", BM_join_tbb)
-        ->Arg(2)
-        ->ArgName("threads")
+        ->ArgsProduct({{2}, {100, 1000}})
+        ->ArgNames({"threads", "pause_us"})
+        ->Iterations(300)
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
 #endif

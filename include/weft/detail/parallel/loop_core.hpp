@@ -18,7 +18,8 @@
 //    more, up to `participants - 1`, so wake-ups are spread over threads instead of one caller
 //    paying for all. From a worker of the pool they go on its own deque (idle workers steal
 //    them); at the end the caller pops back the ones nobody took, so nested loops on a busy pool
-//    leave nothing behind.
+//    leave nothing behind. A worker that helped spins up to `helper_linger` before it parks (the
+//    pool's default is 20 us): loops come in bursts, and a parked thread is slow to come back.
 // §4 Control. `limit_` is the first iteration (ordinal) that must not start: stop, cancel and a
 //    failure set it to 0, break_loop at k lowers it to k + 1. Sources clamp every claim to it and
 //    index bodies that take a loop_state check it before each iteration.
@@ -41,6 +42,7 @@
 #include <weft/work_item.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -52,6 +54,9 @@
 namespace weft::detail::parallel {
 
 inline constexpr std::uint64_t no_break = ~std::uint64_t{0};
+
+/// How long a worker that helped a loop keeps spinning, idle, before it parks (§3).
+inline constexpr std::chrono::microseconds helper_linger{500};
 
 /// How many threads a loop of `chunks` possible chunks may use on `pool`, the caller included.
 inline unsigned participants_for(thread_pool& pool, const loop_options& o, std::uint64_t chunks) {
@@ -207,6 +212,11 @@ private:
         recruit(2);
         participate(me);
         leave();
+        // §3: loops come in bursts; a worker that helped spins a while before it parks, so the
+        // next loop finds it awake (a parked thread takes ~0.2-1 ms to come back on a VM)
+        if (worker_data* w = current_worker(); w != nullptr && w->core == pool_) {
+            w->linger_until = std::chrono::steady_clock::now() + helper_linger;
+        }
     }
 
     void leave() noexcept {

@@ -329,6 +329,20 @@ public:
 
     bool done() const noexcept { return done_.load(acquire); } // order: acquire — pairs with finish()
 
+    /// How long an idle worker spins before it parks: default_spin_for, or longer while it
+    /// lingers after a parallel loop (worker_data::linger_until).
+    static std::chrono::nanoseconds spin_budget(worker_data& w) noexcept {
+        if (w.linger_until == std::chrono::steady_clock::time_point{}) {
+            return default_spin_for;
+        }
+        const auto left = w.linger_until - std::chrono::steady_clock::now();
+        if (left <= std::chrono::nanoseconds(default_spin_for)) {
+            w.linger_until = {};
+            return default_spin_for;
+        }
+        return left;
+    }
+
     /// The idle loop of a worker or an active spare.
     void worker_loop(worker_data& w) {
         const auto spin_limit = static_cast<std::uint32_t>(std::max<std::size_t>(1, workers_ / 2));
@@ -356,7 +370,7 @@ public:
                 w.spinning = start == idle_set<>::spin_start::announced;
                 may_spin = start != idle_set<>::spin_start::refused;
             }
-            if (may_spin && spin_until([&] { return has_work_hint(w) || done(); })) {
+            if (may_spin && spin_until([&] { return has_work_hint(w) || done(); }, spin_budget(w))) {
                 if (done()) {
                     break;
                 }

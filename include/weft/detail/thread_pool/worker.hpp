@@ -44,6 +44,9 @@ struct alignas(WEFT_CACHE_LINE) worker_data final : wait_helper {
     std::minstd_rand rng;
     std::int64_t last_take_ns = 0;  // when this worker last took a batch from the injector
     std::size_t last_take_size = 0; // and how many items it took
+    /// Spin (not park) until then when idle: set by a parallel loop's helper as it leaves, since
+    /// loops come in bursts and a parked thread wakes slowly (pool_core.hpp §4; decision 0012).
+    std::chrono::steady_clock::time_point linger_until{};
     // --- written by the owner (bump), read by stats() ------------------------------------------
     alignas(WEFT_CACHE_LINE) counter_block<worker_counter, worker_stats_fields.size()> counters;
     // --- a retired spare sleeps on this (§8, spares.hpp) ----------------------------------------
