@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "support/eventually.hpp"
 
 using namespace std::chrono_literals;
 
@@ -1006,4 +1007,29 @@ TEST_CASE("parallel loops: misuse and edge cases of the options get their docume
                         },
                         b),
                     weft::aggregate_error);
+}
+
+TEST_CASE("parallel_for: a worker that helped spins a while, then every worker parks again") {
+    weft::thread_pool pool(weft::pool_options{.threads = 2});
+    auto all_parked = [&] {
+        const auto s = pool.stats();
+        for (std::size_t i = 0; i < 2; ++i) {
+            if (s.workers[i].parks != s.workers[i].wakeups + 1) { // parks counts before, wakeups after
+                return false;
+            }
+        }
+        return true;
+    };
+    REQUIRE(weft_test::eventually(all_parked));
+    std::atomic<int> inside{0};
+    std::set<std::thread::id> seen;
+    std::mutex m;
+    weft::parallel_for(pool, 0, 2, [&](int) {
+        inside.fetch_add(1);
+        CHECK(weft_test::eventually([&] { return inside.load() == 2; }, 20s)); // a helper joined
+        std::lock_guard g(m);
+        seen.insert(std::this_thread::get_id());
+    }, with_split(weft::partitioner::simple));
+    CHECK(seen.size() == 2);
+    CHECK(weft_test::eventually(all_parked)); // the linger ends: an idle pool sleeps
 }
