@@ -153,9 +153,11 @@ TEST_CASE("parallel_for: the caller runs every chunk when the workers are all bl
     auto a = weft::spawn(pool, block);
     auto b = weft::spawn(pool, block);
     both_blocked.wait();
-    ledger l(1000);
-    weft::parallel_for(pool, 0, 1000, [&](int i) { l.mark(static_cast<std::size_t>(i)); });
-    CHECK(l.count(1) == 1000);
+    for (auto split : {weft::partitioner::automatic, weft::partitioner::fixed, weft::partitioner::simple}) {
+        ledger l(1000);
+        weft::parallel_for(pool, 0, 1000, [&](int i) { l.mark(static_cast<std::size_t>(i)); }, with_split(split));
+        CHECK(l.count(1) == 1000); // fixed: the shares of the helpers that never came are taken over
+    }
     release.count_down();
     a.get();
     b.get();
