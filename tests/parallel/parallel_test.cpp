@@ -155,7 +155,8 @@ TEST_CASE("parallel_for: the caller runs every chunk when the workers are all bl
     both_blocked.wait();
     for (auto split : {weft::partitioner::automatic, weft::partitioner::fixed, weft::partitioner::simple}) {
         ledger l(1000);
-        weft::parallel_for(pool, 0, 1000, [&](int i) { l.mark(static_cast<std::size_t>(i)); }, with_split(split));
+        weft::parallel_for(
+            pool, 0, 1000, [&](int i) { l.mark(static_cast<std::size_t>(i)); }, with_split(split));
         CHECK(l.count(1) == 1000); // fixed: the shares of the helpers that never came are taken over
     }
     release.count_down();
@@ -1026,12 +1027,17 @@ TEST_CASE("parallel_for: a worker that helped spins a while, then every worker p
     std::atomic<int> inside{0};
     std::set<std::thread::id> seen;
     std::mutex m;
-    weft::parallel_for(pool, 0, 2, [&](int) {
-        inside.fetch_add(1);
-        CHECK(weft_test::eventually([&] { return inside.load() == 2; }, 20s)); // a helper joined
-        std::lock_guard g(m);
-        seen.insert(std::this_thread::get_id());
-    }, with_split(weft::partitioner::simple));
+    weft::parallel_for(
+        pool,
+        0,
+        2,
+        [&](int) {
+            inside.fetch_add(1);
+            CHECK(weft_test::eventually([&] { return inside.load() == 2; }, 20s)); // a helper joined
+            std::lock_guard g(m);
+            seen.insert(std::this_thread::get_id());
+        },
+        with_split(weft::partitioner::simple));
     CHECK(seen.size() == 2);
     CHECK(weft_test::eventually(all_parked)); // the linger ends: an idle pool sleeps
 }
