@@ -472,6 +472,16 @@ TEST_CASE("parallel_for: operation_canceled from a body is the cancellation only
     REQUIRE(errors.size() == 1);
     CHECK_THROWS_AS(std::rethrow_exception(errors[0]), weft::operation_canceled);
 
+    // the last iteration ends by the cancellation: nothing else was skipped, still not a success
+    weft::cancellation_source last;
+    weft::loop_options lo;
+    lo.token = last.token();
+    auto cancel_and_throw = [&](int) {
+        last.cancel();
+        last.token().throw_if_cancellation_requested();
+    };
+    CHECK_THROWS_AS(weft::parallel_for(pool, 0, 1, cancel_and_throw, lo), weft::operation_canceled);
+
     weft::cancellation_source src;
     weft::loop_options o;
     o.token = src.token();

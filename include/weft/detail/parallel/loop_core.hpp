@@ -112,6 +112,7 @@ public:
     /// Keeps a failure (§5). Called inside the catch handler of the body's exception.
     void fail(std::exception_ptr e) noexcept {
         if (token_canceled() && is_cancellation(e)) {
+            mark_dropped(); // the body ended early: its work is not all done
             cancel_now();
             return;
         }
@@ -134,8 +135,8 @@ public:
 
     bool is_stopped() const noexcept { return (flags_.load(relaxed) & stopped) != 0; } // order: relaxed — a flag
     bool is_exceptional() const noexcept {
-        return (flags_.load(acquire) & failed) != 0;
-    } // order: acquire — pairs with fail()
+        return (flags_.load(acquire) & failed) != 0; // order: acquire — pairs with fail()
+    }
     std::uint64_t lowest_break() const noexcept { return lowest_break_.load(relaxed); } // order: relaxed — a minimum
 
     // ---- §1–§3 participants -----------------------------------------------------------------
