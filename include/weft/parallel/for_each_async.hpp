@@ -9,6 +9,7 @@
 #pragma once
 
 #include <weft/cancellation.hpp>
+#include <weft/detail/parallel/lazy_cursor.hpp>
 #include <weft/errors.hpp>
 #include <weft/resume_on.hpp>
 #include <weft/task.hpp>
@@ -37,49 +38,35 @@ struct async_loop {
         : pool(&p)
         , body(std::move(b))
         , source(cancellation_source::linked(parent))
-        , cur(std::move(first))
-        , end(std::move(last)) {}
+        , cursor(std::move(first), std::move(last)) {}
 
     thread_pool* pool;
     Body body;
     cancellation_source source; // canceled by the caller's token or the first failure
 
     std::mutex mutex; // guards the fields below
-    It cur;
-    S end;
-    bool handed_current = false;
-    bool exhausted = false;
+    lazy_cursor<It, S> cursor;
     bool skipped = false; // items left untaken by a cancellation
     std::vector<std::exception_ptr> errors;
 
     /// The next item, or nothing when the source is done or the loop canceled.
     std::optional<It> take() {
-        std::lock_guard lock(mutex);
-        if (exhausted) {
-            return std::nullopt;
-        }
-        try {
-            if (handed_current) {
-                ++cur; // only now: see forward_loop.hpp §8
-                handed_current = false;
+        {
+            std::lock_guard lock(mutex);
+            try {
+                std::optional<It> it = cursor.next();
+                if (it && source.is_cancellation_requested()) {
+                    cursor.close();
+                    skipped = true;
+                    return std::nullopt;
+                }
+                return it;
+            } catch (...) { // the cursor closed itself
+                errors.push_back(std::current_exception());
             }
-            if (cur == end) {
-                exhausted = true;
-                return std::nullopt;
-            }
-        } catch (...) {
-            exhausted = true;
-            errors.push_back(std::current_exception());
-            source.cancel();
-            return std::nullopt;
         }
-        if (source.is_cancellation_requested()) {
-            exhausted = true;
-            skipped = true;
-            return std::nullopt;
-        }
-        handed_current = true;
-        return cur;
+        source.cancel(); // outside our lock: its callbacks may resume lanes that take() again
+        return std::nullopt;
     }
 
     void failed(std::exception_ptr e) {

@@ -4,7 +4,7 @@
 // Design note (loop_core.hpp §1–§5 for what every loop shares)
 // ===========
 // §8 The iterator moves past an item only when the next chunk is claimed, not when the item is
-//    handed out: with chunks of one (partitioner::simple, grain 1), a source whose increment
+//    handed out (lazy_cursor.hpp): with chunks of one (partitioner::simple, grain 1), a source whose increment
 //    blocks until the next item exists (a queue being filled) never holds back an item already
 //    there. Chunk sizes adapt as for index loops (automatic) or stay at `grain`, at most 1024.
 //    An exception from the iterator ends the source (its state is unknown) and fails the loop.
@@ -12,6 +12,7 @@
 #pragma once
 
 #include <weft/detail/parallel/index_loop.hpp>
+#include <weft/detail/parallel/lazy_cursor.hpp>
 #include <weft/detail/parallel/loop_core.hpp>
 
 #include <chrono>
@@ -35,8 +36,7 @@ public:
         , factory_(&f)
         , adaptive_(o.split == partitioner::automatic)
         , grain_(std::clamp<std::uint64_t>(o.grain, 1, max_forward_chunk))
-        , cur_(std::move(first))
-        , end_(std::move(last)) {}
+        , cursor_(std::move(first), std::move(last)) {}
 
 protected:
     void participate(unsigned) noexcept override {
@@ -72,12 +72,7 @@ protected:
                 fail(std::current_exception());
             }
             if (adaptive_) {
-                const auto took = std::chrono::steady_clock::now() - started;
-                if (took < chunk_target / 2 && size < max_forward_chunk) {
-                    size *= 2;
-                } else if (took > chunk_target * 2 && size / 2 >= grain_) {
-                    size /= 2;
-                }
+                size = adapted_chunk(size, std::chrono::steady_clock::now() - started, grain_, max_forward_chunk);
             }
         }
         try {
@@ -93,26 +88,20 @@ private:
         std::lock_guard lock(mutex_);
         const std::uint64_t first = next_position_;
         try {
-            while (!exhausted_ && items.size() < size) {
-                if (handed_current_) {
-                    ++cur_; // §8: past the item handed out last, only now
-                    handed_current_ = false;
-                }
-                if (cur_ == end_) {
-                    exhausted_ = true;
+            while (items.size() < size) {
+                std::optional<It> it = cursor_.next();
+                if (!it) {
                     break;
                 }
                 if (next_position_ >= limit()) {
-                    exhausted_ = true;
+                    cursor_.close();
                     mark_dropped();
                     break;
                 }
-                items.push_back(cur_);
-                handed_current_ = true;
+                items.push_back(std::move(*it));
                 ++next_position_;
             }
-        } catch (...) {
-            exhausted_ = true;
+        } catch (...) { // the cursor closed itself
             fail(std::current_exception());
         }
         return first;
@@ -123,11 +112,8 @@ private:
     const std::uint64_t grain_;
 
     std::mutex mutex_; // guards the fields below
-    It cur_;
-    S end_;
+    lazy_cursor<It, S> cursor_;
     std::uint64_t next_position_ = 0;
-    bool handed_current_ = false;
-    bool exhausted_ = false;
 };
 
 } // namespace weft::detail::parallel

@@ -66,6 +66,19 @@ struct alignas(WEFT_CACHE_LINE) range_slot {
 
 inline constexpr std::chrono::nanoseconds chunk_target{16'000};
 
+/// §7: an adaptive participant's next chunk size from the time its last chunk took: doubled
+/// under half the target (while under `cap`), halved over twice it (never under `grain`).
+inline std::uint64_t
+adapted_chunk(std::uint64_t size, std::chrono::nanoseconds took, std::uint64_t grain, std::uint64_t cap) noexcept {
+    if (took < chunk_target / 2 && size < cap) {
+        return size * 2;
+    }
+    if (took > chunk_target * 2 && size / 2 >= grain) {
+        return size / 2;
+    }
+    return size;
+}
+
 /// Factory: `f(loop_core&)` makes a participant's runner; runner(b, e) runs iterations [b, e) (it may
 /// throw) and runner.finish() ends the participant's part (thread-local state's finally).
 template<typename Factory>
@@ -123,7 +136,7 @@ protected:
                 fail(std::current_exception());
             }
             if (adaptive) {
-                adapt(size, std::chrono::steady_clock::now() - started);
+                size = adapted_chunk(size, std::chrono::steady_clock::now() - started, grain_, std::uint64_t{1} << 40);
             }
         }
         try {
@@ -139,14 +152,6 @@ private:
             return no_break; // the whole share at once
         }
         return grain_;
-    }
-
-    void adapt(std::uint64_t& size, std::chrono::nanoseconds took) const noexcept {
-        if (took < chunk_target / 2 && size < (std::uint64_t{1} << 40)) {
-            size *= 2;
-        } else if (took > chunk_target * 2 && size / 2 >= grain_) {
-            size /= 2;
-        }
     }
 
     /// Under the slot's lock: drops what lies at or past the limit (§4).
