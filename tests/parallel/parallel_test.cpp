@@ -1051,3 +1051,51 @@ TEST_CASE("parallel_for: a worker that helped spins a while, then every worker p
     CHECK(seen.size() == 2);
     CHECK(weft_test::eventually(all_parked)); // the linger ends: an idle pool sleeps
 }
+
+namespace {
+/// A forward iterator over 0, 1, 2, ... whose increment past `breaks_at` throws.
+struct throwing_iterator {
+    using value_type = int;
+    using difference_type = std::ptrdiff_t;
+    int at = 0;
+    int breaks_at = 0;
+    int operator*() const { return at; }
+    throwing_iterator& operator++() {
+        if (at == breaks_at) {
+            throw std::runtime_error("source");
+        }
+        ++at;
+        return *this;
+    }
+    throwing_iterator operator++(int) {
+        throwing_iterator t = *this;
+        ++*this;
+        return t;
+    }
+    bool operator==(const throwing_iterator& o) const { return at == o.at; }
+};
+} // namespace
+
+TEST_CASE("for_each_async: a source that throws ends the loop with its exception, the bodies in flight canceled") {
+    weft::thread_pool pool(weft::pool_options{.threads = 2});
+    weft::async_manual_reset_event never;
+    std::atomic<int> started{0};
+    // items 0, 1, 2 wait; the fourth lane's request moves past 2 and the source throws
+    auto t = weft::for_each_async(pool,
+                                  throwing_iterator{0, 2},
+                                  throwing_iterator{100, 2},
+                                  4,
+                                  [&](int, weft::cancellation_token token) -> weft::task<void> {
+                                      started.fetch_add(1);
+                                      co_await never.wait(token); // ends only by the loop's cancellation
+                                  });
+    REQUIRE(t.wait_for(20s));
+    try {
+        t.get();
+        FAIL("no error");
+    } catch (const weft::aggregate_error& e) {
+        REQUIRE(e.size() == 1);
+        CHECK_THROWS_WITH(std::rethrow_exception(e.exceptions()[0]), "source");
+    }
+    CHECK(started.load() == 3);
+}
