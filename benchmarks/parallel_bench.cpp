@@ -571,19 +571,17 @@ int main(int argc, char** argv) {
 #if WEFT_BENCH_HAVE_TBB
     WEFT_BENCH(BM_transpose_tbb, "transpose", "tbb");
 #endif
-    benchmark::RegisterBenchmark("BM_join/weft", BM_join_weft)
-        ->ArgsProduct({{2}, {100, 1000}})
-        ->ArgNames({"threads", "pause_us"})
-        ->Iterations(300)
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
+    auto join = [](const char* name, void (*fn)(benchmark::State&)) {
+        benchmark::RegisterBenchmark(name, fn)
+            ->ArgsProduct({{2}, {100, 1000}})
+            ->ArgNames({"threads", "pause_us"})
+            ->Iterations(300)
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
+    };
+    join("BM_join/weft", BM_join_weft);
 #if WEFT_BENCH_HAVE_TBB
-    benchmark::RegisterBenchmark("BM_join/tbb", BM_join_tbb)
-        ->ArgsProduct({{2}, {100, 1000}})
-        ->ArgNames({"threads", "pause_us"})
-        ->Iterations(300)
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
+    join("BM_join/tbb", BM_join_tbb);
 #endif
     return weft_bench::run_benchmarks(argc, argv);
 }

@@ -17,24 +17,14 @@
 
 #include "catch.hpp"
 #include "support/manual_scheduler.hpp"
+#include "support/occupancy.hpp"
 
 static_assert(weft::scheduler<weft::limited_scheduler>);
 static_assert(weft::scheduler<weft::concurrent_exclusive_pair::side>);
 
 namespace {
 
-/// Counts items running at once and remembers the peak.
-struct occupancy {
-    std::atomic<int> now{0};
-    std::atomic<int> peak{0};
-    void enter() {
-        const int n = now.fetch_add(1) + 1;
-        int p = peak.load();
-        while (n > p && !peak.compare_exchange_weak(p, n)) {
-        }
-    }
-    void leave() { now.fetch_sub(1); }
-};
+using weft_test::occupancy;
 
 void busy_for(int spins) {
     for (int i = 0; i < spins; ++i) {

@@ -20,6 +20,7 @@
 
 #include "catch.hpp"
 #include "io/io_support.hpp"
+#include "support/eventually.hpp"
 #include "support/manual_scheduler.hpp"
 
 namespace {
@@ -246,10 +247,7 @@ TEST_CASE("io: for_each_async bodies awaiting reads hold no worker, and each bod
         co_await pairs[k].server.read_exact(std::as_writable_bytes(std::span(buf)));
         got[k].assign(buf.data(), buf.size());
     });
-    const auto until = std::chrono::steady_clock::now() + 20s;
-    while (waiting.load() < 6 && std::chrono::steady_clock::now() < until) {
-        std::this_thread::sleep_for(1ms);
-    }
+    (void)weft_test::eventually([&] { return waiting.load() == 6; }, 20s);
     CHECK(waiting.load() == 6); // six reads pending at once with one worker thread
     for (std::size_t k = 0; k < pairs.size(); ++k) {
         const std::string msg = "ab" + std::to_string(10 + k);

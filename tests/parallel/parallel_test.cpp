@@ -27,34 +27,14 @@
 
 #include "catch.hpp"
 #include "support/eventually.hpp"
+#include "support/ledger.hpp"
+#include "support/occupancy.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-/// Counts how often each index in [0, n) ran.
-struct ledger {
-    explicit ledger(std::size_t n) : hits(n) {}
-    std::vector<std::atomic<std::uint32_t>> hits;
-    void mark(std::size_t i) { hits[i].fetch_add(1, std::memory_order_relaxed); }
-    std::size_t count(std::uint32_t times) const {
-        return static_cast<std::size_t>(
-            std::count_if(hits.begin(), hits.end(), [times](const auto& h) { return h.load() == times; }));
-    }
-};
-
-/// The largest number of bodies running at once.
-struct peak_counter {
-    std::atomic<int> now{0};
-    std::atomic<int> peak{0};
-    void enter() {
-        const int n = now.fetch_add(1) + 1;
-        int p = peak.load();
-        while (n > p && !peak.compare_exchange_weak(p, n)) {
-        }
-    }
-    void leave() { now.fetch_sub(1); }
-};
+using weft_test::ledger;
 
 weft::loop_options with_split(weft::partitioner p, std::size_t grain = 0) {
     weft::loop_options o;
@@ -110,10 +90,7 @@ TEST_CASE("parallel_for: the workers take part, and max_degree caps the threads 
         2,
         [&](int) {
             inside.fetch_add(1);
-            const auto until = std::chrono::steady_clock::now() + 20s;
-            while (inside.load() < 2 && std::chrono::steady_clock::now() < until) {
-                std::this_thread::yield();
-            }
+            (void)weft_test::eventually([&] { return inside.load() == 2; }, 20s);
             std::lock_guard g(m);
             seen.insert(std::this_thread::get_id());
         },
@@ -123,7 +100,7 @@ TEST_CASE("parallel_for: the workers take part, and max_degree caps the threads 
 
     weft::thread_pool four(weft::pool_options{.threads = 4});
     for (std::size_t degree : {1U, 2U, 3U}) {
-        peak_counter peak;
+        weft_test::occupancy peak;
         weft::loop_options o;
         o.max_degree = degree;
         o.split = weft::partitioner::simple;
@@ -541,12 +518,7 @@ TEST_CASE("parallel_for: a participant waiting in an inner loop never runs anoth
             }
             scratch_in_use = true;
             ++depth;
-            weft::parallel_for(pool, 0, 1000, [&](int) {
-                const int d = depth + 1;
-                int p = deepest.load();
-                while (d > p && !deepest.compare_exchange_weak(p, d)) {
-                }
-            });
+            weft::parallel_for(pool, 0, 1000, [&](int) { weft_test::raise_to(deepest, depth + 1); });
             --depth;
             scratch_in_use = false;
         },
@@ -841,10 +813,7 @@ TEST_CASE("parallel_for_each: with simple chunks of one, a source that waits nev
     src.ready = 10;
     std::atomic<int> processed{0};
     std::thread releaser([&] {
-        const auto until = std::chrono::steady_clock::now() + 20s;
-        while (processed.load() < 10 && std::chrono::steady_clock::now() < until) {
-            std::this_thread::sleep_for(1ms);
-        }
+        (void)weft_test::eventually([&] { return processed.load() >= 10; }, 20s);
         src.release(10); // only once the ten there are all processed
     });
     weft::parallel_for_each(
@@ -908,7 +877,7 @@ TEST_CASE("for_each_async: at most `limit` bodies in flight, each item once, bod
     weft::thread_pool pool(weft::pool_options{.threads = 1});
     std::vector<int> items(1000);
     std::iota(items.begin(), items.end(), 0);
-    peak_counter peak;
+    weft_test::occupancy peak;
     ledger l(items.size());
     weft::async_manual_reset_event gate;
     auto t = weft::for_each_async(pool, items, 4, [&](int i) -> weft::task<void> {
@@ -919,10 +888,7 @@ TEST_CASE("for_each_async: at most `limit` bodies in flight, each item once, bod
         l.mark(static_cast<std::size_t>(i));
         peak.leave();
     });
-    const auto until = std::chrono::steady_clock::now() + 20s;
-    while (peak.now.load() < 4 && std::chrono::steady_clock::now() < until) {
-        std::this_thread::sleep_for(1ms);
-    }
+    (void)weft_test::eventually([&] { return peak.now.load() == 4; }, 20s);
     CHECK(peak.now.load() == 4); // four bodies waiting at once with one worker thread
     gate.set();
     REQUIRE(t.wait_for(20s));

@@ -15,6 +15,8 @@
 
 #include "catch.hpp"
 #include "support/env.hpp"
+#include "support/ledger.hpp"
+#include "support/occupancy.hpp"
 
 namespace {
 
@@ -25,15 +27,7 @@ std::size_t scaled(std::size_t n) {
     return std::max<std::size_t>(1, n * static_cast<std::size_t>(std::max(percent, 1L)) / 100);
 }
 
-struct ledger {
-    explicit ledger(std::size_t n) : hits(n) {}
-    std::vector<std::atomic<std::uint8_t>> hits;
-    void mark(std::size_t i) { hits[i].fetch_add(1, std::memory_order_relaxed); }
-    std::size_t wrong() const {
-        return static_cast<std::size_t>(
-            std::count_if(hits.begin(), hits.end(), [](const auto& h) { return h.load() != 1; }));
-    }
-};
+using weft_test::ledger;
 
 } // namespace
 
@@ -124,7 +118,7 @@ TEST_CASE("parallel stress: breaks at random positions, every iteration below th
         for (std::size_t i = 0; i < lowest; ++i) {
             if (l.hits[i].load() != 1) {
                 FAIL("run " << run << ": index " << i << " below the break at " << lowest << " ran "
-                            << int(l.hits[i].load()));
+                            << l.hits[i].load());
             }
         }
     }
@@ -168,12 +162,7 @@ TEST_CASE("parallel stress: 10^4 outer iterations each running an inner loop nev
             reentered.fetch_add(1);
         }
         ++depth;
-        weft::parallel_for(pool, 0, 64, [&](int) {
-            const int d = depth + 1;
-            int p = deepest.load();
-            while (d > p && !deepest.compare_exchange_weak(p, d)) {
-            }
-        });
+        weft::parallel_for(pool, 0, 64, [&](int) { weft_test::raise_to(deepest, depth + 1); });
         --depth;
     });
     CHECK(reentered.load() == 0);
