@@ -1,0 +1,225 @@
+// weft/detail/dataflow/queue_target.hpp — a block's input: offers taken or postponed, post()
+// and send(), and the pull that takes postponed offers up when room appears.
+// Design note: weft/detail/dataflow/block_core.hpp (§1, §2, §4).
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <weft/detail/dataflow/block_core.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <utility>
+
+namespace weft::detail::dataflow {
+
+/// What a block does with accepted input; implemented by the block's core.
+template<typename T>
+class input_host {
+public:
+    /// Messages the block holds now (counted against bounded_capacity). Under the lock.
+    virtual std::size_t held_locked() const noexcept = 0;
+    /// Takes one accepted message; returns the jobs to start once the lock is released.
+    virtual std::size_t accept_locked(T&& v, finish_batch& batch) = 0;
+    /// Starts `n` jobs (bodies or the propagator). Lock not held.
+    virtual void start_jobs(std::size_t n) = 0;
+
+protected:
+    ~input_host() = default;
+};
+
+/// An offer this input postponed: the source's head when it was offered (§4).
+template<typename T>
+struct postponed_offer {
+    source_port<T>* source;
+    ref_ptr<block_core> keep;
+    std::uint64_t id;
+};
+
+/// The input of a single-input block (§4).
+template<typename T>
+class queue_target final : public target_port<T> {
+public:
+    queue_target(block_core& owner, input_host<T>& host) : target_port<T>(owner), host_(&host) {}
+
+    using sender = waiter<bool, std::optional<T>>;
+
+    // --- guarded by owner().mutex ---------------------------------------------------------
+    std::deque<postponed_offer<T>> postponed; ///< one per source, oldest first
+    waiter_list senders;                      ///< send() calls waiting for room
+    std::size_t incoming = 0;                 ///< slots reserved for consumes in flight
+    bool pulling = false;                     ///< a pull job is scheduled or running
+    bool senders_first = true;                ///< the pull alternates senders and offers
+
+    bool has_room_locked() const noexcept {
+        const std::size_t cap = this->owner().options.bounded_capacity;
+        return cap == dataflow_options::unbounded || host_->held_locked() + incoming < cap;
+    }
+
+    offer_result offer(source_port<T>& from, std::uint64_t id) override {
+        block_core& c = this->owner();
+        {
+            std::lock_guard lock(c.mutex);
+            if (c.declining) {
+                return offer_result::declined_permanently;
+            }
+            if (!has_room_locked()) {
+                postpone_locked(from, id);
+                return offer_result::postponed;
+            }
+            ++incoming;
+        }
+        return take_from(from, id) ? offer_result::accepted : offer_result::declined;
+    }
+
+    /// post(): accepted now or refused (full, or declining).
+    bool post(T v) {
+        block_core& c = this->owner();
+        finish_batch batch;
+        std::size_t jobs = 0;
+        {
+            std::lock_guard lock(c.mutex);
+            if (c.declining || !has_room_locked()) {
+                return false;
+            }
+            jobs = host_->accept_locked(std::move(v), batch);
+        }
+        batch.finish_all();
+        host_->start_jobs(jobs);
+        return true;
+    }
+
+    /// send(): true once accepted (waiting for room), false if the block declines it.
+    task<bool> send(T v, const cancellation_token& token) {
+        block_core& c = this->owner();
+        if (token.is_cancellation_requested()) {
+            return canceled_task<bool>();
+        }
+        finish_batch batch;
+        std::size_t jobs = 0;
+        {
+            std::lock_guard lock(c.mutex);
+            if (c.declining) {
+                return ready_task<bool>(false);
+            }
+            if (has_room_locked() && senders.empty()) {
+                jobs = host_->accept_locked(std::move(v), batch);
+            } else {
+                jobs = dataflow_options::unbounded;
+            }
+        }
+        if (jobs != dataflow_options::unbounded) {
+            batch.finish_all();
+            host_->start_jobs(jobs);
+            return ready_task<bool>(true);
+        }
+        task<bool> t = wait_slow<bool, std::optional<T>>(
+            c,
+            senders,
+            {token, {}},
+            [this, &c](sender& w, finish_batch&) {
+                if (c.declining) {
+                    w.grant(false);
+                    return true;
+                }
+                return false; // room is handed out by the pull, in order
+            },
+            [&v](sender& w) { w.payload.emplace(std::move(v)); });
+        room_appeared(); // room may have appeared before the sender was queued
+        return t;
+    }
+
+    /// Called after the block's holdings shrank. Lock not held.
+    void room_appeared() {
+        block_core& c = this->owner();
+        {
+            std::lock_guard lock(c.mutex);
+            if (pulling || c.declining || (postponed.empty() && senders.empty()) || !has_room_locked()) {
+                return;
+            }
+            pulling = true;
+        }
+        c.post_job(job_kind::pull);
+    }
+
+    /// The pull job (§4): takes waiting sends and postponed offers while there is room.
+    void pull() {
+        block_core& c = this->owner();
+        for (;;) {
+            finish_batch batch;
+            std::size_t jobs = 0;
+            std::optional<postponed_offer<T>> next;
+            {
+                std::lock_guard lock(c.mutex);
+                if (c.declining || !has_room_locked() || (postponed.empty() && senders.empty())) {
+                    pulling = false;
+                    return;
+                }
+                const bool take_sender = !senders.empty() && (senders_first || postponed.empty());
+                senders_first = !senders_first;
+                if (take_sender) {
+                    auto* w = static_cast<sender*>(senders.pop_front());
+                    jobs = host_->accept_locked(std::move(*w->payload), batch);
+                    w->grant(true);
+                    batch.add(w);
+                } else {
+                    next.emplace(std::move(postponed.front()));
+                    postponed.pop_front();
+                    ++incoming;
+                }
+            }
+            batch.finish_all();
+            host_->start_jobs(jobs);
+            if (next) {
+                take_from(*next->source, next->id); // gone: its source offers its new head again
+            }
+        }
+    }
+
+    /// The block stops accepting: waiting sends return false; postponed offers are forgotten
+    /// (their messages stay at their sources). Under the lock.
+    void decline_all_locked(finish_batch& batch) noexcept {
+        while (waiter_base* w = senders.pop_front()) {
+            static_cast<sender*>(w)->grant(false);
+            batch.add(w);
+        }
+        postponed.clear();
+    }
+
+private:
+    void postpone_locked(source_port<T>& from, std::uint64_t id) {
+        for (auto& p : postponed) {
+            if (p.source == &from) {
+                p.id = id; // the source moved on: its new head
+                return;
+            }
+        }
+        postponed.push_back({&from, ref_ptr<block_core>(&from.owner()), id});
+    }
+
+    /// Consumes `id` from `from` into the block; a slot was reserved (incoming). Lock not held.
+    bool take_from(source_port<T>& from, std::uint64_t id) {
+        block_core& c = this->owner();
+        std::optional<T> v = from.consume(id, *this);
+        finish_batch batch;
+        std::size_t jobs = 0;
+        {
+            std::lock_guard lock(c.mutex);
+            --incoming;
+            if (v) {
+                jobs = host_->accept_locked(std::move(*v), batch);
+            }
+        }
+        batch.finish_all();
+        if (v) {
+            host_->start_jobs(jobs);
+        } else {
+            c.check_finished(); // the reserved slot was the last thing it waited for
+        }
+        return v.has_value();
+    }
+
+    input_host<T>* host_;
+};
+
+} // namespace weft::detail::dataflow
