@@ -17,21 +17,23 @@ namespace weft {
 /// body has finished. An exception faults the block. `f` must be copyable.
 template<typename T>
 class action_block
-    : public detail::dataflow::block_handle<detail::dataflow::processing_core<T, T, detail::dataflow::body_shape::none>> {
+    : public detail::dataflow::block_handle<
+          detail::dataflow::processing_core<T, T, detail::dataflow::body_shape::none>> {
     using core = detail::dataflow::processing_core<T, T, detail::dataflow::body_shape::none>;
 
 public:
     template<typename F>
-        requires std::invocable<F&, T&&> && (std::is_void_v<std::invoke_result_t<F&, T&&>> ||
-                                             std::same_as<std::invoke_result_t<F&, T&&>, task<void>>)
-    action_block(any_scheduler s, F f, const dataflow_options& o = {})
-        : detail::dataflow::block_handle<core>(new core(s, detail::dataflow::make_body<T, void>(std::move(f)), o)) {}
+        requires std::invocable<F&, T&&> &&
+            (std::is_void_v<std::invoke_result_t<F&, T&&>> || std::same_as<std::invoke_result_t<F&, T&&>, task<void>>)
+                action_block(any_scheduler s, F f, const dataflow_options& o = {})
+            : detail::dataflow::block_handle<core>(new core(s, detail::dataflow::make_body<T, void>(std::move(f)), o)) {
+        }
 
-    /// Messages accepted and not yet finished (.NET InputCount plus the running bodies).
-    std::size_t input_count() const {
-        std::lock_guard lock(this->core_->mutex);
-        return this->core_->pending.size() + this->core_->running;
-    }
+        /// Messages accepted and not yet finished (.NET InputCount plus the running bodies).
+        std::size_t input_count() const {
+            std::lock_guard lock(this->core_->mutex);
+            return this->core_->pending.size() + this->core_->running;
+        }
 };
 
 } // namespace weft

@@ -13,11 +13,11 @@
 #include <weft/task.hpp>
 
 #include <concepts>
-#include <type_traits>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 namespace weft {
@@ -52,21 +52,32 @@ namespace detail::dataflow {
 
 /// The types a block core's input and output carry; `none` for a side it lacks.
 template<typename Core>
-struct sides {
-    using input = none;
-    using output = none;
+struct input_of {
+    using type = none;
 };
 template<typename Core>
-    requires requires { typename Core::input_type; }
-struct sides<Core> {
-    using input = typename Core::input_type;
-    using output = typename Core::output_type;
+    requires requires {
+        typename Core::input_type;
+    }
+struct input_of<Core> {
+    using type = typename Core::input_type;
+};
+template<typename Core>
+struct output_of {
+    using type = none;
+};
+template<typename Core>
+    requires requires {
+        typename Core::output_type;
+    }
+struct output_of<Core> {
+    using type = typename Core::output_type;
 };
 
-/// Links a queue source to a target (§1).
-template<typename T>
+/// Links a block's output (a queue_source or a value_source) to a target (§1).
+template<typename T, typename Output>
 dataflow_link link_source(block_core& owner,
-                          queue_source<T>& out,
+                          Output& out,
                           target_port<T>& target,
                           const link_options& o,
                           std::function<bool(const T&)> predicate) {
@@ -82,8 +93,8 @@ dataflow_link link_source(block_core& owner,
 template<typename Core>
 class block_handle {
 public:
-    using input_type = typename sides<Core>::input;
-    using output_type = typename sides<Core>::output;
+    using input_type = typename input_of<Core>::type;
+    using output_type = typename output_of<Core>::type;
     static constexpr bool has_input = !std::is_same_v<input_type, none>;
     static constexpr bool has_output = !std::is_same_v<output_type, none>;
 
@@ -104,65 +115,49 @@ public:
 
     // --- input (.NET ITargetBlock<T>, DataflowBlock.Post / SendAsync) -----------------------
     /// Accepted now, or false: the block is full or declining (completed, faulted, canceled).
-    [[nodiscard]] bool post(input_type v)
-        requires has_input
-    {
-        return core_->input.post(std::move(v));
-    }
+    [[nodiscard]] bool post(input_type v) requires has_input { return core_->input.post(std::move(v)); }
     /// Completes with true once the block accepted `v` (waiting for room), false if it declines
     /// it (completed meanwhile); canceled, `v` not delivered, if `token` fires first.
-    [[nodiscard]] task<bool> send(input_type v, const cancellation_token& token = {})
-        requires has_input
-    {
+    [[nodiscard]] task<bool> send(input_type v, const cancellation_token& token = {}) requires has_input {
         return core_->input.send(std::move(v), token);
     }
     /// What link_to() links to.
-    target_port<input_type>& input_port() noexcept
-        requires has_input
-    {
-        return core_->input;
-    }
+    target_port<input_type>& input_port() noexcept requires has_input { return core_->input; }
 
     // --- output (.NET ISourceBlock<T>, LinkTo, ReceiveAsync, TryReceive) --------------------
     /// Links the output to `target`: messages are offered to the links in order (prepend puts
     /// a link first); a message goes to exactly one target.
     template<typename Target>
-        requires has_output && dataflow_target_of<Target, output_type>
-    dataflow_link link_to(Target& target, link_options o = {}) {
-        return link_source<output_type>(*core_, core_->output, target.input_port(), o, {});
-    }
+        requires has_output && dataflow_target_of<std::remove_reference_t<Target>, output_type>
+            dataflow_link link_to(Target&& target, link_options o = {}) {
+            return link_source<output_type>(*core_, core_->output, target.input_port(), o, {});
+        }
     /// A filtered link: only messages with `predicate(m)` are offered through it. The predicate
     /// runs under the source's lock: keep it short and do not call the block from it.
     template<typename Target, typename Pred>
-        requires has_output && dataflow_target_of<Target, output_type> && std::predicate<Pred&, const output_type&>
-    dataflow_link link_to(Target& target, link_options o, Pred predicate) {
-        return link_source<output_type>(
-            *core_, core_->output, target.input_port(), o, std::function<bool(const output_type&)>(std::move(predicate)));
-    }
+        requires has_output && dataflow_target_of<std::remove_reference_t<Target>, output_type> &&
+            std::predicate<Pred&, const output_type&>
+                dataflow_link link_to(Target&& target, link_options o, Pred predicate) {
+            return link_source<output_type>(*core_,
+                                            core_->output,
+                                            target.input_port(),
+                                            o,
+                                            std::function<bool(const output_type&)>(std::move(predicate)));
+        }
     /// The next output message; an empty optional once the block completed with none left; the
     /// block's error if it faulted. Canceled (nothing taken) if `token` fires.
-    [[nodiscard]] task<std::optional<output_type>> receive(const cancellation_token& token = {})
-        requires has_output
-    {
+    [[nodiscard]] task<std::optional<output_type>> receive(const cancellation_token& token = {}) requires has_output {
         return core_->output.receive(token);
     }
-    std::optional<output_type> try_receive()
-        requires has_output
-    {
-        return core_->output.try_receive();
-    }
+    std::optional<output_type> try_receive() requires has_output { return core_->output.try_receive(); }
     /// Messages waiting in the output.
-    std::size_t output_count() const
-        requires has_output
-    {
+    std::size_t output_count() const requires has_output {
         std::lock_guard lock(core_->mutex);
-        return core_->output.queue.size();
+        return core_->output.count_locked();
     }
     /// True while the output's head matched no link's predicate: it waits for a link that
     /// takes it (a catch-all link, e.g. to a null_target, drains such messages).
-    bool output_unmatched() const
-        requires has_output
-    {
+    bool output_unmatched() const requires has_output {
         std::lock_guard lock(core_->mutex);
         return core_->output.unmatched;
     }
@@ -181,4 +176,3 @@ protected:
 } // namespace detail::dataflow
 
 } // namespace weft
-

@@ -16,7 +16,8 @@ template<typename T>
 class buffer_block : public detail::dataflow::block_handle<detail::dataflow::buffer_core<T>> {
 public:
     explicit buffer_block(any_scheduler s, const dataflow_options& o = {})
-        : detail::dataflow::block_handle<detail::dataflow::buffer_core<T>>(new detail::dataflow::buffer_core<T>(s, o)) {}
+        : detail::dataflow::block_handle<detail::dataflow::buffer_core<T>>(new detail::dataflow::buffer_core<T>(s, o)) {
+    }
 };
 
 } // namespace weft

@@ -132,9 +132,7 @@ enum class job_kind : std::uint8_t {
 /// The state every block shares: its lock, scheduler, options, and completion (§7).
 class block_core : public sync_core {
 public:
-    block_core(any_scheduler s, const dataflow_options& o)
-        : sched(s)
-        , options(o) {
+    block_core(any_scheduler s, const dataflow_options& o) : sched(s), options(o) {
         require_scheduler(s, "weft: a dataflow block with an empty scheduler");
         if (o.max_degree_of_parallelism == 0) {
             throw std::invalid_argument("weft: dataflow max_degree_of_parallelism of 0");
@@ -161,9 +159,9 @@ public:
     bool canceled = false;
     bool finished = false; ///< completion() is settled (and sinks told)
     std::vector<std::exception_ptr> errors;
-    waiter_list done_waiters;                    ///< completion() tasks
-    std::vector<ref_ptr<block_core>> sinks;      ///< propagate_completion targets
-    std::uint32_t completion_sources = 0;        ///< sources linked with propagate_completion
+    waiter_list done_waiters;               ///< completion() tasks
+    std::vector<ref_ptr<block_core>> sinks; ///< propagate_completion targets
+    std::uint32_t completion_sources = 0;   ///< sources linked with propagate_completion
     std::uint32_t completion_sources_done = 0;
 
     // --- the block's own parts, called under the lock -------------------------------------
@@ -182,6 +180,8 @@ public:
     /// A message left the block's output (consumed or received): under the lock, then after it.
     virtual void on_output_taken_locked() noexcept {}
     virtual void after_output_taken() {}
+    /// Called once after the block started declining, with the lock released (flush a batch).
+    virtual void after_declining() {}
     /// Drops every outgoing link (the block's handle is destroyed).
     virtual void unlink_outputs() {}
 
@@ -198,6 +198,7 @@ public:
             try_finish_locked(batch, tell);
         }
         batch.finish_all();
+        after_declining();
         tell_sinks(tell);
     }
     void fault(std::exception_ptr e) { end_abnormally(std::move(e), false); }
@@ -339,10 +340,7 @@ protected:
 
 private:
     struct job final : work_item {
-        job(block_core* c, job_kind k) noexcept
-            : work_item(&invoke)
-            , core(c)
-            , kind(k) {}
+        job(block_core* c, job_kind k) noexcept : work_item(&invoke), core(c), kind(k) {}
         ref_ptr<block_core> core;
         job_kind kind;
         static void invoke(work_item* self, bool run) noexcept {
@@ -353,8 +351,8 @@ private:
             if (run) {
                 c->run_job(k);
             } else {
-                c->fault_noexcept(std::make_exception_ptr(
-                    shutdown_error("weft: a dataflow block's scheduler discarded its work")));
+                c->fault_noexcept(
+                    std::make_exception_ptr(shutdown_error("weft: a dataflow block's scheduler discarded its work")));
             }
         }
     };

@@ -16,9 +16,9 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <ranges>
 #include <type_traits>
-#include <optional>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -33,8 +33,8 @@ enum class body_shape : std::uint8_t {
 };
 
 template<typename Out, body_shape Shape>
-using body_result_t =
-    std::conditional_t<Shape == body_shape::one, Out, std::conditional_t<Shape == body_shape::many, std::vector<Out>, void>>;
+using body_result_t = std::
+    conditional_t<Shape == body_shape::one, Out, std::conditional_t<Shape == body_shape::many, std::vector<Out>, void>>;
 
 /// A body, synchronous or returning a task (the block awaits it).
 template<typename In, typename R>

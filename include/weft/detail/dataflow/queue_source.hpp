@@ -90,13 +90,13 @@ public:
 
     // --- guarded by owner().mutex ---------------------------------------------------------
     std::deque<T> queue;
-    std::uint64_t head_id = 0;              ///< the id of queue.front()
-    target_port<T>* reserved_by = nullptr;  ///< §5: the head is held for this target
-    bool offering = false;                  ///< the propagator runs (§3)
-    bool reoffer = false;                   ///< something changed while it ran
-    bool unmatched = false;                 ///< the head matched no link's predicate
+    std::uint64_t head_id = 0;             ///< the id of queue.front()
+    target_port<T>* reserved_by = nullptr; ///< §5: the head is held for this target
+    bool offering = false;                 ///< the propagator runs (§3)
+    bool reoffer = false;                  ///< something changed while it ran
+    bool unmatched = false;                ///< the head matched no link's predicate
     link_list<T> links;
-    waiter_list receivers;                  ///< receive() calls waiting for a message
+    waiter_list receivers; ///< receive() calls waiting for a message
 
     /// What the block does after push_locked(), with the lock released.
     struct pushed {
@@ -218,6 +218,8 @@ public:
             this->owner().post_job(job_kind::propagate);
         }
     }
+
+    std::size_t count_locked() const noexcept { return queue.size(); }
 
     /// Pops the head. Under the lock.
     T pop_locked() {
