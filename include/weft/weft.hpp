@@ -18,6 +18,7 @@
 #include <weft/io/udp.hpp>
 #include <weft/limited_scheduler.hpp>
 #include <weft/local_task.hpp>
+#include <weft/dataflow.hpp>
 #include <weft/parallel.hpp>
 #include <weft/placement.hpp>
 #include <weft/pool_options.hpp>

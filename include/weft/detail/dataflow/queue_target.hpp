@@ -117,7 +117,7 @@ public:
             c,
             senders,
             {token, {}},
-            [this, &c](sender& w, finish_batch&) {
+            [&c](sender& w, finish_batch&) {
                 if (c.declining) {
                     w.grant(false);
                     return true;
