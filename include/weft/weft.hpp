@@ -6,6 +6,7 @@
 #include <weft/blocking.hpp>
 #include <weft/cancellation.hpp>
 #include <weft/concurrent_exclusive.hpp>
+#include <weft/dataflow.hpp>
 #include <weft/dedicated_thread.hpp>
 #include <weft/errors.hpp>
 #include <weft/io/endpoint.hpp>
@@ -18,7 +19,6 @@
 #include <weft/io/udp.hpp>
 #include <weft/limited_scheduler.hpp>
 #include <weft/local_task.hpp>
-#include <weft/dataflow.hpp>
 #include <weft/parallel.hpp>
 #include <weft/placement.hpp>
 #include <weft/pool_options.hpp>

@@ -39,9 +39,12 @@ TEST_CASE("dataflow stress: a 6-block network with small capacities moves every 
     weft::buffer_block<std::uint64_t> source(pool, small);
     weft::transform_block<std::uint64_t, std::uint64_t> parse(
         pool, [](std::uint64_t x) { return x; }, {.bounded_capacity = 4, .max_degree_of_parallelism = 2});
-    weft::transform_block<std::uint64_t, std::uint64_t> even(pool, [](std::uint64_t x) { return x; }, small);
+    weft::transform_block<std::uint64_t, std::uint64_t> even(
+        pool, [](std::uint64_t x) { return x; }, small);
     weft::transform_block<std::uint64_t, std::uint64_t> odd(
-        pool, [](std::uint64_t x) { return x; }, {.bounded_capacity = 2, .max_degree_of_parallelism = 2, .ensure_ordered = false});
+        pool,
+        [](std::uint64_t x) { return x; },
+        {.bounded_capacity = 2, .max_degree_of_parallelism = 2, .ensure_ordered = false});
     weft::buffer_block<std::uint64_t> merge(pool, small);
     weft::action_block<std::uint64_t> sink(pool, [&](std::uint64_t x) { seen.mark(x); }, {.bounded_capacity = 2});
     source.link_to(parse, {.propagate_completion = true});
@@ -73,8 +76,10 @@ TEST_CASE("dataflow stress: buffer -> two transforms (parallelism 2, capacity 10
         weft_test::ledger seen(items);
         weft::buffer_block<std::size_t> head(pool);
         const weft::dataflow_options o{.bounded_capacity = 10, .max_degree_of_parallelism = 2};
-        weft::transform_block<std::size_t, std::size_t> t1(pool, [](std::size_t x) { return x; }, o);
-        weft::transform_block<std::size_t, std::size_t> t2(pool, [](std::size_t x) { return x; }, o);
+        weft::transform_block<std::size_t, std::size_t> t1(
+            pool, [](std::size_t x) { return x; }, o);
+        weft::transform_block<std::size_t, std::size_t> t2(
+            pool, [](std::size_t x) { return x; }, o);
         weft::action_block<std::size_t> sink(pool, [&](std::size_t x) { seen.mark(x); });
         head.link_to(t1, {.propagate_completion = true});
         head.link_to(t2, {.propagate_completion = true});
@@ -139,7 +144,7 @@ TEST_CASE("dataflow stress: non-greedy joins sharing two sources under load take
     auto feed = [&](weft::buffer_block<std::size_t>& b) -> weft::task<void> {
         for (std::size_t i = 0; i < n; ++i) {
             const bool ok = co_await b.send(i);
-                REQUIRE(ok);
+            REQUIRE(ok);
         }
     };
     auto fl = feed(left);
