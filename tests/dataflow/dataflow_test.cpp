@@ -558,12 +558,13 @@ TEST_CASE("dataflow: channels feed blocks and blocks feed channels") {
     weft::transform_block<int, int> sq(pool, [](int x) { return x * x; }, {.bounded_capacity = 2});
     auto feed = weft::pump_channel_to(in, sq);
     auto drain = weft::pump_to_channel(sq, out);
-    auto writer = [&]() -> weft::task<void> {
+    auto write_all = [&]() -> weft::task<void> { // named: it must outlive its coroutine
         for (int i = 0; i < 1000; ++i) {
             co_await in.write(i);
         }
         in.complete();
-    }();
+    };
+    auto writer = write_all();
     long sum = 0;
     while (auto v = out.read().get()) {
         sum += *v;

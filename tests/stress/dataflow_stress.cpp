@@ -101,13 +101,14 @@ TEST_CASE("dataflow stress: complete() racing consumption: every message receive
         weft::buffer_block<int> b(pool, {.bounded_capacity = 8});
         weft::transform_block<int, int> t(pool, [](int x) { return x; }, {.max_degree_of_parallelism = 2});
         b.link_to(t, {.propagate_completion = true});
-        auto writer = [&]() -> weft::task<void> {
+        auto write_all = [&]() -> weft::task<void> { // named: it must outlive its coroutine
             for (int i = 0; i < 100; ++i) {
                 const bool ok = co_await b.send(i);
                 REQUIRE(ok);
             }
             b.complete();
-        }();
+        };
+        auto writer = write_all();
         int expect = 0;
         while (auto v = t.receive().get()) {
             REQUIRE(*v == expect);
