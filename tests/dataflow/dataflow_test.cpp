@@ -622,3 +622,37 @@ TEST_CASE("dataflow: transform_many expands and filters") {
     }
     CHECK(got == std::vector<int>{2, 2, 3, 3, 3, 1});
 }
+
+TEST_CASE("dataflow: a bounded broadcast delivers every message to two bounded targets") {
+    weft::thread_pool pool({.threads = 2});
+    weft::broadcast_block<int> bc(pool, {.bounded_capacity = 5});
+    weft::buffer_block<int> t1(pool, {.bounded_capacity = 5});
+    weft::buffer_block<int> t2(pool, {.bounded_capacity = 5});
+    bc.link_to(t1, {.propagate_completion = true});
+    bc.link_to(t2, {.propagate_completion = true});
+    auto send_all = [&]() -> weft::task<void> {
+        for (int i = 0; i < 100; ++i) {
+            const bool ok = co_await bc.send(i);
+            REQUIRE(ok);
+        }
+        bc.complete();
+    };
+    auto producer = send_all();
+    // nobody reads: each target fills to 5, the broadcast holds 5 more, the producer waits
+    REQUIRE(weft_test::eventually(
+        [&] { return t1.output_count() == 5 && t2.output_count() == 5 && bc.output_count() == 5; }));
+    CHECK_FALSE(producer.is_ready());
+    std::vector<int> got1;
+    std::vector<int> got2;
+    for (int i = 0; i < 100; ++i) {
+        got1.push_back(t1.receive().get().value());
+        got2.push_back(t2.receive().get().value());
+    }
+    producer.get();
+    std::vector<int> want(100);
+    std::iota(want.begin(), want.end(), 0);
+    CHECK(got1 == want);
+    CHECK(got2 == want);
+    REQUIRE(completes(bc));
+    CHECK(t1.receive().get() == std::nullopt);
+}

@@ -156,3 +156,68 @@ TEST_CASE("dataflow stress: non-greedy joins sharing two sources under load take
     CHECK(l.wrong() == 0);
     CHECK(r.wrong() == 0);
 }
+
+TEST_CASE("dataflow stress: a source's order survives bounded links (offers and pulls racing)") {
+    const long n = static_cast<long>(scaled(sanitized ? 20'000 : 200'000));
+    weft::thread_pool pool({.threads = 2});
+    weft::buffer_block<long> a(pool, {.bounded_capacity = 2});
+    weft::transform_block<long, long> b(pool, [](long x) { return x; }, {.bounded_capacity = 2});
+    weft::buffer_block<long> c(pool, {.bounded_capacity = 3});
+    a.link_to(b, {.propagate_completion = true});
+    b.link_to(c, {.propagate_completion = true});
+    auto send_all = [&]() -> weft::task<void> {
+        for (long i = 0; i < n; ++i) {
+            const bool ok = co_await a.send(i);
+            REQUIRE(ok);
+        }
+        a.complete();
+    };
+    auto producer = send_all();
+    long expect = 0;
+    while (auto v = c.receive().get()) {
+        REQUIRE(*v == expect);
+        ++expect;
+    }
+    producer.get();
+    CHECK(expect == n);
+}
+
+TEST_CASE("dataflow stress: a bounded broadcast/join diamond pairs every message with itself") {
+    const long n = static_cast<long>(scaled(sanitized ? 20'000 : 200'000));
+    weft::thread_pool pool({.threads = 2});
+    const weft::dataflow_options o{.bounded_capacity = 8};
+    weft::broadcast_block<long> fan(pool, o);
+    weft::transform_block<long, long> left(
+        pool, [](long x) { return x; }, o);
+    weft::transform_block<long, long> right(
+        pool, [](long x) { return x; }, o);
+    weft::join_block<long, long> pair(pool, o);
+    std::atomic<long> mismatched{0};
+    std::atomic<long> got{0};
+    weft::action_block<std::tuple<long, long>> sink(
+        pool,
+        [&](const std::tuple<long, long>& t) {
+            if (std::get<0>(t) != std::get<1>(t)) {
+                mismatched.fetch_add(1);
+            }
+            got.fetch_add(1);
+        },
+        o);
+    fan.link_to(left, {.propagate_completion = true});
+    fan.link_to(right, {.propagate_completion = true});
+    left.link_to(pair.target<0>(), {.propagate_completion = true});
+    right.link_to(pair.target<1>(), {.propagate_completion = true});
+    pair.link_to(sink, {.propagate_completion = true});
+    auto send_all = [&]() -> weft::task<void> {
+        for (long i = 0; i < n; ++i) {
+            const bool ok = co_await fan.send(i);
+            REQUIRE(ok);
+        }
+        fan.complete();
+    };
+    auto producer = send_all();
+    producer.get();
+    REQUIRE(sink.completion().wait_for(600s));
+    CHECK(got.load() == n);
+    CHECK(mismatched.load() == 0);
+}

@@ -11,10 +11,13 @@
 
 namespace weft {
 
-/// Offers a copy (`clone`, or T's copy constructor) of each message to every link; a newer
-/// message replaces one not yet taken (latest-value: a slow target sees the newest, not every
-/// one). receive() returns a copy of the current value. Never full: post() always succeeds
-/// until the block declines.
+/// Offers a copy (`clone`, or T's copy constructor) of each message to every link.
+/// Unbounded (the default): latest-value, as .NET's BroadcastBlock: a newer message replaces
+/// one not yet taken, so a slow target sees the newest, not every one; post() always succeeds
+/// until the block declines. With a bounded_capacity: every message reaches every link; a
+/// message is held until all links took it (a link made while others exist starts with the
+/// next message), so the slowest target holds back the producer. receive() returns a copy of
+/// the newest message.
 template<typename T>
 class broadcast_block : public detail::dataflow::block_handle<detail::dataflow::value_core<T>> {
     using core = detail::dataflow::value_core<T>;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <tuple>
 #include <utility>
@@ -61,6 +62,7 @@ public:
             }
             return offer_result::postponed;
         }
+        std::lock_guard intake(intake_); // consume and enqueue as one step (queue_target's take_from)
         std::optional<T> v = from.consume(id, *this);
         const bool got = v.has_value();
         join_->arrived(*this, std::move(v), true);
@@ -80,6 +82,7 @@ public:
                 postponed.pop_front();
                 ++incoming;
             }
+            std::lock_guard intake(intake_);
             join_->arrived(*this, next->source->consume(next->id, *this), true);
         }
     }
@@ -119,6 +122,7 @@ public:
 
 private:
     Join* join_;
+    std::mutex intake_; ///< consume + enqueue as one step; never held with the join's mutex
 };
 
 template<std::size_t... Is, typename... Ts>
@@ -177,9 +181,16 @@ public:
             } else if (kind == job_kind::group) {
                 run_groups();
             } else if (kind == job_kind::pull) {
-                (std::get<Is>(inputs).pull(), ...);
-                std::lock_guard lock(mutex);
-                pulling_ = false;
+                for (;;) {
+                    (std::get<Is>(inputs).pull(), ...);
+                    std::lock_guard lock(mutex);
+                    // an offer postponed while this ran saw pulling_ and left it to us
+                    if (declining ||
+                        !((!std::get<Is>(inputs).postponed.empty() && std::get<Is>(inputs).has_room_locked()) || ...)) {
+                        pulling_ = false;
+                        break;
+                    }
+                }
             }
         } catch (...) {
             {

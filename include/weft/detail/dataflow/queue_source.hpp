@@ -24,6 +24,7 @@ struct link_record {
     std::function<bool(const T&)> predicate;
     std::size_t remaining = 0;
     bool propagates = false;
+    std::uint64_t cursor = 0; ///< a value_source's next message for this link
 };
 
 /// The links of a source and the bookkeeping shared by every kind of output. Guarded by the

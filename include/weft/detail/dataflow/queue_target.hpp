@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -198,11 +199,14 @@ private:
     }
 
     /// Consumes `id` from `from` into the block; a slot was reserved (incoming). Lock not held.
+    /// Under intake_: a consume and its enqueue are one step, so two intakes (an offer and a
+    /// pull) cannot take a source's messages in one order and queue them in the other.
     bool take_from(source_port<T>& from, std::uint64_t id) {
         block_core& c = this->owner();
-        std::optional<T> v = from.consume(id, *this);
         finish_batch batch;
         std::size_t jobs = 0;
+        std::unique_lock intake(intake_);
+        std::optional<T> v = from.consume(id, *this);
         {
             std::lock_guard lock(c.mutex);
             --incoming;
@@ -210,6 +214,7 @@ private:
                 jobs = host_->accept_locked(std::move(*v), batch);
             }
         }
+        intake.unlock();
         batch.finish_all();
         if (v) {
             host_->start_jobs(jobs);
@@ -220,6 +225,9 @@ private:
     }
 
     input_host<T>* host_;
+    /// Serializes consume + enqueue (take_from). Taken before a source's lock, never while this
+    /// block's mutex is held, and nothing taken under it takes another intake: no cycle (§2).
+    std::mutex intake_;
 };
 
 } // namespace weft::detail::dataflow

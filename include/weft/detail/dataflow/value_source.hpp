@@ -9,7 +9,9 @@
 #include <weft/detail/dataflow/block_core.hpp>
 #include <weft/detail/dataflow/queue_source.hpp>
 
+#include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <utility>
@@ -20,27 +22,35 @@ namespace weft::detail::dataflow {
 template<typename T>
 class value_source final : public source_port<T> {
 public:
-    value_source(block_core& owner, std::function<T(const T&)> clone)
+    /// `every`: each message to every link, kept until all links took it (back-pressure);
+    /// otherwise latest-value.
+    value_source(block_core& owner, std::function<T(const T&)> clone, bool every)
         : source_port<T>(owner)
+        , every_(every)
         , clone_(std::move(clone)) {}
 
     // --- guarded by owner().mutex ---------------------------------------------------------
-    std::optional<T> current;
-    std::uint64_t current_id = 0;
+    std::deque<T> msgs;        ///< latest-value: at most one (the current value)
+    std::uint64_t base_id = 0; ///< the id of msgs.front()
     bool offering = false;
     bool reoffer = false;
     bool unmatched = false;
     link_list<T> links;
     waiter_list receivers;
 
-    std::size_t count_locked() const noexcept { return current ? 1 : 0; }
+    std::size_t count_locked() const noexcept { return msgs.size(); }
+    bool every() const noexcept { return every_; }
+    std::uint64_t end_id() const noexcept { return base_id + msgs.size(); }
 
-    /// Replaces the current value; waiting receivers get copies. True: run the propagator.
+    /// A new message; waiting receivers get copies. True: run the propagator.
     bool set_locked(T v, finish_batch& batch) {
-        current.emplace(std::move(v));
-        ++current_id;
+        if (!every_ && !msgs.empty()) {
+            msgs.clear(); // latest-value: the newer message replaces the current one
+            ++base_id;
+        }
+        msgs.push_back(std::move(v));
         while (waiter_base* w = receivers.pop_front()) {
-            static_cast<waiter<std::optional<T>>*>(w)->grant(std::in_place, copy_locked());
+            static_cast<waiter<std::optional<T>>*>(w)->grant(std::in_place, copy(msgs.back()));
             batch.add(w);
         }
         return begin_offer_locked();
@@ -50,67 +60,109 @@ public:
             reoffer = true;
             return false;
         }
-        if (!current || links.links.empty()) {
+        if (msgs.empty() || links.links.empty()) {
             return false;
         }
         offering = true;
         return true;
     }
-    /// Offers the current value once to every link; again if it changed meanwhile.
-    void run_propagation() {
+    /// The id this link is offered next (messages it missed in latest-value mode are skipped).
+    std::uint64_t next_for(const link_record<T>& l) const noexcept { return l.cursor < base_id ? base_id : l.cursor; }
+
+    /// Offers each link its next message until no link takes one (§3). Returns true when
+    /// messages left the queue (room appeared).
+    bool run_propagation() {
         block_core& c = this->owner();
+        bool freed = false;
         for (;;) {
-            std::uint64_t id = 0;
             {
                 std::lock_guard lock(c.mutex);
                 reoffer = false;
-                if (!current || links.links.empty() || c.dropping) {
-                    offering = false;
-                    return;
-                }
-                id = current_id;
                 scratch_.clear();
-                for (const auto& l : links.links) {
-                    if (!l.predicate || l.predicate(*current)) {
-                        scratch_.push_back({l.key, l.target, l.keep});
+                if (!c.dropping) {
+                    for (auto& l : links.links) {
+                        std::uint64_t id = next_for(l);
+                        while (id < end_id() && l.predicate && !l.predicate(msgs[id - base_id])) {
+                            l.cursor = ++id; // filtered out for this link
+                        }
+                        if (id < end_id()) {
+                            scratch_.push_back({l.key, l.target, l.keep, id});
+                        }
                     }
                 }
-                unmatched = scratch_.empty();
+                freed = trim_locked() || freed;
+                if (scratch_.empty()) {
+                    offering = false;
+                    return freed;
+                }
             }
+            bool progress = false;
             for (auto& cand : scratch_) {
-                const offer_result r = cand.target->offer(*this, id);
+                const offer_result r = cand.target->offer(*this, cand.id);
                 std::optional<link_record<T>> gone;
-                if (r == offer_result::accepted || r == offer_result::declined_permanently) {
+                {
                     std::lock_guard lock(c.mutex);
-                    if (r == offer_result::declined_permanently || !links.count_locked(cand.key)) {
+                    if (r == offer_result::declined_permanently) {
                         gone = links.remove_locked(cand.key);
+                        progress = true;
+                    } else if (r == offer_result::accepted || r == offer_result::declined) {
+                        // accepted: consume() moved the cursor; declined: skip it for this link
+                        for (auto& l : links.links) {
+                            if (l.key == cand.key && next_for(l) <= cand.id) {
+                                l.cursor = cand.id + 1;
+                            }
+                        }
+                        progress = true;
+                        if (r == offer_result::accepted && !links.count_locked(cand.key)) {
+                            gone = links.remove_locked(cand.key);
+                        }
                     }
                 }
                 detach_link(c, gone);
             }
-            scratch_.clear();
             std::lock_guard lock(c.mutex);
-            if (!reoffer) {
+            if (!progress && !reoffer) {
+                freed = trim_locked() || freed;
                 offering = false;
-                return;
+                return freed;
             }
         }
     }
 
-    std::optional<T> consume(std::uint64_t id, target_port<T>&) override {
-        std::lock_guard lock(this->owner().mutex);
-        if (!current || id != current_id || this->owner().dropping) {
-            return std::nullopt;
+    std::optional<T> consume(std::uint64_t id, target_port<T>& by) override {
+        std::optional<T> v;
+        bool freed = false;
+        bool restart = false;
+        {
+            std::lock_guard lock(this->owner().mutex);
+            link_record<T>* l = link_of_locked(by);
+            if (l == nullptr || this->owner().dropping || id != next_for(*l) || id >= end_id()) {
+                return std::nullopt;
+            }
+            v.emplace(copy(msgs[id - base_id]));
+            l->cursor = id + 1;
+            freed = trim_locked();
+            restart = begin_offer_locked();
         }
-        return copy_locked();
+        if (freed) {
+            this->owner().after_output_taken();
+        }
+        if (restart) {
+            this->owner().post_job(job_kind::propagate);
+        }
+        return v;
     }
-    bool reserve(std::uint64_t id, target_port<T>&) override {
+    bool reserve(std::uint64_t id, target_port<T>& by) override {
         std::lock_guard lock(this->owner().mutex);
-        return current && id == current_id && !this->owner().dropping;
+        const link_record<T>* l = link_of_locked(by);
+        return l != nullptr && !this->owner().dropping && id == next_for(*l) && id < end_id();
     }
     void release(std::uint64_t, target_port<T>&) override {}
 
-    void drop_locked() noexcept { current.reset(); }
+    void drop_locked() noexcept {
+        base_id += msgs.size();
+        msgs.clear();
+    }
     void end_receivers_locked(finish_batch& batch) noexcept {
         const std::exception_ptr error = this->owner().completion_error_locked();
         while (waiter_base* w = receivers.pop_front()) {
@@ -124,7 +176,7 @@ public:
         }
     }
 
-    /// A copy of the current value, or a wait for the next one (the end: empty).
+    /// A copy of the newest message, or a wait for the next one (the end: empty).
     task<std::optional<T>> receive(const cancellation_token& token) {
         block_core& c = this->owner();
         if (token.is_cancellation_requested()) {
@@ -132,8 +184,8 @@ public:
         }
         {
             std::lock_guard lock(c.mutex);
-            if (current) {
-                return ready_task<std::optional<T>>(copy_locked());
+            if (!msgs.empty()) {
+                return ready_task<std::optional<T>>(copy(msgs.back()));
             }
             if (c.finished) {
                 if (std::exception_ptr e = c.completion_error_locked()) {
@@ -144,8 +196,8 @@ public:
         }
         return wait_slow<std::optional<T>>(
             c, receivers, {token, {}}, [this, &c](waiter<std::optional<T>>& w, finish_batch&) {
-                if (current) {
-                    w.grant(std::in_place, copy_locked());
+                if (!msgs.empty()) {
+                    w.grant(std::in_place, copy(msgs.back()));
                     return true;
                 }
                 if (!c.finished) {
@@ -161,10 +213,10 @@ public:
     }
     std::optional<T> try_receive() {
         std::lock_guard lock(this->owner().mutex);
-        if (!current) {
+        if (msgs.empty()) {
             return std::nullopt;
         }
-        return copy_locked();
+        return copy(msgs.back());
     }
 
     std::uint64_t link(target_port<T>& target, const link_options& o, std::function<bool(const T&)> predicate) {
@@ -185,6 +237,9 @@ public:
         bool start = false;
         {
             std::lock_guard lock(c.mutex);
+            // latest-value: the current message; every-message: what arrives from now on, or all
+            // that is held if this is the first link (nobody has seen those yet)
+            r.cursor = !every_ || links.links.empty() ? base_id : end_id();
             key = links.add_locked(std::move(r), o.prepend);
             start = begin_offer_locked();
         }
@@ -195,11 +250,16 @@ public:
     }
     bool unlink(std::uint64_t key) {
         std::optional<link_record<T>> gone;
+        bool freed = false;
         {
             std::lock_guard lock(this->owner().mutex);
             gone = links.remove_locked(key);
+            freed = trim_locked();
         }
         detach_link(this->owner(), gone);
+        if (freed) {
+            this->owner().after_output_taken();
+        }
         return gone.has_value();
     }
     void unlink_all() {
@@ -215,10 +275,43 @@ public:
     }
 
 private:
-    T copy_locked() const { return clone_ ? clone_(*current) : T(*current); }
+    struct candidate {
+        std::uint64_t key;
+        target_port<T>* target;
+        ref_ptr<block_core> keep;
+        std::uint64_t id;
+    };
 
+    link_record<T>* link_of_locked(const target_port<T>& by) noexcept {
+        for (auto& l : links.links) {
+            if (l.target == &by) {
+                return &l;
+            }
+        }
+        return nullptr;
+    }
+    /// Every-message mode: drops the messages every link has taken. True if any left.
+    bool trim_locked() {
+        if (!every_ || links.links.empty()) {
+            return false;
+        }
+        std::uint64_t low = end_id();
+        for (const auto& l : links.links) {
+            low = std::min(low, next_for(l));
+        }
+        bool freed = false;
+        while (base_id < low) {
+            msgs.pop_front();
+            ++base_id;
+            freed = true;
+        }
+        return freed;
+    }
+    T copy(const T& v) const { return clone_ ? clone_(v) : T(v); }
+
+    const bool every_;
     std::function<T(const T&)> clone_;
-    std::vector<offer_candidate<T>> scratch_; ///< the propagator's only
+    std::vector<candidate> scratch_; ///< the propagator's only
 };
 
 /// The core of broadcast_block (every value accepted) and write_once_block (the first only).
@@ -233,16 +326,19 @@ public:
     value_core(any_scheduler s, std::function<T(const T&)> clone, bool once, const dataflow_options& o)
         : block_core(s, o)
         , input(*this, *this)
-        , output(*this, std::move(clone))
+        , output(*this, std::move(clone), !once && o.bounded_capacity != dataflow_options::unbounded)
         , once_(once) {}
 
     queue_target<T> input;
     value_source<T> output;
 
-    std::size_t held_locked() const noexcept override { return 0; } // a newer value replaces the old
-    bool quiescent_locked() const noexcept override { return !output.offering && input.incoming == 0; }
+    /// Latest-value: 0 (a newer message replaces the current one); every-message: the queue.
+    std::size_t held_locked() const noexcept override { return output.every() ? output.msgs.size() : 0; }
+    bool quiescent_locked() const noexcept override {
+        return !output.offering && input.incoming == 0 && (!output.every() || output.msgs.empty());
+    }
     std::size_t accept_locked(T&& v, finish_batch& batch) override {
-        if (dropping || (once_ && output.current)) {
+        if (dropping || (once_ && !output.msgs.empty())) {
             return 0;
         }
         std::size_t what = output.set_locked(std::move(v), batch) ? 1 : 0;
@@ -268,10 +364,16 @@ public:
     void on_declining_locked(finish_batch& batch) noexcept override { input.decline_all_locked(batch); }
     void on_finished_locked(finish_batch& batch) noexcept override { output.end_receivers_locked(batch); }
     void unlink_outputs() override { output.unlink_all(); }
+    void after_output_taken() override {
+        input.room_appeared();
+        check_finished();
+    }
     void run_job(job_kind kind) noexcept override {
         try {
             if (kind == job_kind::propagate) {
-                output.run_propagation();
+                if (output.run_propagation()) {
+                    input.room_appeared();
+                }
                 check_finished();
             } else if (kind == job_kind::pull) {
                 input.pull();
