@@ -46,6 +46,7 @@
 
 #include <weft/cancellation.hpp>
 #include <weft/dataflow/options.hpp>
+#include <weft/detail/atomic.hpp>
 #include <weft/detail/placement.hpp>
 #include <weft/detail/ref_ptr.hpp>
 #include <weft/detail/sync/waiter.hpp>
@@ -222,6 +223,12 @@ public:
 
     /// After a change that may have made the block quiescent. Lock not held.
     void check_finished() {
+        // order: acquire — pairs with the release in start_declining_locked. A thread that changed
+        //        the block under the lock and reads false here changed it before complete() took
+        //        the lock, so complete()'s own check saw the change: no finish is missed.
+        if (!declining_seen_.load(acquire)) {
+            return;
+        }
         finish_batch batch;
         std::vector<ref_ptr<block_core>> tell;
         {
@@ -339,6 +346,8 @@ protected:
     ~block_core() override = default;
 
 private:
+    atomic<bool> declining_seen_{false}; ///< `declining`, readable without the lock
+
     struct job final : work_item {
         job(block_core* c, job_kind k) noexcept : work_item(&invoke), core(c), kind(k) {}
         ref_ptr<block_core> core;
@@ -359,6 +368,7 @@ private:
 
     void start_declining_locked(finish_batch& batch) noexcept {
         declining = true;
+        declining_seen_.store(true, release); // order: release — see check_finished()
         on_declining_locked(batch);
     }
 

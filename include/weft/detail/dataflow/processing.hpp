@@ -186,9 +186,7 @@ private:
                     body_.sync(std::move(item->second));
                     deliver(item->first, {});
                 } else if constexpr (Shape == body_shape::one) {
-                    std::vector<output_t> outs;
-                    outs.push_back(body_.sync(std::move(item->second)));
-                    deliver(item->first, std::move(outs));
+                    deliver_one(item->first, body_.sync(std::move(item->second)));
                 } else {
                     deliver(item->first, body_.sync(std::move(item->second)));
                 }
@@ -237,9 +235,7 @@ private:
                     co_await self->body_.async(std::move(item->second));
                     self->deliver(item->first, {});
                 } else if constexpr (Shape == body_shape::one) {
-                    std::vector<output_t> outs;
-                    outs.push_back(co_await self->body_.async(std::move(item->second)));
-                    self->deliver(item->first, std::move(outs));
+                    self->deliver_one(item->first, co_await self->body_.async(std::move(item->second)));
                 } else {
                     self->deliver(item->first, co_await self->body_.async(std::move(item->second)));
                 }
@@ -279,6 +275,32 @@ private:
             --running;
         }
         fault_noexcept(std::move(e)); // the block faults (§7); its activation ends at next()
+    }
+
+    /// One output (transform): straight into the output unless it must wait for its turn.
+    void deliver_one(std::uint64_t seq, output_t&& v) {
+        if (ordered_) {
+            std::vector<output_t> outs;
+            outs.push_back(std::move(v));
+            deliver(seq, std::move(outs));
+            return;
+        }
+        finish_batch batch;
+        typename queue_source<output_t>::pushed p;
+        {
+            std::lock_guard lock(mutex);
+            --running;
+            if (!dropping) {
+                p = output.push_locked(std::move(v), batch);
+            }
+        }
+        batch.finish_all();
+        if (p.propagate) {
+            output.run_propagation(); // on this worker: the block's scheduler
+        }
+        if (p.served) {
+            after_output_taken();
+        }
     }
 
     /// A body's outputs: into the output, in order when ordered_.

@@ -81,6 +81,7 @@ struct offer_candidate {
     std::uint64_t key;
     target_port<T>* target;
     ref_ptr<block_core> keep;
+    bool limited; ///< the link has a max_messages budget to count
 };
 
 /// A FIFO output (§1–§3). Everything but the propagator runs under the owner's lock as noted.
@@ -128,50 +129,50 @@ public:
     /// The propagator (§3). Lock not held; only the thread that won begin_offer_locked().
     void run_propagation() {
         block_core& c = this->owner();
+        std::unique_lock lock(c.mutex);
         for (;;) {
-            std::uint64_t id = 0;
-            {
-                std::lock_guard lock(c.mutex);
-                reoffer = false;
-                if (queue.empty() || links.links.empty() || reserved_by != nullptr || c.dropping) {
-                    offering = false;
-                    return;
-                }
-                id = head_id;
-                scratch_.clear();
-                for (const auto& l : links.links) {
-                    if (!l.predicate || l.predicate(queue.front())) {
-                        scratch_.push_back({l.key, l.target, l.keep});
-                    }
-                }
-                unmatched = scratch_.empty();
+            reoffer = false;
+            if (queue.empty() || links.links.empty() || reserved_by != nullptr || c.dropping) {
+                offering = false;
+                return;
             }
+            const std::uint64_t id = head_id;
+            scratch_.clear();
+            for (const auto& l : links.links) {
+                if (!l.predicate || l.predicate(queue.front())) {
+                    scratch_.push_back({l.key, l.target, l.keep, l.remaining != link_options::unbounded});
+                }
+            }
+            unmatched = scratch_.empty();
+            lock.unlock();
             bool taken = false;
             for (auto& cand : scratch_) {
                 const offer_result r = cand.target->offer(*this, id);
                 if (r == offer_result::accepted) {
-                    std::optional<link_record<T>> spent;
-                    {
-                        std::lock_guard lock(c.mutex);
-                        if (!links.count_locked(cand.key)) {
-                            spent = links.remove_locked(cand.key);
-                        }
-                    }
-                    detach_link(c, spent);
                     taken = true;
+                    if (cand.limited) {
+                        std::optional<link_record<T>> spent;
+                        {
+                            std::lock_guard relock(c.mutex);
+                            if (!links.count_locked(cand.key)) {
+                                spent = links.remove_locked(cand.key);
+                            }
+                        }
+                        detach_link(c, spent);
+                    }
                     break;
                 }
                 if (r == offer_result::declined_permanently) {
                     std::optional<link_record<T>> gone;
                     {
-                        std::lock_guard lock(c.mutex);
+                        std::lock_guard relock(c.mutex);
                         gone = links.remove_locked(cand.key);
                     }
                     detach_link(c, gone);
                 }
             }
             scratch_.clear();
-            std::lock_guard lock(c.mutex);
+            lock.lock();
             if (!taken && !reoffer && (queue.empty() || head_id == id)) {
                 offering = false; // every target postponed or declined the head: it waits
                 return;

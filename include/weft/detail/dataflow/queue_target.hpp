@@ -4,6 +4,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/detail/atomic.hpp>
 #include <weft/detail/dataflow/block_core.hpp>
 
 #include <cstdint>
@@ -126,6 +127,10 @@ public:
                 return false; // room is handed out by the pull, in order
             },
             [&v](sender& w) { w.payload.emplace(std::move(v)); });
+        {
+            std::lock_guard lock(c.mutex);
+            note_waiting_locked(); // the sender is queued (or finished) now
+        }
         room_appeared(); // room may have appeared before the sender was queued
         return t;
     }
@@ -133,6 +138,12 @@ public:
     /// Called after the block's holdings shrank. Lock not held.
     void room_appeared() {
         block_core& c = this->owner();
+        // order: acquire — pairs with the release in note_waiting_locked(). A postponement made
+        //        after our change saw the room and was accepted instead; one made before it is
+        //        visible here.
+        if (waiting_.load(acquire) == 0) {
+            return;
+        }
         {
             std::lock_guard lock(c.mutex);
             if (pulling || c.declining || (postponed.empty() && senders.empty()) || !has_room_locked()) {
@@ -168,6 +179,7 @@ public:
                     postponed.pop_front();
                     ++incoming;
                 }
+                note_waiting_locked();
             }
             batch.finish_all();
             host_->start_jobs(jobs);
@@ -185,6 +197,12 @@ public:
             batch.add(w);
         }
         postponed.clear();
+        note_waiting_locked();
+    }
+
+    /// Publishes how many offers and sends wait (room_appeared() reads it without the lock).
+    void note_waiting_locked() noexcept {
+        waiting_.store(postponed.size() + senders.size(), release); // order: release — see room_appeared()
     }
 
 private:
@@ -196,6 +214,7 @@ private:
             }
         }
         postponed.push_back({&from, ref_ptr<block_core>(&from.owner()), id});
+        note_waiting_locked();
     }
 
     /// Consumes `id` from `from` into the block; a slot was reserved (incoming). Lock not held.
@@ -228,6 +247,7 @@ private:
     /// Serializes consume + enqueue (take_from). Taken before a source's lock, never while this
     /// block's mutex is held, and nothing taken under it takes another intake: no cycle (§2).
     std::mutex intake_;
+    atomic<std::size_t> waiting_{0}; ///< postponed.size() + senders.size()
 };
 
 } // namespace weft::detail::dataflow
