@@ -345,6 +345,13 @@ public:
 protected:
     ~block_core() override = default;
 
+    /// The block stops accepting input (complete(), fault, cancel, a write-once's value).
+    void start_declining_locked(finish_batch& batch) noexcept {
+        declining = true;
+        declining_seen_.store(true, release); // order: release — see check_finished()
+        on_declining_locked(batch);
+    }
+
 private:
     atomic<bool> declining_seen_{false}; ///< `declining`, readable without the lock
 
@@ -366,11 +373,6 @@ private:
         }
     };
 
-    void start_declining_locked(finish_batch& batch) noexcept {
-        declining = true;
-        declining_seen_.store(true, release); // order: release — see check_finished()
-        on_declining_locked(batch);
-    }
 
     void end_abnormally(std::exception_ptr e, bool by_cancel) {
         finish_batch batch;

@@ -343,8 +343,7 @@ public:
         }
         std::size_t what = output.set_locked(std::move(v), batch) ? 1 : 0;
         if (once_) {
-            declining = true; // the block completes once the value is offered
-            input.decline_all_locked(batch);
+            start_declining_locked(batch); // the block completes once the value is offered
             what |= 2;
         }
         return what;
