@@ -656,3 +656,22 @@ TEST_CASE("dataflow: a bounded broadcast delivers every message to two bounded t
     REQUIRE(completes(bc));
     CHECK(t1.receive().get() == std::nullopt);
 }
+
+TEST_CASE("dataflow: a batch fed with completion propagation sends its last partial batch") {
+    // the source's last message is consumed while the source's completion reaches the batch
+    weft::thread_pool pool({.threads = 2});
+    for (int run = 0; run < 300; ++run) {
+        weft::transform_block<int, int> src(pool, [](int x) { return x; }, {.max_degree_of_parallelism = 2});
+        weft::batch_block<int> b(pool, 4, {.bounded_capacity = 4});
+        src.link_to(b, {.propagate_completion = true});
+        for (int i = 0; i < 9; ++i) {
+            REQUIRE(src.post(i));
+        }
+        src.complete();
+        std::size_t items = 0;
+        while (auto batch = b.receive().get()) {
+            items += batch->size();
+        }
+        REQUIRE(items == 9);
+    }
+}

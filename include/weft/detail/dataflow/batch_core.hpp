@@ -56,7 +56,9 @@ public:
             return 0;
         }
         partial.push_back(std::move(v));
-        if (partial.size() < batch_size) {
+        // a message consumed while complete() ran arrives after the completion flush: it is the
+        // last one in once nothing else is incoming, so it leaves now
+        if (partial.size() < batch_size && !(declining && input.incoming == 0)) {
             return 0;
         }
         return flush_locked(batch);

@@ -373,7 +373,6 @@ private:
         }
     };
 
-
     void end_abnormally(std::exception_ptr e, bool by_cancel) {
         finish_batch batch;
         std::vector<ref_ptr<block_core>> tell;
