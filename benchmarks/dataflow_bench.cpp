@@ -141,8 +141,8 @@ void weft_diamond(benchmark::State& st) {
                 f.leave();
             },
             o);
-        fan.link_to(left);
-        fan.link_to(right);
+        fan.link_to(left, {.propagate_completion = true});
+        fan.link_to(right, {.propagate_completion = true});
         left.link_to(pair.target<0>(), {.propagate_completion = true});
         right.link_to(pair.target<1>(), {.propagate_completion = true});
         pair.link_to(sink, {.propagate_completion = true});
@@ -155,8 +155,7 @@ void weft_diamond(benchmark::State& st) {
         };
         auto producer = produce();
         producer.get();
-        left.complete();
-        right.complete();
+        fan.complete(); // what the broadcast still holds reaches both sides first
         sink.completion().get();
         weft_bench::check(sum == expected_sum(n), "weft diamond: wrong sum");
     }

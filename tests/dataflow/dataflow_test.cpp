@@ -10,8 +10,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <numeric>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -469,7 +471,6 @@ TEST_CASE("dataflow: batch groups messages, trigger_batch and completion send th
     CHECK(b.receive().get() == std::nullopt);
     CHECK(completes(b));
     CHECK_THROWS_AS(weft::batch_block<int>(pool, 0), std::invalid_argument);
-    CHECK_THROWS_AS(weft::batch_block<int>(pool, 3, {.greedy = false}), std::invalid_argument);
 
     weft::batch_block<int> limited(pool, 2, {.max_groups = 2});
     for (int i = 0; i < 4; ++i) {
@@ -673,5 +674,80 @@ TEST_CASE("dataflow: a batch fed with completion propagation sends its last part
             items += batch->size();
         }
         REQUIRE(items == 9);
+    }
+}
+
+TEST_CASE("dataflow: a non-greedy batch takes one head from each of its sources at once") {
+    weft::thread_pool pool({.threads = 2});
+    constexpr int n = 200;
+    weft::batch_block<int> b(pool, 3, {.greedy = false});
+    std::vector<std::unique_ptr<weft::buffer_block<int>>> sources;
+    for (int s = 0; s < 3; ++s) {
+        sources.push_back(
+            std::make_unique<weft::buffer_block<int>>(pool, weft::dataflow_options{.bounded_capacity = 2}));
+        sources.back()->link_to(b);
+    }
+    auto feed = [&](int s) -> weft::task<void> {
+        for (int i = 0; i < n; ++i) {
+            const bool ok = co_await sources[static_cast<std::size_t>(s)]->send(s * 1000 + i);
+            REQUIRE(ok);
+        }
+    };
+    auto f0 = feed(0);
+    auto f1 = feed(1);
+    auto f2 = feed(2);
+    weft_test::ledger seen(3000);
+    for (int k = 0; k < n; ++k) {
+        auto batch = b.receive().get();
+        REQUIRE(batch);
+        REQUIRE(batch->size() == 3);
+        std::vector<int> from;
+        for (int v : *batch) {
+            seen.mark(static_cast<std::size_t>(v));
+            from.push_back(v / 1000);
+        }
+        std::sort(from.begin(), from.end());
+        CHECK(from == std::vector<int>{0, 1, 2}); // one head from each source
+    }
+    f0.get();
+    f1.get();
+    f2.get();
+    CHECK(seen.count(1) == 3 * n);
+
+    // one source cannot fill a batch of 3: trigger_batch takes what is offered
+    weft::batch_block<int> lone(pool, 3, {.greedy = false});
+    weft::buffer_block<int> one(pool);
+    one.link_to(lone);
+    REQUIRE(one.post(7));
+    REQUIRE(weft_test::eventually([&] { return lone.output_count() == 0 && one.output_count() == 1; }));
+    lone.trigger_batch();
+    CHECK(lone.receive().get() == std::vector<int>{7});
+    CHECK(one.output_count() == 0);
+}
+
+TEST_CASE("dataflow: a non-greedy batch on bounded sources completes at any moment, messages stay at their sources") {
+    weft::thread_pool pool({.threads = 2});
+    std::mt19937 rng(11);
+    for (int run = 0; run < 200; ++run) {
+        weft::batch_block<int> b(pool, 5, {.greedy = false});
+        std::vector<std::unique_ptr<weft::buffer_block<int>>> sources;
+        for (int s = 0; s < 3; ++s) {
+            sources.push_back(
+                std::make_unique<weft::buffer_block<int>>(pool, weft::dataflow_options{.bounded_capacity = 3}));
+            sources.back()->link_to(b);
+            for (int i = 0; i < 3; ++i) {
+                REQUIRE(sources.back()->post(i));
+            }
+        }
+        if (rng() % 2 == 0) {
+            std::this_thread::yield();
+        }
+        b.complete();
+        REQUIRE(completes(b));
+        std::size_t left = 0;
+        for (auto& s : sources) {
+            left += s->output_count();
+        }
+        CHECK(left == 9); // 3 sources never make a batch of 5: nothing was taken
     }
 }

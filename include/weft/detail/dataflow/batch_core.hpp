@@ -10,6 +10,10 @@
 #include <weft/detail/dataflow/queue_source.hpp>
 #include <weft/detail/dataflow/queue_target.hpp>
 
+#include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -25,14 +29,11 @@ public:
 
     batch_core(any_scheduler s, std::size_t size, const dataflow_options& o)
         : block_core(s, o)
-        , input(*this, *this)
+        , input(*this, *this, o.greedy)
         , output(*this)
         , batch_size(size) {
         if (size == 0) {
             throw std::invalid_argument("weft: batch_block with a batch size of 0");
-        }
-        if (!o.greedy) {
-            throw std::invalid_argument("weft: batch_block supports greedy mode only (see docs/guide/dataflow.md)");
         }
         if (o.bounded_capacity != dataflow_options::unbounded && o.bounded_capacity < size) {
             throw std::invalid_argument("weft: batch_block with bounded_capacity below the batch size");
@@ -46,10 +47,12 @@ public:
     // --- guarded by mutex ------------------------------------------------------------------
     std::vector<T> partial;
     std::uint64_t groups = 0;
+    bool grouping = false;     ///< non-greedy: the group job is scheduled or running
+    bool take_partial = false; ///< non-greedy: trigger_batch() asked for a short group
 
     std::size_t held_locked() const noexcept override { return partial.size() + output.queue.size() * batch_size; }
     bool quiescent_locked() const noexcept override {
-        return partial.empty() && output.queue.empty() && input.incoming == 0;
+        return partial.empty() && output.queue.empty() && input.incoming == 0 && !grouping;
     }
     std::size_t accept_locked(T&& v, finish_batch& batch) override {
         if (dropping) {
@@ -90,6 +93,18 @@ public:
         }
     }
     void trigger() {
+        if (!options.greedy) {
+            bool start = false;
+            {
+                std::lock_guard lock(mutex);
+                take_partial = true;
+                start = want_group_locked();
+            }
+            if (start) {
+                post_job(job_kind::group);
+            }
+            return;
+        }
         finish_batch batch;
         std::size_t what = 0;
         {
@@ -113,7 +128,21 @@ public:
     void unlink_outputs() override { output.unlink_all(); }
     void after_output_taken() override {
         input.room_appeared();
+        offer_postponed();
         check_finished();
+    }
+    void offer_postponed() override {
+        if (options.greedy) {
+            return;
+        }
+        bool start = false;
+        {
+            std::lock_guard lock(mutex);
+            start = want_group_locked();
+        }
+        if (start) {
+            post_job(job_kind::group);
+        }
     }
     void run_job(job_kind kind) noexcept override {
         try {
@@ -121,10 +150,98 @@ public:
                 output.run_propagation();
             } else if (kind == job_kind::pull) {
                 input.pull();
+            } else if (kind == job_kind::group) {
+                run_groups();
             }
         } catch (...) {
+            {
+                std::lock_guard lock(mutex);
+                grouping = false;
+            }
             fault_noexcept(std::current_exception());
         }
+    }
+
+private:
+    /// Non-greedy: a whole batch of offers (or any, after trigger_batch()) and room for it.
+    /// Marks the group job started.
+    bool want_group_locked() noexcept {
+        if (grouping || declining || groups >= options.max_groups || input.postponed.empty()) {
+            return false;
+        }
+        if (input.postponed.size() < batch_size && !take_partial) {
+            return false;
+        }
+        const std::size_t cap = options.bounded_capacity;
+        if (cap != dataflow_options::unbounded && held_locked() + batch_size > cap) {
+            return false;
+        }
+        grouping = true;
+        return true;
+    }
+
+    /// Non-greedy (§5): reserves up to batch_size offered heads in source-address order and
+    /// consumes them all if every reservation held; otherwise releases them and forgets the
+    /// offer that failed (its source offers its new head again).
+    void run_groups() {
+        for (;;) {
+            std::vector<postponed_offer<T>> picks;
+            {
+                std::lock_guard lock(mutex);
+                grouping = false;
+                if (!want_group_locked()) {
+                    break;
+                }
+                const std::size_t n = std::min(batch_size, input.postponed.size());
+                picks.assign(input.postponed.begin(), input.postponed.begin() + static_cast<std::ptrdiff_t>(n));
+            }
+            std::sort(picks.begin(), picks.end(), [](const auto& a, const auto& b) {
+                return std::less<const void*>{}(a.source, b.source);
+            });
+            std::size_t reserved = 0;
+            while (reserved < picks.size() && picks[reserved].source->reserve(picks[reserved].id, input)) {
+                ++reserved;
+            }
+            if (reserved < picks.size()) {
+                for (std::size_t i = 0; i < reserved; ++i) {
+                    picks[i].source->release(picks[i].id, input);
+                }
+                std::lock_guard lock(mutex);
+                input.forget_locked(picks[reserved].source, picks[reserved].id);
+                continue; // grouping stays set: the loop re-checks
+            }
+            std::vector<T> got;
+            got.reserve(picks.size());
+            for (auto& p : picks) {
+                if (std::optional<T> v = p.source->consume(p.id, input)) {
+                    got.push_back(std::move(*v));
+                }
+            }
+            finish_batch batch;
+            std::size_t what = 0;
+            {
+                std::lock_guard lock(mutex);
+                for (auto& p : picks) {
+                    input.forget_locked(p.source, p.id);
+                }
+                take_partial = false;
+                if (!got.empty() && !dropping) {
+                    partial = std::move(got);
+                    what = flush_locked(batch);
+                }
+            }
+            batch.finish_all();
+            if ((what & 1U) != 0) {
+                output.run_propagation();
+            }
+            if ((what & 2U) != 0) {
+                input.room_appeared();
+            }
+            if ((what & 4U) != 0) {
+                complete();
+            }
+        }
+        check_finished();
     }
 };
 

@@ -25,6 +25,8 @@ public:
     virtual std::size_t accept_locked(T&& v, finish_batch& batch) = 0;
     /// Starts `n` jobs (bodies or the propagator). Lock not held.
     virtual void start_jobs(std::size_t n) = 0;
+    /// A non-greedy input postponed an offer (a group may be possible now). Lock not held.
+    virtual void offer_postponed() {}
 
 protected:
     ~input_host() = default;
@@ -42,7 +44,11 @@ struct postponed_offer {
 template<typename T>
 class queue_target final : public target_port<T> {
 public:
-    queue_target(block_core& owner, input_host<T>& host) : target_port<T>(owner), host_(&host) {}
+    /// `greedy` false: every offer is postponed; the host takes them in groups (§5).
+    queue_target(block_core& owner, input_host<T>& host, bool greedy = true)
+        : target_port<T>(owner)
+        , host_(&host)
+        , greedy_(greedy) {}
 
     using sender = waiter<bool, std::optional<T>>;
 
@@ -65,11 +71,18 @@ public:
             if (c.declining) {
                 return offer_result::declined_permanently;
             }
-            if (!has_room_locked()) {
+            if (!greedy_ || !has_room_locked()) {
                 postpone_locked(from, id);
-                return offer_result::postponed;
+                if (greedy_) {
+                    return offer_result::postponed;
+                }
+            } else {
+                ++incoming;
             }
-            ++incoming;
+        }
+        if (!greedy_) {
+            host_->offer_postponed();
+            return offer_result::postponed;
         }
         return take_from(from, id) ? offer_result::accepted : offer_result::declined;
     }
@@ -146,7 +159,7 @@ public:
         }
         {
             std::lock_guard lock(c.mutex);
-            if (pulling || c.declining || (postponed.empty() && senders.empty()) || !has_room_locked()) {
+            if (pulling || c.declining || (pullable_empty_locked() && senders.empty()) || !has_room_locked()) {
                 return;
             }
             pulling = true;
@@ -163,11 +176,11 @@ public:
             std::optional<postponed_offer<T>> next;
             {
                 std::lock_guard lock(c.mutex);
-                if (c.declining || !has_room_locked() || (postponed.empty() && senders.empty())) {
+                if (c.declining || !has_room_locked() || (pullable_empty_locked() && senders.empty())) {
                     pulling = false;
                     return;
                 }
-                const bool take_sender = !senders.empty() && (senders_first || postponed.empty());
+                const bool take_sender = !senders.empty() && (senders_first || pullable_empty_locked());
                 senders_first = !senders_first;
                 if (take_sender) {
                     auto* w = static_cast<sender*>(senders.pop_front());
@@ -198,6 +211,20 @@ public:
         }
         postponed.clear();
         note_waiting_locked();
+    }
+
+    /// No postponed offer the pull may take: a non-greedy input's offers are the host's (§5).
+    bool pullable_empty_locked() const noexcept { return !greedy_ || postponed.empty(); }
+
+    /// Forgets the offer of `from` if it is still `id`. Under the lock.
+    void forget_locked(const source_port<T>* from, std::uint64_t id) noexcept {
+        for (auto it = postponed.begin(); it != postponed.end(); ++it) {
+            if (it->source == from && it->id == id) {
+                postponed.erase(it);
+                note_waiting_locked();
+                return;
+            }
+        }
     }
 
     /// Publishes how many offers and sends wait (room_appeared() reads it without the lock).
@@ -244,6 +271,7 @@ private:
     }
 
     input_host<T>* host_;
+    const bool greedy_;
     /// Serializes consume + enqueue (take_from). Taken before a source's lock, never while this
     /// block's mutex is held, and nothing taken under it takes another intake: no cycle (§2).
     std::mutex intake_;
