@@ -9,6 +9,7 @@
 #include <weft/detail/dataflow/block_core.hpp>
 #include <weft/detail/dataflow/queue_source.hpp>
 #include <weft/detail/dataflow/queue_target.hpp>
+#include <weft/detail/dataflow/single_input_core.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -20,18 +21,23 @@
 namespace weft::detail::dataflow {
 
 template<typename T>
-class batch_core final
-    : public block_core
-    , public input_host<T> {
+class batch_core final : public single_input_core<T, queue_source<std::vector<T>>> {
 public:
-    using input_type = T;
     using output_type = std::vector<T>;
+    using base = single_input_core<T, queue_source<std::vector<T>>>;
+    // the shared core's members, named here (a dependent base's names are not found otherwise)
+    using base::check_finished;
+    using base::complete;
+    using base::declining;
+    using base::dropping;
+    using base::fault_noexcept;
+    using base::input;
+    using base::mutex;
+    using base::options;
+    using base::output;
+    using base::post_job;
 
-    batch_core(any_scheduler s, std::size_t size, const dataflow_options& o)
-        : block_core(s, o)
-        , input(*this, *this, o.greedy)
-        , output(*this)
-        , batch_size(size) {
+    batch_core(any_scheduler s, std::size_t size, const dataflow_options& o) : base(s, o, o.greedy), batch_size(size) {
         if (size == 0) {
             throw std::invalid_argument("weft: batch_block with a batch size of 0");
         }
@@ -40,8 +46,6 @@ public:
         }
     }
 
-    queue_target<T> input;
-    queue_source<std::vector<T>> output;
     const std::size_t batch_size;
 
     // --- guarded by mutex ------------------------------------------------------------------
@@ -86,7 +90,7 @@ public:
             post_job(job_kind::propagate);
         }
         if ((what & 2U) != 0) {
-            after_output_taken();
+            this->after_output_taken();
         }
         if ((what & 4U) != 0) {
             complete();
@@ -118,18 +122,10 @@ public:
         start_jobs(what);
     }
     void after_declining() override { trigger(); }
-    void drop_locked(finish_batch& batch) noexcept override {
-        partial.clear();
-        output.drop_locked();
-        input.decline_all_locked(batch);
-    }
-    void on_declining_locked(finish_batch& batch) noexcept override { input.decline_all_locked(batch); }
-    void on_finished_locked(finish_batch& batch) noexcept override { output.end_receivers_locked(batch); }
-    void unlink_outputs() override { output.unlink_all(); }
+    void drop_held_locked() noexcept override { partial.clear(); }
     void after_output_taken() override {
-        input.room_appeared();
         offer_postponed();
-        check_finished();
+        base::after_output_taken();
     }
     void offer_postponed() override {
         if (options.greedy) {

@@ -10,6 +10,7 @@
 #include <weft/detail/dataflow/block_core.hpp>
 #include <weft/detail/dataflow/queue_source.hpp>
 #include <weft/detail/dataflow/queue_target.hpp>
+#include <weft/detail/dataflow/single_input_core.hpp>
 #include <weft/resume_on.hpp>
 
 #include <cstdint>
@@ -45,23 +46,28 @@ struct body_fn {
 
 template<typename In, typename Out, body_shape Shape>
 class processing_core final
-    : public block_core
-    , public input_host<In> {
+    : public single_input_core<In, queue_source<std::conditional_t<Shape == body_shape::none, std::monostate, Out>>> {
 public:
     using result_t = body_result_t<Out, Shape>;
     using output_t = std::conditional_t<Shape == body_shape::none, std::monostate, Out>;
-    using input_type = In;
     using output_type = std::conditional_t<Shape == body_shape::none, none, Out>;
+    using base = single_input_core<In, queue_source<output_t>>;
+    // the shared core's members, named here (a dependent base's names are not found otherwise)
+    using base::check_finished;
+    using base::declining;
+    using base::dropping;
+    using base::fault_noexcept;
+    using base::input;
+    using base::mutex;
+    using base::options;
+    using base::output;
+    using base::post_job;
+    using base::sched;
 
     processing_core(any_scheduler s, body_fn<In, result_t> b, const dataflow_options& o)
-        : block_core(s, o)
-        , input(*this, *this)
-        , output(*this)
+        : base(s, o, true)
         , body_(std::move(b))
         , ordered_(o.ensure_ordered && o.max_degree_of_parallelism > 1) {}
-
-    queue_target<In> input;
-    queue_source<output_t> output;
 
     // --- guarded by mutex -----------------------------------------------------------------
     std::deque<std::pair<std::uint64_t, In>> pending; ///< accepted, no body started
@@ -95,19 +101,10 @@ public:
             post_job(job_kind::process);
         }
     }
-    void drop_locked(finish_batch& batch) noexcept override {
+    void drop_held_locked() noexcept override {
         pending.clear();
         reorder.clear();
         reorder_items = 0;
-        output.drop_locked();
-        input.decline_all_locked(batch);
-    }
-    void on_declining_locked(finish_batch& batch) noexcept override { input.decline_all_locked(batch); }
-    void on_finished_locked(finish_batch& batch) noexcept override { output.end_receivers_locked(batch); }
-    void unlink_outputs() override { output.unlink_all(); }
-    void after_output_taken() override {
-        input.room_appeared();
-        check_finished();
     }
     void run_job(job_kind kind) noexcept override {
         switch (kind) {
@@ -299,7 +296,7 @@ private:
             output.run_propagation(); // on this worker: the block's scheduler
         }
         if (p.served) {
-            after_output_taken();
+            this->after_output_taken();
         }
     }
 
@@ -339,7 +336,7 @@ private:
             output.run_propagation(); // on this worker: the block's scheduler
         }
         if (served || Shape != body_shape::one) {
-            after_output_taken(); // the block holds less now
+            this->after_output_taken(); // the block holds less now
         }
     }
 

@@ -10,6 +10,8 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -72,6 +74,93 @@ template<typename T>
 void detach_link(block_core& source, std::optional<link_record<T>>& removed) {
     if (removed && removed->propagates && source.remove_sink(removed->keep.get())) {
         removed->keep->detach_completion_source();
+    }
+}
+
+/// The link record link_to() makes (§1); max_messages 0 is std::invalid_argument.
+template<typename T>
+link_record<T> make_link(target_port<T>& target, const link_options& o, std::function<bool(const T&)> predicate) {
+    if (o.max_messages == 0) {
+        throw std::invalid_argument("weft: link_to with max_messages of 0");
+    }
+    link_record<T> r;
+    r.target = &target;
+    r.keep = ref_ptr<block_core>(&target.owner());
+    r.predicate = std::move(predicate);
+    r.remaining = o.max_messages;
+    r.propagates = o.propagate_completion;
+    return r;
+}
+
+/// Adds `r` to `source`'s links and starts its propagator if it can offer now. `Source` has
+/// owner(), `links` and begin_offer_locked(); `prepare_locked(r)` runs under the lock first.
+template<typename Source, typename T, typename Prepare>
+std::uint64_t add_link(Source& source, link_record<T> r, bool prepend, Prepare prepare_locked) {
+    block_core& c = source.owner();
+    if (r.propagates) {
+        c.add_sink(r.keep); // told at once if the source finished already
+    }
+    std::uint64_t key = 0;
+    bool start = false;
+    {
+        std::lock_guard lock(c.mutex);
+        prepare_locked(r);
+        key = source.links.add_locked(std::move(r), prepend);
+        start = source.begin_offer_locked();
+    }
+    if (start) {
+        c.post_job(job_kind::propagate);
+    }
+    return key;
+}
+
+/// Removes the link `key` of `source`; false if it was gone. `after_locked()` runs under the
+/// lock after the removal and says whether messages left (then the block has room).
+template<typename Source, typename After>
+bool remove_link(Source& source, std::uint64_t key, After after_locked) {
+    block_core& c = source.owner();
+    bool freed = false;
+    auto gone = [&] {
+        std::lock_guard lock(c.mutex);
+        auto removed = source.links.remove_locked(key);
+        freed = after_locked();
+        return removed;
+    }();
+    detach_link(c, gone);
+    if (freed) {
+        c.after_output_taken();
+    }
+    return gone.has_value();
+}
+
+/// Removes every link of `source` (the block's handle is destroyed).
+template<typename Source>
+void remove_all_links(Source& source) {
+    block_core& c = source.owner();
+    decltype(source.links.links) all;
+    {
+        std::lock_guard lock(c.mutex);
+        all.swap(source.links.links);
+    }
+    for (auto& l : all) {
+        std::optional<std::remove_reference_t<decltype(l)>> gone(std::move(l));
+        detach_link(c, gone);
+    }
+}
+
+/// The block finished: every receive() waiting on `receivers` ends (empty, or the block's
+/// error). Under the lock.
+template<typename T>
+void end_receivers(const block_core& c, waiter_list& receivers, finish_batch& batch) noexcept {
+    const std::exception_ptr error = c.completion_error_locked();
+    while (waiter_base* w = receivers.pop_front()) {
+        auto* r = static_cast<waiter<std::optional<T>>*>(w);
+        if (error) {
+            r->fail(error, c.completion_status_locked());
+        } else {
+            r->grant(std::nullopt);
+        }
+        batch.add(w);
     }
 }
 
@@ -244,19 +333,7 @@ public:
         }
         return served;
     }
-    /// The block finished: every waiting receiver ends (empty, or the block's error).
-    void end_receivers_locked(finish_batch& batch) noexcept {
-        const std::exception_ptr error = this->owner().completion_error_locked();
-        while (waiter_base* w = receivers.pop_front()) {
-            auto* r = static_cast<waiter<std::optional<T>>*>(w);
-            if (error) {
-                r->fail(error, this->owner().completion_status_locked());
-            } else {
-                r->grant(std::nullopt);
-            }
-            batch.add(w);
-        }
-    }
+    void end_receivers_locked(finish_batch& batch) noexcept { end_receivers<T>(this->owner(), receivers, batch); }
     /// Fault or cancel: the buffered messages are gone. Under the lock.
     void drop_locked() noexcept {
         head_id += queue.size();
@@ -306,53 +383,14 @@ public:
 
     /// Links `target` (§1). Lock not held.
     std::uint64_t link(target_port<T>& target, const link_options& o, std::function<bool(const T&)> predicate) {
-        if (o.max_messages == 0) {
-            throw std::invalid_argument("weft: link_to with max_messages of 0");
-        }
-        block_core& c = this->owner();
-        link_record<T> r;
-        r.target = &target;
-        r.keep = ref_ptr<block_core>(&target.owner());
-        r.predicate = std::move(predicate);
-        r.remaining = o.max_messages;
-        r.propagates = o.propagate_completion;
-        if (o.propagate_completion) {
-            c.add_sink(r.keep); // told at once if this block finished already
-        }
-        std::uint64_t key = 0;
-        bool start = false;
-        {
-            std::lock_guard lock(c.mutex);
-            key = links.add_locked(std::move(r), o.prepend);
-            start = begin_offer_locked();
-        }
-        if (start) {
-            c.post_job(job_kind::propagate);
-        }
-        return key;
+        return add_link(*this, make_link(target, o, std::move(predicate)), o.prepend, [](link_record<T>&) {});
     }
     /// Removes the link `key`; false if it was gone (spent, declined permanently, unlinked).
     bool unlink(std::uint64_t key) {
-        std::optional<link_record<T>> gone;
-        {
-            std::lock_guard lock(this->owner().mutex);
-            gone = links.remove_locked(key);
-        }
-        detach_link(this->owner(), gone);
-        return gone.has_value();
+        return remove_link(*this, key, [] { return false; });
     }
     /// Every link goes (the block's handle is destroyed).
-    void unlink_all() {
-        std::vector<link_record<T>> all;
-        {
-            std::lock_guard lock(this->owner().mutex);
-            all.swap(links.links);
-        }
-        for (auto& l : all) {
-            std::optional<link_record<T>> gone(std::move(l));
-            detach_link(this->owner(), gone);
-        }
-    }
+    void unlink_all() { remove_all_links(*this); }
 
 private:
     /// A ready outcome for receive() if there is one now. Under the lock.

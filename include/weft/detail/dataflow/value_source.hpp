@@ -8,6 +8,7 @@
 
 #include <weft/detail/dataflow/block_core.hpp>
 #include <weft/detail/dataflow/queue_source.hpp>
+#include <weft/detail/dataflow/single_input_core.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -163,18 +164,7 @@ public:
         base_id += msgs.size();
         msgs.clear();
     }
-    void end_receivers_locked(finish_batch& batch) noexcept {
-        const std::exception_ptr error = this->owner().completion_error_locked();
-        while (waiter_base* w = receivers.pop_front()) {
-            auto* r = static_cast<waiter<std::optional<T>>*>(w);
-            if (error) {
-                r->fail(error, this->owner().completion_status_locked());
-            } else {
-                r->grant(std::nullopt);
-            }
-            batch.add(w);
-        }
-    }
+    void end_receivers_locked(finish_batch& batch) noexcept { end_receivers<T>(this->owner(), receivers, batch); }
 
     /// A copy of the newest message, or a wait for the next one (the end: empty).
     task<std::optional<T>> receive(const cancellation_token& token) {
@@ -220,59 +210,16 @@ public:
     }
 
     std::uint64_t link(target_port<T>& target, const link_options& o, std::function<bool(const T&)> predicate) {
-        if (o.max_messages == 0) {
-            throw std::invalid_argument("weft: link_to with max_messages of 0");
-        }
-        block_core& c = this->owner();
-        link_record<T> r;
-        r.target = &target;
-        r.keep = ref_ptr<block_core>(&target.owner());
-        r.predicate = std::move(predicate);
-        r.remaining = o.max_messages;
-        r.propagates = o.propagate_completion;
-        if (o.propagate_completion) {
-            c.add_sink(r.keep);
-        }
-        std::uint64_t key = 0;
-        bool start = false;
-        {
-            std::lock_guard lock(c.mutex);
-            // latest-value: the current message; every-message: what arrives from now on, or all
-            // that is held if this is the first link (nobody has seen those yet)
+        // latest-value: the current message; every-message: what arrives from now on, or all
+        // that is held if this is the first link (nobody has seen those yet)
+        return add_link(*this, make_link(target, o, std::move(predicate)), o.prepend, [this](link_record<T>& r) {
             r.cursor = !every_ || links.links.empty() ? base_id : end_id();
-            key = links.add_locked(std::move(r), o.prepend);
-            start = begin_offer_locked();
-        }
-        if (start) {
-            c.post_job(job_kind::propagate);
-        }
-        return key;
+        });
     }
     bool unlink(std::uint64_t key) {
-        std::optional<link_record<T>> gone;
-        bool freed = false;
-        {
-            std::lock_guard lock(this->owner().mutex);
-            gone = links.remove_locked(key);
-            freed = trim_locked();
-        }
-        detach_link(this->owner(), gone);
-        if (freed) {
-            this->owner().after_output_taken();
-        }
-        return gone.has_value();
+        return remove_link(*this, key, [this] { return trim_locked(); });
     }
-    void unlink_all() {
-        std::vector<link_record<T>> all;
-        {
-            std::lock_guard lock(this->owner().mutex);
-            all.swap(links.links);
-        }
-        for (auto& l : all) {
-            std::optional<link_record<T>> gone(std::move(l));
-            detach_link(this->owner(), gone);
-        }
-    }
+    void unlink_all() { remove_all_links(*this); }
 
 private:
     struct candidate {
@@ -316,21 +263,24 @@ private:
 
 /// The core of broadcast_block (every value accepted) and write_once_block (the first only).
 template<typename T>
-class value_core final
-    : public block_core
-    , public input_host<T> {
+class value_core final : public single_input_core<T, value_source<T>> {
 public:
-    using input_type = T;
     using output_type = T;
+    using base = single_input_core<T, value_source<T>>;
+    // the shared core's members, named here (a dependent base's names are not found otherwise)
+    using base::check_finished;
+    using base::declining;
+    using base::dropping;
+    using base::fault_noexcept;
+    using base::input;
+    using base::mutex;
+    using base::options;
+    using base::output;
+    using base::post_job;
 
     value_core(any_scheduler s, std::function<T(const T&)> clone, bool once, const dataflow_options& o)
-        : block_core(s, o)
-        , input(*this, *this)
-        , output(*this, std::move(clone), !once && o.bounded_capacity != dataflow_options::unbounded)
+        : base(s, o, true, std::move(clone), !once && o.bounded_capacity != dataflow_options::unbounded)
         , once_(once) {}
-
-    queue_target<T> input;
-    value_source<T> output;
 
     /// Latest-value: 0 (a newer message replaces the current one); every-message: the queue.
     std::size_t held_locked() const noexcept override { return output.every() ? output.msgs.size() : 0; }
@@ -343,7 +293,7 @@ public:
         }
         std::size_t what = output.set_locked(std::move(v), batch) ? 1 : 0;
         if (once_) {
-            start_declining_locked(batch); // the block completes once the value is offered
+            this->start_declining_locked(batch); // the block completes once the value is offered
             what |= 2;
         }
         return what;
@@ -355,17 +305,6 @@ public:
         if ((what & 2) != 0) {
             check_finished();
         }
-    }
-    void drop_locked(finish_batch& batch) noexcept override {
-        output.drop_locked();
-        input.decline_all_locked(batch);
-    }
-    void on_declining_locked(finish_batch& batch) noexcept override { input.decline_all_locked(batch); }
-    void on_finished_locked(finish_batch& batch) noexcept override { output.end_receivers_locked(batch); }
-    void unlink_outputs() override { output.unlink_all(); }
-    void after_output_taken() override {
-        input.room_appeared();
-        check_finished();
     }
     void run_job(job_kind kind) noexcept override {
         try {
