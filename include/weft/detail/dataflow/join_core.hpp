@@ -65,7 +65,7 @@ public:
         std::lock_guard intake(intake_); // consume and enqueue as one step (queue_target's take_from)
         std::optional<T> v = from.consume(id, *this);
         const bool got = v.has_value();
-        join_->arrived(*this, std::move(v), true);
+        join_->arrived(*this, std::move(v));
         return got ? offer_result::accepted : offer_result::declined;
     }
 
@@ -83,7 +83,7 @@ public:
                 ++incoming;
             }
             std::lock_guard intake(intake_);
-            join_->arrived(*this, next->source->consume(next->id, *this), true);
+            join_->arrived(*this, next->source->consume(next->id, *this));
         }
     }
 
@@ -95,7 +95,7 @@ public:
             }
             ++incoming;
         }
-        join_->arrived(*this, std::optional<T>(std::move(v)), true);
+        join_->arrived(*this, std::optional<T>(std::move(v)));
         return true;
     }
 
@@ -214,22 +214,23 @@ public:
         return true;
     }
 
-    /// A message reached input `in` (greedy consume or post; empty: the consume lost the race).
+    /// A message reached input `in`, whose incoming slot it held (greedy consume or post;
+    /// empty: the consume lost the race).
     template<typename T>
-    void arrived(join_input<self, T>& in, std::optional<T> v, bool counted) {
+    void arrived(join_input<self, T>& in, std::optional<T> v) {
         finish_batch batch;
         bool propagate = false;
         bool finish_check = false;
+        bool last_group = false;
         {
             std::lock_guard lock(mutex);
-            if (counted) {
-                --in.incoming;
-            }
+            --in.incoming;
             if (v && !dropping) {
                 in.queue.push_back(std::move(*v));
                 propagate = make_tuples_locked(batch);
             }
             finish_check = declining;
+            last_group = made_last_group_locked();
         }
         batch.finish_all();
         if (propagate) {
@@ -238,7 +239,9 @@ public:
         if (finish_check) {
             check_finished();
         }
-        complete_if_done();
+        if (last_group) {
+            complete();
+        }
     }
 
 private:
@@ -259,16 +262,8 @@ private:
         q.pop_front();
         return v;
     }
-    void complete_if_done() {
-        bool done = false;
-        {
-            std::lock_guard lock(mutex);
-            done = groups >= options.max_groups && !declining;
-        }
-        if (done) {
-            complete();
-        }
-    }
+    /// max_groups tuples are made and the join still accepts: it must complete. Under the lock.
+    bool made_last_group_locked() const noexcept { return groups >= options.max_groups && !declining; }
 
     /// One input's part of a group attempt: its queued message, or a reserved offer.
     template<typename T>
@@ -290,7 +285,6 @@ private:
                     (options.bounded_capacity != dataflow_options::unbounded &&
                      output.queue.size() >= options.bounded_capacity)) {
                     grouping = false;
-                    check_after_ = true;
                     break;
                 }
                 (choose_locked(std::get<Is>(inputs), std::get<Is>(picks)), ...);
@@ -315,6 +309,7 @@ private:
             (take(std::get<Is>(inputs), std::get<Is>(picks)), ...);
             finish_batch batch;
             bool propagate = false;
+            bool last_group = false;
             {
                 std::lock_guard lock(mutex);
                 if ((has_value(std::get<Is>(picks)) && ...) && !dropping) {
@@ -325,16 +320,17 @@ private:
                     // a reserved source dropped its message (it faulted): keep what we took
                     (requeue_locked(std::get<Is>(inputs), std::get<Is>(picks)), ...);
                 }
+                last_group = made_last_group_locked();
             }
             batch.finish_all();
             if (propagate) {
                 output.run_propagation();
             }
-            complete_if_done();
+            if (last_group) {
+                complete();
+            }
         }
-        if (std::exchange(check_after_, false)) {
-            check_finished();
-        }
+        check_finished(); // the loop ends only when no group can be made: the join may be done
     }
     template<typename T>
     void choose_locked(join_input<self, T>& in, pick<T>& p) {
@@ -391,8 +387,7 @@ private:
         }
     }
 
-    bool check_after_ = false; // only the group job touches it
-    bool pulling_ = false;     // guarded by mutex: a greedy pull job is scheduled or running
+    bool pulling_ = false; // guarded by mutex: a greedy pull job is scheduled or running
 };
 
 } // namespace weft::detail::dataflow

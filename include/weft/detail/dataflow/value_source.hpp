@@ -35,6 +35,8 @@ public:
     std::uint64_t base_id = 0; ///< the id of msgs.front()
     bool offering = false;
     bool reoffer = false;
+    /// Always false: a message a link's predicate rejects is skipped for that link, it never
+    /// holds the others back (kept so block_handle::output_unmatched() works for every source).
     bool unmatched = false;
     link_list<T> links;
     waiter_list receivers;
