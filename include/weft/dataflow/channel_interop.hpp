@@ -16,9 +16,9 @@ namespace weft {
 
 /// Reads `from` until it ends and send()s every item into `to` (waiting while `to` is full).
 /// At the end it completes `to` (or faults it with the channel's completion error). Completes
-/// with the number of items moved; stops early (the item in hand not lost: it is sent first,
-/// then the loop ends) if `to` declines, and fails if `token` cancels it. `from` and `to` must
-/// outlive the task.
+/// with the number of items moved. If `to` declines an item (it completed or faulted
+/// meanwhile), that item is not delivered and the loop stops there: the items after it stay in
+/// the channel. Fails if `token` cancels it. `from` and `to` must outlive the task.
 template<typename T, typename Target>
 task<std::uint64_t> pump_channel_to(channel<T>& from, Target& to, cancellation_token token = {}) {
     std::uint64_t moved = 0;
