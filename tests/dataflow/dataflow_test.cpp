@@ -238,6 +238,18 @@ TEST_CASE("dataflow: link max_messages and unlink") {
     CHECK_FALSE(l1.unlink()); // it spent its budget and removed itself
     CHECK_THROWS_AS(src.link_to(first, {.max_messages = 0}), std::invalid_argument);
 
+    // a target that declines permanently (completed) is unlinked at the next offer
+    weft::buffer_block<int> src3(pool);
+    weft::buffer_block<int> done_target(pool);
+    done_target.complete();
+    weft::buffer_block<int> catcher(pool);
+    auto l3 = src3.link_to(done_target);
+    src3.link_to(catcher);
+    REQUIRE(src3.post(1));
+    // the offer to done_target (declined permanently, link removed) comes before catcher's
+    REQUIRE(weft_test::eventually([&] { return catcher.output_count() == 1; }));
+    CHECK_FALSE(l3.unlink()); // gone already
+
     weft::buffer_block<int> src2(pool);
     weft::buffer_block<int> dst2(pool);
     auto l2 = src2.link_to(dst2);
@@ -347,7 +359,9 @@ TEST_CASE("dataflow: a target linked from several sources completes after all of
     }
     p2.complete();
     auto done = sink.completion();
-    CHECK_FALSE(done.wait_for(20ms)); // p3 is still open
+    // counted, not timed: both finished sources delivered everything and completed, p3 is open
+    REQUIRE(weft_test::eventually([&] { return got.load() == 2000 && p1.is_completed() && p2.is_completed(); }));
+    CHECK_FALSE(done.is_ready()); // p3 is still open
     for (int i = 0; i < 1000; ++i) {
         REQUIRE(p3.post(i));
     }
