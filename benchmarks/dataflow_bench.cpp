@@ -164,6 +164,19 @@ void weft_diamond(benchmark::State& st) {
 
 #if WEFT_BENCH_HAVE_TBB
 
+/// The oneTBB side's producer: 0, 1, ... n-1 (`next` is its position), each counted in `f` as it
+/// enters.
+auto numbers_up_to(long n, long& next, flight& f) {
+    return [n, &next, &f](tbb::flow_control& fc) -> long {
+        if (next == n) {
+            fc.stop();
+            return 0;
+        }
+        f.enter();
+        return next++;
+    };
+}
+
 void tbb_flow_pipeline(benchmark::State& st, int stages, long units) {
     const long n = messages();
     tbb::task_arena arena(static_cast<int>(weft_bench::workers(st)));
@@ -173,14 +186,7 @@ void tbb_flow_pipeline(benchmark::State& st, int stages, long units) {
         arena.execute([&] {
             tbb::flow::graph g;
             long next = 0;
-            tbb::flow::input_node<long> source(g, [&](tbb::flow_control& fc) -> long {
-                if (next == n) {
-                    fc.stop();
-                    return 0;
-                }
-                f.enter();
-                return next++;
-            });
+            tbb::flow::input_node<long> source(g, numbers_up_to(n, next, f));
             tbb::flow::limiter_node<long> limit(g, capacity);
             std::vector<std::unique_ptr<tbb::flow::function_node<long, long>>> nodes;
             for (int s = 0; s < stages - 1; ++s) {
@@ -215,14 +221,9 @@ void tbb_parallel_pipeline(benchmark::State& st, int stages, long units) {
         long sum = 0;
         arena.execute([&] {
             long next = 0;
-            auto first =
-                tbb::make_filter<void, long>(tbb::filter_mode::serial_in_order, [&](tbb::flow_control& fc) -> long {
-                    if (next == n) {
-                        fc.stop();
-                        return 0;
-                    }
-                    f.enter();
-                    return work(next++, units);
+            auto first = tbb::make_filter<void, long>(
+                tbb::filter_mode::serial_in_order, [numbers = numbers_up_to(n, next, f), units](tbb::flow_control& fc) {
+                    return work(numbers(fc), units);
                 });
             auto middle = tbb::make_filter<long, long>(tbb::filter_mode::serial_in_order,
                                                        [units](long x) { return work(x, units); });
@@ -268,14 +269,7 @@ void tbb_diamond(benchmark::State& st) {
             tbb::flow::make_edge(limit, fan);
             tbb::flow::make_edge(sink, limit.decrementer());
             long next = 0;
-            tbb::flow::input_node<long> source(g, [&](tbb::flow_control& fc) -> long {
-                if (next == n) {
-                    fc.stop();
-                    return 0;
-                }
-                f.enter();
-                return next++;
-            });
+            tbb::flow::input_node<long> source(g, numbers_up_to(n, next, f));
             tbb::flow::make_edge(source, limit);
             source.activate();
             g.wait_for_all();
