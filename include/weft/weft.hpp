@@ -14,9 +14,11 @@
 #include <weft/io/file.hpp>
 #include <weft/io/io_context.hpp>
 #include <weft/io/options.hpp>
+#include <weft/io/process.hpp>
 #include <weft/io/tcp.hpp>
 #include <weft/io/timer.hpp>
 #include <weft/io/udp.hpp>
+#include <weft/io/unix.hpp>
 #include <weft/limited_scheduler.hpp>
 #include <weft/local_task.hpp>
 #include <weft/parallel.hpp>

@@ -1,7 +1,8 @@
 // tests/io/io_contract_test.cpp — the outcome table of docs/guide/io.md ("What ends an
 // operation"), row by row, and the partial-progress rules: end of stream is never lost, a
 // canceled exact read gives its bytes back to the stream, a canceled exact write says how much
-// went out. Runs twice under ctest: WEFT_IO_BACKEND=uring and WEFT_IO_BACKEND=epoll.
+// went out. The stream cases (TEMPLATE_TEST_CASE) run on TCP and on UNIX stream sockets.
+// Runs twice under ctest: WEFT_IO_BACKEND=uring and WEFT_IO_BACKEND=epoll.
 #include <weft/weft.hpp>
 
 #include <array>
@@ -61,8 +62,9 @@ void let_io_poll(weft::io_context& io) {
 /// A pair whose server has waited for readability once (epoll: its socket is registered), and
 /// whose client then sent "0123456789" and ended its stream; the I/O thread has consumed the
 /// edge that carried both before the test's next read.
-weft_test::tcp_pair pair_with_data_and_fin(weft::io_context& io) {
-    auto pair = connect_pair(io);
+template<typename Stream>
+auto pair_with_data_and_fin(weft::io_context& io) {
+    auto pair = Stream::pair(io);
     std::array<char, 1> one{};
     auto first = pair.server.read_some(one);
     await_get(pair.client.write_all(std::string_view("x")));
@@ -73,9 +75,12 @@ weft_test::tcp_pair pair_with_data_and_fin(weft::io_context& io) {
     return pair;
 }
 
-TEST_CASE("io contract: end of stream that arrived with the last bytes is not lost") {
+TEMPLATE_TEST_CASE("io contract: end of stream that arrived with the last bytes is not lost",
+                   "",
+                   weft_test::tcp_stream,
+                   weft_test::unix_stream) {
     weft::io_context io;
-    auto [client, server] = pair_with_data_and_fin(io);
+    auto [client, server] = pair_with_data_and_fin<TestType>(io);
     std::array<char, 64> buf{};
     CHECK(await_get(server.read_some(buf)) == 10); // short: epoll took the socket as drained
     for (int round = 0; round < 3; ++round) {      // every read after it sees the end
@@ -83,9 +88,12 @@ TEST_CASE("io contract: end of stream that arrived with the last bytes is not lo
     }
 }
 
-TEST_CASE("io contract: an exact read that meets end of stream after the last bytes fails with eof") {
+TEMPLATE_TEST_CASE("io contract: an exact read that meets end of stream after the last bytes fails with eof",
+                   "",
+                   weft_test::tcp_stream,
+                   weft_test::unix_stream) {
     weft::io_context io;
-    auto [client, server] = pair_with_data_and_fin(io);
+    auto [client, server] = pair_with_data_and_fin<TestType>(io);
     std::array<char, 64> buf{};
     CHECK(await_get(server.read_some(std::span(buf.data(), 4))) == 4); // a full read: not short
     std::array<char, 20> rest{};
@@ -179,9 +187,12 @@ E outcome_of(weft::task<T>& t) {
 
 } // namespace
 
-TEST_CASE("io contract: a canceled read_exact gives its bytes back: the next reads see the stream intact") {
+TEMPLATE_TEST_CASE("io contract: a canceled read_exact gives its bytes back: the next reads see the stream intact",
+                   "",
+                   weft_test::tcp_stream,
+                   weft_test::unix_stream) {
     weft::io_context io;
-    auto [client, server] = connect_pair(io);
+    auto [client, server] = TestType::pair(io);
     std::size_t sent = 0;
     std::size_t received = 0;
     for (int round = 0; round < 40; ++round) {
@@ -217,9 +228,12 @@ TEST_CASE("io contract: a canceled read_exact gives its bytes back: the next rea
     }
 }
 
-TEST_CASE("io contract: a canceled write_all says how many bytes went out, and exactly those arrive") {
+TEMPLATE_TEST_CASE("io contract: a canceled write_all says how many bytes went out, and exactly those arrive",
+                   "",
+                   weft_test::tcp_stream,
+                   weft_test::unix_stream) {
     weft::io_context io;
-    auto [client, server] = connect_pair(io);
+    auto [client, server] = TestType::pair(io);
     const auto payload = pattern(0, 16 << 20); // far more than the socket buffers hold
     weft::cancellation_source cs;
     auto writing = client.write_all(payload, {.token = cs.token()});
@@ -244,10 +258,13 @@ TEST_CASE("io contract: a canceled write_all says how many bytes went out, and e
     CHECK(got == pattern(0, got.size()));
 }
 
-TEST_CASE("io contract: a transfer that fails says how many bytes it moved (eof, closed, an errno)") {
+TEMPLATE_TEST_CASE("io contract: a transfer that fails says how many bytes it moved (eof, closed, an errno)",
+                   "",
+                   weft_test::tcp_stream,
+                   weft_test::unix_stream) {
     weft::io_context io;
     SECTION("read_exact meets end of stream after 3 bytes") {
-        auto [client, server] = connect_pair(io);
+        auto [client, server] = TestType::pair(io);
         await_get(client.write_all(std::string_view("abc")));
         client.shutdown_send();
         std::array<char, 10> buf{};
@@ -259,7 +276,7 @@ TEST_CASE("io contract: a transfer that fails says how many bytes it moved (eof,
         CHECK(std::string_view(buf.data(), 3) == "abc");
     }
     SECTION("a socket closed under read_exact, after 5 bytes") {
-        auto [client, server] = connect_pair(io);
+        auto [client, server] = TestType::pair(io);
         await_get(client.write_all(std::string_view("12345")));
         std::array<char, 10> buf{};
         auto t = server.read_exact(buf);
@@ -272,7 +289,7 @@ TEST_CASE("io contract: a transfer that fails says how many bytes it moved (eof,
         CHECK(t.is_failed());        // a close is a failure, not a cancellation
     }
     SECTION("a write to a peer that reset fails with the errno") {
-        auto [client, server] = connect_pair(io);
+        auto [client, server] = TestType::pair(io);
         const linger hard{1, 0};
         ::setsockopt(server.native_handle(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
         server.close(); // RST

@@ -5,6 +5,7 @@
 #include <weft/weft.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "catch.hpp"
 #include "support/eventually.hpp"
 #include <dirent.h>
+#include <unistd.h>
 
 namespace weft_test {
 
@@ -64,6 +66,30 @@ inline tcp_pair connect_pair(weft::io_context& io, bool v6 = false) {
     return {std::move(client), std::move(server)};
 }
 
+/// A connected pair of UNIX stream sockets on `io`, through a listener on a fresh abstract name.
+struct unix_pair {
+    weft::unix_socket client;
+    weft::unix_socket server;
+};
+inline unix_pair connect_unix_pair(weft::io_context& io) {
+    static std::atomic<int> serial{0};
+    const auto name = weft::unix_endpoint::abstract("weft-test-" + std::to_string(::getpid()) + "-" +
+                                                    std::to_string(serial.fetch_add(1)));
+    auto listener = weft::unix_listener::bind(io, name);
+    auto accepted = listener.accept();
+    auto client = await_get(weft::unix_socket::connect(io, name));
+    auto server = await_get(std::move(accepted));
+    return {std::move(client), std::move(server)};
+}
+
+/// The stream kinds the stream contract cases run on (TEMPLATE_TEST_CASE's types).
+struct tcp_stream {
+    static tcp_pair pair(weft::io_context& io) { return connect_pair(io); }
+};
+struct unix_stream {
+    static unix_pair pair(weft::io_context& io) { return connect_unix_pair(io); }
+};
+
 /// The exception a task failed with, as a std::system_error code (fails the test otherwise).
 template<typename T>
 std::error_code error_of(weft::task<T>& t) {
@@ -77,8 +103,9 @@ std::error_code error_of(weft::task<T>& t) {
     return {};
 }
 
-/// Echoes what `s` reads until the peer ends the stream; the byte count.
-inline weft::task<std::size_t> echo_until_eof(weft::tcp_socket s) {
+/// Echoes what `s` (a tcp_socket or unix_socket) reads until the peer ends the stream; the byte count.
+template<typename Socket>
+weft::task<std::size_t> echo_until_eof(Socket s) {
     std::array<std::byte, 256> buf;
     std::size_t total = 0;
     for (;;) {
@@ -93,7 +120,8 @@ inline weft::task<std::size_t> echo_until_eof(weft::tcp_socket s) {
 }
 
 /// Sends `rounds` numbered messages and reads each back; how many came back intact.
-inline weft::task<int> ping(weft::tcp_socket& c, int rounds) {
+template<typename Socket>
+weft::task<int> ping(Socket& c, int rounds) {
     int good = 0;
     for (int i = 0; i < rounds; ++i) {
         const std::string msg = "message " + std::to_string(i);
@@ -111,6 +139,7 @@ inline weft::task<int> ping(weft::tcp_socket& c, int rounds) {
 using namespace std::chrono_literals;
 using weft_test::await_get;
 using weft_test::connect_pair;
+using weft_test::connect_unix_pair;
 using weft_test::echo_until_eof;
 using weft_test::error_of;
 using weft_test::eventually;

@@ -1,5 +1,6 @@
 // tests/io/tcp_test.cpp — TCP sockets and listeners: echo, end of stream, errors, close and
-// cancel in flight, fd reuse, concurrent reads and writes on one socket.
+// cancel in flight, fd reuse, concurrent reads and writes on one socket. The stream cases
+// (TEMPLATE_TEST_CASE) run on UNIX stream sockets too: the same contract holds for both.
 // Runs twice under ctest: WEFT_IO_BACKEND=uring and WEFT_IO_BACKEND=epoll.
 #include <weft/weft.hpp>
 
@@ -28,9 +29,12 @@ TEST_CASE("io: TCP echo over IPv4 and IPv6 / with end of stream distinct from an
     }
 }
 
-TEST_CASE("io: read_exact fails with io_errc::eof when the stream ends early") {
+TEMPLATE_TEST_CASE("io: read_exact fails with io_errc::eof when the stream ends early",
+                   "",
+                   weft_test::tcp_stream,
+                   weft_test::unix_stream) {
     weft::io_context io;
-    auto [client, server] = connect_pair(io);
+    auto [client, server] = TestType::pair(io);
     await_get(client.write_all(std::string_view("abc")));
     client.shutdown_send();
     std::array<char, 10> buf;
@@ -38,9 +42,12 @@ TEST_CASE("io: read_exact fails with io_errc::eof when the stream ends early") {
     CHECK(error_of(t) == weft::io_errc::eof);
 }
 
-TEST_CASE("io: zero-length writes and exact reads complete with 0 / closed handles fail with io_errc::closed") {
+TEMPLATE_TEST_CASE("io: zero-length writes and exact reads complete with 0 / closed handles fail with io_errc::closed",
+                   "",
+                   weft_test::tcp_stream,
+                   weft_test::unix_stream) {
     weft::io_context io;
-    auto [client, server] = connect_pair(io);
+    auto [client, server] = TestType::pair(io);
     std::span<std::byte> none;
     CHECK(await_get(client.read_exact(none)) == 0);
     CHECK(await_get(client.write_all(none)) == 0);
@@ -71,9 +78,12 @@ TEST_CASE("io: connecting to a closed port fails with ECONNREFUSED") {
     CHECK(error_of(t) == std::errc::connection_refused);
 }
 
-TEST_CASE("io: writing to a reset peer fails with EPIPE or ECONNRESET / and SIGPIPE never kills us") {
+TEMPLATE_TEST_CASE("io: writing to a reset peer fails with EPIPE or ECONNRESET / and SIGPIPE never kills us",
+                   "",
+                   weft_test::tcp_stream,
+                   weft_test::unix_stream) {
     weft::io_context io;
-    auto [client, server] = connect_pair(io);
+    auto [client, server] = TestType::pair(io);
     linger lg{1, 0}; // close with RST
     ::setsockopt(server.native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     server.close();
@@ -89,9 +99,12 @@ TEST_CASE("io: writing to a reset peer fails with EPIPE or ECONNRESET / and SIGP
     CHECK((failure == std::errc::broken_pipe || failure == std::errc::connection_reset));
 }
 
-TEST_CASE("io: closing a socket fails its operations in flight with io_errc::closed") {
+TEMPLATE_TEST_CASE("io: closing a socket fails its operations in flight with io_errc::closed",
+                   "",
+                   weft_test::tcp_stream,
+                   weft_test::unix_stream) {
     weft::io_context io;
-    auto [client, server] = connect_pair(io);
+    auto [client, server] = TestType::pair(io);
     std::array<char, 16> buf;
     auto reading = server.read_some(buf);
     CHECK_FALSE(reading.is_ready());
@@ -102,9 +115,12 @@ TEST_CASE("io: closing a socket fails its operations in flight with io_errc::clo
     CHECK(reading.is_failed()); // a close is an error, not a cancellation
 }
 
-TEST_CASE("io: a token cancels a read in flight / and an already canceled token cancels at once") {
+TEMPLATE_TEST_CASE("io: a token cancels a read in flight / and an already canceled token cancels at once",
+                   "",
+                   weft_test::tcp_stream,
+                   weft_test::unix_stream) {
     weft::io_context io;
-    auto [client, server] = connect_pair(io);
+    auto [client, server] = TestType::pair(io);
     weft::cancellation_source cs;
     std::array<char, 16> buf;
     auto reading = server.read_some(buf, {.token = cs.token()});
@@ -153,7 +169,8 @@ TEST_CASE("io: a reused fd number never receives an old operation's completion")
 }
 
 namespace {
-weft::task<long> pump(weft::tcp_socket& s, int count) {
+template<typename Socket>
+weft::task<long> pump(Socket& s, int count) {
     std::array<std::uint32_t, 1> out{};
     long sum = 0;
     for (int i = 0; i < count; ++i) {
@@ -163,7 +180,8 @@ weft::task<long> pump(weft::tcp_socket& s, int count) {
     }
     co_return sum;
 }
-weft::task<long> drain(weft::tcp_socket& s, int count) {
+template<typename Socket>
+weft::task<long> drain(Socket& s, int count) {
     std::array<std::uint32_t, 1> in{};
     long sum = 0;
     for (int i = 0; i < count; ++i) {
@@ -174,9 +192,12 @@ weft::task<long> drain(weft::tcp_socket& s, int count) {
 }
 } // namespace
 
-TEST_CASE("io: reads and writes in flight together on one socket both finish (10^4 each way)") {
+TEMPLATE_TEST_CASE("io: reads and writes in flight together on one socket both finish (10^4 each way)",
+                   "",
+                   weft_test::tcp_stream,
+                   weft_test::unix_stream) {
     weft::io_context io;
-    auto [a, b] = connect_pair(io);
+    auto [a, b] = TestType::pair(io);
     constexpr int n = 10'000;
     auto w1 = pump(a, n);
     auto r1 = drain(a, n);

@@ -4,7 +4,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <weft/detail/io/handle.hpp>
+#include <weft/detail/io/stream.hpp>
 #include <weft/io/endpoint.hpp>
 #include <weft/io/io_context.hpp>
 
@@ -34,7 +34,7 @@ class tcp_listener;
 /// Lifetime:      buffers must stay valid until the operation's task completes (temporaries
 ///                do not compile). The socket may outlive its io_context (operations then
 ///                throw shutdown_error).
-class tcp_socket : public detail::io::io_handle {
+class tcp_socket : public detail::io::stream_socket {
 public:
     tcp_socket() noexcept = default;
 
@@ -53,33 +53,6 @@ public:
         return std::move(t);
     }
 
-    /// Reads what is available (at least 1 byte), or 0 at end of stream.
-    template<detail::io::lasting_byte_range B>
-    task<std::size_t> read_some(B&& buffer, const op_options& opts = {}) {
-        return start_transfer(detail::io::op_kind::recv, detail::io::writable_bytes(buffer), false, opts);
-    }
-    /// Writes some of `buffer` (at least 1 byte); returns how much.
-    template<detail::io::lasting_byte_range B>
-    task<std::size_t> write_some(B&& buffer, const op_options& opts = {}) {
-        return start_transfer(detail::io::op_kind::send, detail::io::readable_bytes(buffer), false, opts);
-    }
-    /// Fills all of `buffer` (short reads are resumed); fails with io_errc::eof if the stream ends first.
-    template<detail::io::lasting_byte_range B>
-    task<std::size_t> read_exact(B&& buffer, const op_options& opts = {}) {
-        return start_transfer(detail::io::op_kind::recv, detail::io::writable_bytes(buffer), true, opts);
-    }
-    /// Writes all of `buffer` (short writes are resumed).
-    template<detail::io::lasting_byte_range B>
-    task<std::size_t> write_all(B&& buffer, const op_options& opts = {}) {
-        return start_transfer(detail::io::op_kind::send, detail::io::readable_bytes(buffer), true, opts);
-    }
-
-    /// Half-close: no more writes; the peer reads end of stream.
-    void shutdown_send() {
-        if (::shutdown(checked().fd, SHUT_WR) != 0) {
-            throw std::system_error(errno, std::system_category(), "weft: shutdown");
-        }
-    }
     void set_no_delay(bool on) {
         const int v = on ? 1 : 0;
         if (::setsockopt(checked().fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0) {
@@ -90,14 +63,9 @@ public:
     endpoint remote_endpoint() const { return socket_name(&::getpeername); }
 
 private:
-    friend class tcp_listener;
-    tcp_socket(detail::io::io_core& core, int fd) : io_handle(core, fd) {}
-    /// A handle on an existing descriptor (a connect's), taking a new reference to it.
-    tcp_socket(detail::io::io_core& core, detail::io::descriptor* d) noexcept {
-        core_ = detail::io::core_ref(&core);
-        d->add_ref();
-        desc_ = d;
-    }
+    friend struct detail::io::adopt_accepted_as<tcp_socket>;
+    tcp_socket(detail::io::io_core& core, int fd) : stream_socket(core, fd) {}
+    tcp_socket(detail::io::io_core& core, detail::io::descriptor* d) noexcept : stream_socket(core, d) {}
 
     struct adopt_connected {
         tcp_socket operator()(detail::io::io_op& op) const {
@@ -132,21 +100,14 @@ public:
     /// The next connection. EMFILE/ENFILE and the like fail this accept only; the listener
     /// stays usable.
     task<tcp_socket> accept(const op_options& opts = {}) {
-        return start_op<tcp_socket, adopt_accepted>(detail::io::op_kind::accept, opts, [](detail::io::io_op&) {});
+        return start_op<tcp_socket, detail::io::adopt_accepted_as<tcp_socket>>(
+            detail::io::op_kind::accept, opts, [](detail::io::io_op&) {});
     }
 
     endpoint local_endpoint() const { return socket_name(&::getsockname); }
 
 private:
     tcp_listener(detail::io::io_core& core, int fd) : io_handle(core, fd) {}
-
-    struct adopt_accepted {
-        tcp_socket operator()(detail::io::io_op& op) const {
-            auto& core = *static_cast<detail::io::io_core*>(op.owner->config().core);
-            const int fd = static_cast<int>(op.result);
-            return tcp_socket(core, fd); // epoll's accept4 made it O_NONBLOCK; io_uring's is blocking
-        }
-    };
 };
 
 } // namespace weft

@@ -52,6 +52,7 @@
 #include <system_error>
 #include <vector>
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -231,7 +232,7 @@ private:
     static constexpr int max_events = 128;
 
     static bool reads(op_kind k) noexcept {
-        return k == op_kind::recv || k == op_kind::recv_from || k == op_kind::accept;
+        return k == op_kind::recv || k == op_kind::recv_from || k == op_kind::accept || k == op_kind::poll_in;
     }
 
     void to_pool(io_op* op) {
@@ -414,6 +415,17 @@ private:
                     return err == 0 ? 0 : -err;
                 }
                 break;
+            case op_kind::poll_in: { // readiness only (a pidfd): 0 once readable
+                pollfd p{fd, POLLIN, 0};
+                res = ::poll(&p, 1, 0);
+                if (res == 0) {
+                    return -EAGAIN;
+                }
+                if (res > 0) {
+                    return 0;
+                }
+                break;
+            }
             default:
                 return -EINVAL;
             }

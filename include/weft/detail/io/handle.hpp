@@ -96,6 +96,9 @@ protected:
         }
     }
 
+    /// A handle on an existing descriptor (a connect's), taking a new reference to it.
+    io_handle(io_core& core, descriptor* d) noexcept : core_(&core), desc_(d) { d->add_ref(); }
+
     /// Hands the handle's reference to the caller (an op that will own the descriptor).
     descriptor* release_descriptor() noexcept { return std::exchange(desc_, nullptr); }
 

@@ -179,6 +179,7 @@ inline const char* op_name(op_kind k) noexcept {
                                             "weft: read_at",
                                             "weft: write_at",
                                             "weft: open",
+                                            "weft: wait for readable",
                                             "weft: timer",
                                             "weft: cancel"};
     return names[static_cast<unsigned>(k)];

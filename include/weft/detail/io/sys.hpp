@@ -46,6 +46,7 @@ enum class op_kind : std::uint8_t {
     read_at,
     write_at,
     open_at,
+    poll_in, ///< waits until the fd is readable (a pidfd: the child has exited); no transfer
     timer,
     cancel
 };
@@ -67,6 +68,9 @@ struct sys_table {
     /// epoll_wait with a nanosecond timeout (Linux 5.11); -1/ENOSYS on older kernels.
     int (*epoll_pwait2)(int, epoll_event*, int, const timespec*);
     int (*timerfd_settime)(int, int, const itimerspec*, itimerspec*);
+    /// A pidfd for a child (Linux 5.3); -1/ENOSYS (or EPERM under a seccomp filter) where the
+    /// kernel has none: process then polls waitpid on a timer (weft/io/process.hpp).
+    int (*pidfd_open)(pid_t, unsigned);
     ssize_t (*eventfd_write)(int, const void*, std::size_t);
     // io_uring (liburing returns -errno instead of setting errno)
     int (*uring_queue_init_params)(unsigned, io_uring*, io_uring_params*);
@@ -136,6 +140,15 @@ inline int epoll_pwait2(int e, epoll_event* ev, int n, const timespec* t) {
 inline int timerfd_settime(int fd, int flags, const itimerspec* v, itimerspec* old) {
     return ::timerfd_settime(fd, flags, v, old);
 }
+inline int pidfd_open(pid_t pid, unsigned flags) {
+#if defined(SYS_pidfd_open)
+    return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
+#else
+    (void)pid, (void)flags;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
 inline ssize_t eventfd_write(int fd, const void* b, std::size_t n) {
     return ::write(fd, b, n);
 }
@@ -188,6 +201,7 @@ inline constexpr sys_table real_sys{
     &real::epoll_wait,
     &real::epoll_pwait2,
     &real::timerfd_settime,
+    &real::pidfd_open,
     &real::eventfd_write,
     &real::uring_queue_init_params,
     &real::uring_submit,

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include <liburing.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 
 namespace weft::detail::io {
@@ -294,6 +295,9 @@ private:
             break;
         case op_kind::open_at:
             ::io_uring_prep_openat(sqe, AT_FDCWD, op->x().path.c_str(), op->open_flags | O_CLOEXEC, op->open_mode);
+            break;
+        case op_kind::poll_in:
+            ::io_uring_prep_poll_add(sqe, fd, POLLIN);
             break;
         default:
             ::io_uring_prep_nop(sqe);
