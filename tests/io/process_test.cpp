@@ -3,6 +3,7 @@
 // Runs twice under ctest: WEFT_IO_BACKEND=uring and WEFT_IO_BACKEND=epoll.
 #include <weft/weft.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -205,6 +206,12 @@ TEST_CASE("process: spawn errors are clear: ENOENT, EACCES, a bad directory, bad
     ::close(fd);
     ::chmod(path, 0644);
     CHECK(code_of({.program = path}) == EACCES);
+    {
+        std::ofstream garbage(path, std::ios::binary | std::ios::trunc);
+        garbage << "\x7fnot a program\n";
+    }
+    ::chmod(path, 0755);
+    CHECK(code_of({.program = path}) == ENOEXEC); // not run through a shell
     ::unlink(path);
     CHECK(code_of({.program = "true", .working_directory = "/nonexistent-dir"}) == ENOENT);
     CHECK(code_of({.program = "true", .std_in = weft::stdio::from(-1)}) == EBADF);
@@ -376,6 +383,51 @@ TEST_CASE("process: a child inherits no descriptor but its three streams, whatev
     if (high >= 0) {
         ::close(high);
         ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
+
+TEST_CASE("process: every descriptor weft opens is close-on-exec (audit)") {
+    auto listing = [] {
+        std::vector<int> fds;
+        if (DIR* d = ::opendir("/proc/self/fd")) {
+            const int own = ::dirfd(d);
+            while (const dirent* e = ::readdir(d)) {
+                if (e->d_name[0] != '.' && std::atoi(e->d_name) != own) {
+                    fds.push_back(std::atoi(e->d_name));
+                }
+            }
+            ::closedir(d);
+        }
+        return fds;
+    };
+    const auto before = listing();
+    {
+        weft::io_context io;
+        auto tcp = connect_pair(io);
+        auto udp = weft::udp_socket::bind(io, weft::endpoint::loopback_v4(0));
+        auto unix_streams = weft_test::connect_unix_pair(io);
+        auto dgrams = weft::unix_datagram_socket::pair(io);
+        auto f = await_get(weft::file::open(io, "/proc/self/status"));
+        auto p = weft::process::spawn(
+            io, {.program = "sleep", .args = {"100"}, .std_in = weft::stdio::pipe(), .std_out = weft::stdio::pipe()});
+        auto timer = weft::delay(io, 1h);
+        int weft_fds = 0;
+        int inheritable = 0;
+        for (const int fd : listing()) {
+            if (std::find(before.begin(), before.end(), fd) != before.end()) {
+                continue;
+            }
+            ++weft_fds;
+            const int flags = ::fcntl(fd, F_GETFD);
+            if (flags >= 0 && (flags & FD_CLOEXEC) == 0) {
+                ++inheritable;
+                UNSCOPED_INFO("descriptor " << fd << " is inheritable");
+            }
+        }
+        CHECK(weft_fds >= 12); // the reactor's own, the sockets, the file, the pipes, the pidfd
+        CHECK(inheritable == 0);
+        p.kill();
+        (void)await_get(p.wait());
     }
 }
 
