@@ -265,14 +265,14 @@ TEST_CASE("unix: a strand's coroutine awaiting a UNIX read resumes on the strand
     weft::io_context io;
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
     weft::strand st{pool};
-    auto [client, server] = connect_unix_pair(io);
+    auto pair = connect_unix_pair(io);
     std::array<char, 5> buf{};
     auto reader = [&]() -> weft::task<bool> {
         co_await weft::resume_on(st);
-        co_await server.read_exact(buf);
+        co_await pair.server.read_exact(buf);
         co_return st.runs_on_this_thread();
     };
     auto t = reader();
-    await_get(client.write_all(std::string_view("hello")));
+    await_get(pair.client.write_all(std::string_view("hello")));
     CHECK(await_get(t));
 }

@@ -393,8 +393,8 @@ public:
 
     /// Sets the default peer: send() goes there, and only its datagrams are received.
     void connect(const unix_endpoint& to) {
-        if (detail::io::try_unix_connect(checked().fd, to) != 0) {
-            throw std::system_error(errno, std::system_category(), "weft: connect " + to.to_string());
+        if (const int err = detail::io::try_unix_connect(checked().fd, to); err != 0) {
+            throw std::system_error(err, std::system_category(), "weft: connect " + to.to_string());
         }
     }
 
