@@ -19,7 +19,6 @@
 #include <thread>
 
 #include "bench_support.hpp"
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spawn.h>
@@ -116,7 +115,7 @@ void blocking_trips(benchmark::State& state, int client, int server) {
     for (auto _ : state) {
         for (int i = 0; i < trips_per_iteration; ++i) {
             weft_bench::check(::write(client, buf.data(), message) == message && read_full(client, buf.data(), message),
-                                 "blocking round trip");
+                              "blocking round trip");
         }
     }
     ::shutdown(client, SHUT_WR);
@@ -138,8 +137,8 @@ void BM_round_trip_tcp_blocking(benchmark::State& state) {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
     weft_bench::check(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(l, 1) == 0 &&
-                             ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) == 0,
-                         "listen");
+                          ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) == 0,
+                      "listen");
     const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     weft_bench::check(::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0, "connect");
     const int s = ::accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
@@ -206,7 +205,7 @@ void BM_spawn_wait_posix_spawn(benchmark::State& state) {
         weft_bench::check(::posix_spawn(&pid, program, nullptr, nullptr, argv, environ) == 0, "posix_spawn");
         int status = 0;
         weft_bench::check(::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                             "waitpid");
+                          "waitpid");
     }
     state.SetItemsProcessed(state.iterations());
 }

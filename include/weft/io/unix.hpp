@@ -139,6 +139,20 @@ inline std::pair<int, int> make_unix_pair(io_core& core, int type) {
     return {fds[0], fds[1]};
 }
 
+/// Two handles made by `make` from a socket pair's descriptors (the second closed if the first
+/// cannot be made).
+template<typename Socket, typename Make>
+std::pair<Socket, Socket> adopt_pair(std::pair<int, int> fds, Make make) {
+    Socket first;
+    try {
+        first = make(fds.first);
+    } catch (...) {
+        ::close(fds.second);
+        throw;
+    }
+    return {std::move(first), make(fds.second)};
+}
+
 /// getsockname / getpeername of a UNIX socket.
 inline unix_endpoint unix_name(int fd, int (*get)(int, sockaddr*, socklen_t*)) {
     sockaddr_un a{};
@@ -216,15 +230,8 @@ public:
     /// A connected pair (socketpair): both ends on `io`, unnamed.
     static std::pair<unix_socket, unix_socket> pair(io_context& io) {
         detail::io::io_core& core = io.core();
-        auto [a, b] = detail::io::make_unix_pair(core, SOCK_STREAM);
-        unix_socket first;
-        try {
-            first = unix_socket(core, a);
-        } catch (...) {
-            ::close(b);
-            throw;
-        }
-        return {std::move(first), unix_socket(core, b)};
+        return detail::io::adopt_pair<unix_socket>(detail::io::make_unix_pair(core, SOCK_STREAM),
+                                                   [&](int fd) { return unix_socket(core, fd); });
     }
 
     unix_endpoint local_endpoint() const { return detail::io::unix_name(checked().fd, &::getsockname); }
@@ -380,15 +387,8 @@ public:
     /// A connected pair (socketpair(SOCK_DGRAM)).
     static std::pair<unix_datagram_socket, unix_datagram_socket> pair(io_context& io) {
         detail::io::io_core& core = io.core();
-        auto [a, b] = detail::io::make_unix_pair(core, SOCK_DGRAM);
-        unix_datagram_socket first;
-        try {
-            first = unix_datagram_socket(core, a);
-        } catch (...) {
-            ::close(b);
-            throw;
-        }
-        return {std::move(first), unix_datagram_socket(core, b)};
+        return detail::io::adopt_pair<unix_datagram_socket>(detail::io::make_unix_pair(core, SOCK_DGRAM),
+                                                            [&](int fd) { return unix_datagram_socket(core, fd); });
     }
 
     /// Sets the default peer: send() goes there, and only its datagrams are received.
