@@ -16,11 +16,15 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char** environ;
 
 #ifndef WEFT_TEST_CHILD
 #error "WEFT_TEST_CHILD must name the test child program"
@@ -244,6 +248,32 @@ TEST_CASE("process: 1,000 short children in a row leave no zombie and the descri
     CHECK(weft_test::open_fds() == baseline);
 }
 
+TEST_CASE("process: 300 children exiting at once give 300 statuses, and a child spawned outside weft is left alone") {
+    weft::io_context io;
+    char program[] = "/bin/sh";
+    char dash_c[] = "-c";
+    char script[] = "exit 42";
+    char* argv[] = {program, dash_c, script, nullptr};
+    pid_t outsider = 0;
+    REQUIRE(::posix_spawn(&outsider, program, nullptr, nullptr, argv, environ) == 0);
+    std::vector<weft::process> children;
+    std::vector<weft::task<weft::exit_status>> waits;
+    for (int i = 0; i < 300; ++i) {
+        children.push_back(
+            weft::process::spawn(io, {.program = "sh", .args = {"-c", "exit " + std::to_string(i % 200)}}));
+        waits.push_back(children.back().wait());
+    }
+    int right = 0;
+    for (std::size_t i = 0; i < waits.size(); ++i) {
+        right += await_get(waits[i]).code == static_cast<int>(i % 200) ? 1 : 0;
+    }
+    CHECK(right == 300);
+    // weft reaps its own pids only: the outsider's status is still ours to collect
+    int status = 0;
+    CHECK(::waitpid(outsider, &status, 0) == outsider);
+    CHECK(WEXITSTATUS(status) == 42);
+}
+
 TEST_CASE("process: children whose handles are dropped at once are all reaped in the background") {
     weft::io_context io;
     std::vector<pid_t> pids;
@@ -278,6 +308,35 @@ TEST_CASE("process: a canceled wait kills the child, reaps it, and completes can
     const auto after = p.try_wait();
     REQUIRE(after.has_value());
     CHECK(after->signal == SIGKILL);
+
+    // output() with a token: the same, and what the child wrote before is not lost
+    auto q = weft::process::spawn(io,
+                                  {.program = "sh",
+                                   .args = {"-c", "echo started; echo on-stderr >&2; exec sleep 100"},
+                                   .std_out = weft::stdio::pipe(),
+                                   .std_err = weft::stdio::pipe()});
+    weft::cancellation_source stop;
+    auto collecting = q.output({.token = stop.token()});
+    const std::string comm = "/proc/" + std::to_string(q.id()) + "/comm";
+    CHECK(eventually([&] { // the shell has written both lines and exec'd the sleep
+        std::ifstream f(comm);
+        std::string name;
+        std::getline(f, name);
+        return name == "sleep";
+    }));
+    CHECK_FALSE(collecting.is_ready());
+    stop.cancel();
+    REQUIRE(collecting.wait_for(20s));
+    CHECK(collecting.is_canceled());
+    try {
+        collecting.get();
+        FAIL("output() should have been canceled");
+    } catch (const weft::output_canceled& e) {
+        CHECK(e.partial().out == "started\n");
+        CHECK(e.partial().err == "on-stderr\n");
+        CHECK(e.partial().status.signal == SIGKILL);
+    }
+    CHECK(q.try_wait().value().signal == SIGKILL);
 }
 
 TEST_CASE("process: a timeout ends the whole process group, grandchildren included") {
@@ -442,6 +501,10 @@ TEST_CASE("process: the child starts with no signal blocked or ignored, whatever
     ::sigaddset(&term, SIGTERM);
     ::pthread_sigmask(SIG_BLOCK, &term, &old_mask);
     auto p = weft::process::spawn(io, {.program = child, .args = {"signals"}, .std_out = weft::stdio::pipe()});
+    CHECK_THROWS_AS(weft::process::spawn(io, {.program = "/nonexistent/program"}), std::system_error);
+    sigset_t after;
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &after);
+    CHECK(::sigismember(&after, SIGTERM) == 1); // a spawn, failed or not, leaves the caller's mask alone
     ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     ::sigaction(SIGPIPE, &old_pipe, nullptr);
     const auto r = await_get(p.output());
@@ -492,11 +555,22 @@ TEST_CASE("process: a child left running when its io_context ends is reaped late
 TEST_CASE("process: the wait's continuation runs where its policy says") {
     weft::io_context io;
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
-    auto p = weft::process::spawn(io, {.program = "true"});
+    // a child that runs until its input ends: still running when the wait starts
+    auto p = weft::process::spawn(io, {.program = child, .args = {"echo"}, .std_in = weft::stdio::pipe()});
     auto on_pool = [&]() -> weft::task<bool> {
         co_await p.wait({.policy = weft::io_policy::on(pool)});
         co_return pool.runs_on_this_thread();
     };
     auto t = on_pool();
+    p.stdin_pipe().close();
     CHECK(await_get(t));
+    // a child found exited at the call: the task is complete at once, the coroutine goes on
+    // where it is (as a write that completes on its caller)
+    auto inline_here = [&]() -> weft::task<bool> {
+        co_await p.wait({.policy = weft::io_policy::on(pool)});
+        co_return !pool.runs_on_this_thread();
+    };
+    auto u = inline_here();
+    CHECK(u.is_ready());
+    CHECK(await_get(u));
 }

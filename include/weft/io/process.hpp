@@ -45,7 +45,8 @@ public:
     static stdio inherit() noexcept { return stdio(kind::inherit, -1); }
     static stdio null() noexcept { return stdio(kind::null, -1); }
     static stdio pipe() noexcept { return stdio(kind::pipe, -1); }
-    /// The child gets a copy of `fd`; the caller keeps (and later closes) its own.
+    /// The child gets a copy of `fd`; the caller keeps (and later closes) its own. The copy
+    /// shares the open file's flags: pass a blocking descriptor (children expect blocking stdio).
     static stdio from(int fd) noexcept { return stdio(kind::fd, fd); }
     static stdio to_stdout() noexcept { return stdio(kind::to_stdout, -1); }
 
@@ -114,6 +115,19 @@ struct process_output {
     exit_status status{};
     std::string out{}; ///< everything the child wrote to its stdout pipe
     std::string err{}; ///< ... and to its stderr pipe
+};
+
+/// How output() ends when its token is canceled: the child was sent its cancel_signal and
+/// reaped; what it had written by then, and its status, are kept here (nothing is dropped).
+class output_canceled : public operation_canceled {
+public:
+    explicit output_canceled(process_output partial)
+        : operation_canceled("weft: output canceled: the child was killed and reaped")
+        , partial_(std::make_shared<const process_output>(std::move(partial))) {}
+    const process_output& partial() const noexcept { return *partial_; }
+
+private:
+    std::shared_ptr<const process_output> partial_; // shared: the exception copies without throwing
 };
 
 namespace detail::io {
@@ -465,7 +479,8 @@ public:
     /// fills up and stalls it) and its exit status. Takes the pipes (stdout_pipe() and
     /// stderr_pipe() are closed afterwards) and closes stdin_pipe(): write the child's input
     /// first. Once the child has exited, what it wrote is taken and the task completes, even if
-    /// a grandchild still holds the pipes open. opts: as wait()'s.
+    /// a grandchild still holds the pipes open. opts: as wait()'s; a canceled token ends it with
+    /// output_canceled, which holds what the child wrote until it was killed, and its status.
     task<process_output> output(const op_options& opts = {}) {
         auto st = checked_state();
         stdin_.close();
@@ -500,6 +515,16 @@ private:
         detail::io::collected o = co_await std::move(out_text);
         detail::io::collected e = co_await std::move(err_text);
         if (failure) {
+            bool canceled = false;
+            try {
+                std::rethrow_exception(failure);
+            } catch (const operation_canceled&) {
+                canceled = opts.token.is_cancellation_requested() && st->reaped();
+            } catch (...) {
+            }
+            if (canceled) {
+                throw output_canceled(process_output{st->result(), std::move(o.text), std::move(e.text)});
+            }
             std::rethrow_exception(failure);
         }
         if (o.error) {
