@@ -221,3 +221,41 @@ TEST_CASE("dataflow stress: a bounded broadcast/join diamond pairs every message
     CHECK(got.load() == n);
     CHECK(mismatched.load() == 0);
 }
+
+TEST_CASE("dataflow stress: a cancel racing messages in transit completes every block, many runs") {
+    const std::size_t runs = scaled(sanitized ? 300 : 3000);
+    weft::thread_pool pool({.threads = 2});
+    int unfinished = 0;
+    for (std::size_t r = 0; r < runs; ++r) {
+        weft::cancellation_source cs;
+        const weft::dataflow_options o{.bounded_capacity = 2, .token = cs.token()};
+        weft::buffer_block<int> a(pool, o);
+        weft::transform_block<int, int> b(
+            pool, [](int x) { return x; }, o);
+        weft::action_block<int> c(
+            pool, [](int) {}, o);
+        a.link_to(b, {.propagate_completion = true});
+        b.link_to(c, {.propagate_completion = true});
+        auto feed = [&]() -> weft::task<void> { // named: it must outlive its coroutine
+            for (int i = 0; i < 1000; ++i) {
+                const bool ok = co_await a.send(i);
+                if (!ok) {
+                    co_return; // declined: canceled
+                }
+            }
+        };
+        auto f = feed();
+        for (std::size_t spin = 0; spin < (r % 64) * 40; ++spin) {
+            std::atomic_signal_fence(std::memory_order_seq_cst); // a varying moment to cancel at
+        }
+        cs.cancel();
+        unfinished += a.completion().wait_for(10s) ? 0 : 1;
+        unfinished += b.completion().wait_for(10s) ? 0 : 1;
+        unfinished += c.completion().wait_for(10s) ? 0 : 1;
+        unfinished += f.wait_for(10s) ? 0 : 1;
+        if (unfinished != 0) {
+            break;
+        }
+    }
+    CHECK(unfinished == 0);
+}

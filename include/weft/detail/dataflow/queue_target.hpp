@@ -264,9 +264,11 @@ private:
         batch.finish_all();
         if (v) {
             host_->start_jobs(jobs);
-        } else {
-            c.check_finished(); // the reserved slot was the last thing it waited for
         }
+        // The reserved slot may have been the last thing a declining block waited for: a lost
+        // consume, or a message a canceled or faulted block dropped on arrival. (Checking only
+        // for the lost consume left a block canceled mid-intake unfinished for ever.)
+        c.check_finished();
         return v.has_value();
     }
 
