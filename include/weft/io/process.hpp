@@ -224,7 +224,7 @@ inline task<exit_status> wait_for_exit(std::shared_ptr<child_state> st, op_optio
             if (st->watch.is_open()) {
                 co_await st->watch.exited(opts);
             } else {
-                co_await sleep_on(*st->core.get(), pause, opts.token);
+                co_await timer_on(*st->core.get(), io_clock::now() + pause, {.token = opts.token});
                 pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::milliseconds(50));
             }
         } catch (const operation_canceled&) {
@@ -247,7 +247,7 @@ inline task<exit_status> wait_for_exit(std::shared_ptr<child_state> st, op_optio
         if (st->watch.is_open()) {
             co_await st->watch.exited(no_token);
         } else {
-            co_await sleep_on(*st->core.get(), pause, {});
+            co_await timer_on(*st->core.get(), io_clock::now() + pause, {});
             pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::milliseconds(50));
         }
     }

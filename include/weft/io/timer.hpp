@@ -18,6 +18,15 @@
 namespace weft {
 
 namespace detail::io {
+/// A timer op on `core` (delay_until's engine; for callers that hold the core, not the
+/// io_context, such as a coroutine that may outlive the io_context object).
+inline task<void> timer_on(io_core& core, io_clock::time_point deadline, const op_options& opts) {
+    auto [t, op] = make_op<void, no_value>(core, op_kind::timer, opts);
+    op->deadline = deadline;
+    core.here_or_next().start(op);
+    return std::move(t);
+}
+
 /// `d` in the clock's unit, rounded up; a duration too large for it (hours::max(), an infinite
 /// floating-point one) saturates to duration::max(), a negative one to zero or below. A NaN
 /// duration is std::invalid_argument.
@@ -60,11 +69,7 @@ io_clock::time_point saturating_deadline(std::chrono::duration<Rep, Period> d) {
 /// The token cancels it (the task completes canceled).
 inline task<void>
 delay_until(io_context& io, std::chrono::steady_clock::time_point deadline, const op_options& opts = {}) {
-    detail::io::io_core& core = io.core();
-    auto [t, op] = detail::io::make_op<void, detail::io::no_value>(core, detail::io::op_kind::timer, opts);
-    op->deadline = deadline;
-    core.here_or_next().start(op);
-    return std::move(t);
+    return detail::io::timer_on(io.core(), deadline, opts);
 }
 
 /// delay_until(now + d). Zero or negative: completes promptly; a duration too large to add to

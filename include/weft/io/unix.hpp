@@ -8,6 +8,7 @@
 #include <weft/cancellation.hpp>
 #include <weft/detail/io/stream.hpp>
 #include <weft/io/io_context.hpp>
+#include <weft/io/timer.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -120,15 +121,6 @@ private:
 
 namespace detail::io {
 
-/// A close-on-exec AF_UNIX socket of `type`.
-inline int make_unix_socket(int type, bool nonblocking) {
-    const int fd = ::socket(AF_UNIX, type | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
-    if (fd < 0) {
-        throw std::system_error(errno, std::system_category(), "weft: socket(AF_UNIX)");
-    }
-    return fd;
-}
-
 /// socketpair(AF_UNIX, type) with both ends close-on-exec and as the backend wants them.
 inline std::pair<int, int> make_unix_pair(io_core& core, int type) {
     int fds[2];
@@ -161,14 +153,6 @@ inline unix_endpoint unix_name(int fd, int (*get)(int, sockaddr*, socklen_t*)) {
         throw std::system_error(errno, std::system_category(), "weft: getsockname/getpeername");
     }
     return unix_endpoint::from_native(reinterpret_cast<const sockaddr*>(&a), len);
-}
-
-/// A timer on `core` (delay_until without an io_context reference: it may be gone).
-inline task<void> sleep_on(io_core& core, std::chrono::steady_clock::duration d, const cancellation_token& token) {
-    auto [t, op] = make_op<void, no_value>(core, op_kind::timer, op_options{.token = token});
-    op->deadline = io_clock::now() + d;
-    core.here_or_next().start(op);
-    return std::move(t);
 }
 
 /// The connect step of unix_socket::connect on a non-blocking fd: 0 connected, else the errno.
@@ -213,7 +197,7 @@ public:
     /// pause, 1 to 50 ms) until there is room, or until opts.token cancels it.
     static task<unix_socket> connect(io_context& io, const unix_endpoint& to, const op_options& opts = {}) {
         detail::io::io_core& core = io.core();
-        unix_socket s(core, detail::io::make_unix_socket(SOCK_STREAM, true));
+        unix_socket s(core, make_socket(core, AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK)); // non-blocking to connect
         const int err = detail::io::try_unix_connect(s.native_handle(), to);
         if (err == 0) {
             s.finish_connect();
@@ -263,7 +247,7 @@ private:
     connect_when_room(detail::io::core_ref core, unix_socket s, unix_endpoint to, cancellation_token token) {
         auto pause = std::chrono::milliseconds(1);
         for (;;) {
-            co_await detail::io::sleep_on(*core.get(), pause, token);
+            co_await detail::io::timer_on(*core.get(), detail::io::io_clock::now() + pause, {.token = token});
             const int err = detail::io::try_unix_connect(s.native_handle(), to);
             if (err == 0) {
                 s.finish_connect();
@@ -312,7 +296,7 @@ public:
             throw std::invalid_argument("weft: unix_listener::bind needs a path or an abstract name");
         }
         detail::io::io_core& core = io.core();
-        unix_listener l(core, detail::io::make_unix_socket(SOCK_STREAM, core.nonblocking_sockets()));
+        unix_listener l(core, make_socket(core, AF_UNIX, SOCK_STREAM));
         const int fd = l.native_handle();
         if (::bind(fd, at.data(), at.size()) != 0) {
             int err = errno;
@@ -382,7 +366,7 @@ public:
     /// An unbound socket (it can send; replies need a bound name).
     static unix_datagram_socket open(io_context& io) {
         detail::io::io_core& core = io.core();
-        return unix_datagram_socket(core, detail::io::make_unix_socket(SOCK_DGRAM, core.nonblocking_sockets()));
+        return unix_datagram_socket(core, make_socket(core, AF_UNIX, SOCK_DGRAM));
     }
     /// A connected pair (socketpair(SOCK_DGRAM)).
     static std::pair<unix_datagram_socket, unix_datagram_socket> pair(io_context& io) {
