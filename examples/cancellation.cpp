@@ -27,7 +27,10 @@ int main() {
     auto reg = cs.token().register_callback([] { std::puts("callback: canceled"); });
     cs.cancel_after(20ms); // on the timer thread
 
+    // cancel() sets the token first and then runs the callbacks one by one: the worker can see the
+    // token and finish before the callback that cancels `queued` has run, so wait for both.
     worker.wait();
+    queued.wait();
     std::printf("worker canceled: %s, queued canceled: %s\n",
                 worker.is_canceled() ? "yes" : "no",
                 queued.is_canceled() ? "yes" : "no");
