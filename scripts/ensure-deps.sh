@@ -9,10 +9,10 @@ purpose="${1:-test}"
 required=(cmake ninja-build g++ pkg-config)
 optional=(liburing-dev libfmt-dev)
 case "$purpose" in
-  test)       required+=(catch2 libbenchmark-dev relacy-dev python3 graphviz clang-format-14); optional+=(libasio-dev libtbb-dev) ;;
-  bench)      required+=(libbenchmark-dev jq libfmt-dev); optional+=(libasio-dev libtbb-dev libomp-dev valgrind libbenchmark-tools python3-scipy gnuplot-nox) ;;
-  sanitizers) required+=(catch2 g++-12 clang-14 libclang-rt-14-dev relacy-dev) ;;
-  all)        required+=(catch2 libbenchmark-dev relacy-dev python3 graphviz clang-format-14 jq clang-14 libclang-rt-14-dev); optional+=(libasio-dev libtbb-dev libomp-dev valgrind libbenchmark-tools python3-scipy gnuplot-nox) ;;
+  test)       required+=(catch2 libbenchmark-dev relacy-dev python3 graphviz clang-format-14); optional+=(libasio-dev libtbb-dev librabbitmq-dev rabbitmq-server) ;;
+  bench)      required+=(libbenchmark-dev jq libfmt-dev); optional+=(libasio-dev libtbb-dev libomp-dev valgrind libbenchmark-tools python3-scipy gnuplot-nox librabbitmq-dev rabbitmq-server) ;;
+  sanitizers) required+=(catch2 g++-12 clang-14 libclang-rt-14-dev relacy-dev); optional+=(librabbitmq-dev rabbitmq-server) ;;
+  all)        required+=(catch2 libbenchmark-dev relacy-dev python3 graphviz clang-format-14 jq clang-14 libclang-rt-14-dev); optional+=(libasio-dev libtbb-dev libomp-dev valgrind libbenchmark-tools python3-scipy gnuplot-nox librabbitmq-dev rabbitmq-server) ;;
   *) echo "usage: $0 test|bench|sanitizers|all" >&2; exit 2 ;;
 esac
 
@@ -43,6 +43,14 @@ echo "ensure-deps ($purpose): installing ${missing_required[*]} ${missing_option
 if [ ${#missing_required[@]} -gt 0 ]; then
   "${apt[@]}" install --no-install-recommends "${missing_required[@]}"
 fi
+# rabbitmq-server is installed for the tests' private nodes only: keep Debian from starting its
+# system-wide service on install (policy-rc.d 101 = "do not start"), where no policy is set.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [[ " ${missing_optional[*]} " == *" rabbitmq-server "* ]] && [ ! -e "$policy" ] && [ "$(id -u)" -eq 0 ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1
+fi
 for p in "${missing_optional[@]}"; do
   "${apt[@]}" install --no-install-recommends "$p" || echo "ensure-deps: optional package $p not installed"
 done
+if [ "$own_policy" -eq 1 ]; then rm -f "$policy"; fi
