@@ -524,6 +524,139 @@ TEST_CASE("a dropped connection fails what waits, comes back, and the consumer g
     get(conn.delete_queue(q));
 }
 
+TEST_CASE("a delivery held across a reconnect is not acked on the new connection, and comes back", "[amqp]") {
+    NEED_BROKER();
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    auto o = opts();
+    o.reconnect_min = 50ms;
+    amqp::connection conn{pool, o};
+    const auto q = unique("stale");
+    get(conn.declare_queue(q, {.durable = true}));
+    weft::promise<void> gate;
+    auto open = gate.get_task();
+    std::atomic<int> first_calls{0};
+    std::atomic<bool> came_back_redelivered{false};
+    auto consumer = get(conn.consume(q, [&](amqp::delivery d) -> weft::task<void> {
+        if (!d.redelivered) {
+            first_calls.fetch_add(1);
+            co_await open; // held while the connection drops
+        } else {
+            came_back_redelivered = true;
+        }
+    }));
+    get(conn.publish("", q, text("held")));
+    REQUIRE(weft_test::eventually([&] { return first_calls.load() == 1; }, 30s));
+    REQUIRE(node_ctl(std::string("ctl ") + WEFT_AMQP_DIR + " close_all_connections test-stale") == 0);
+    REQUIRE(weft_test::eventually([&] { return conn.stats().reconnects >= 1 && conn.stats().connected; }, 30s));
+    gate.set_value(); // its ack would name a tag of the old connection: not sent, counted
+    REQUIRE(weft_test::eventually([&] { return conn.stats().stale_acks >= 1; }, 30s));
+    REQUIRE(weft_test::eventually([&] { return came_back_redelivered.load(); }, 30s));
+    REQUIRE(weft_test::eventually([&] { return consumer.stats().acked >= 1; }, 30s));
+    CHECK(first_calls.load() == 1);
+    get(consumer.cancel());
+    CHECK(get(conn.declare_queue(q, {.passive = true})).message_count == 0);
+    get(conn.delete_queue(q));
+}
+
+TEST_CASE("8 threads publish through one connection: every message confirmed once", "[amqp]") {
+    NEED_BROKER();
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    amqp::connection conn{pool, opts()};
+    const auto q = unique("threads");
+    get(conn.declare_queue(q, {.durable = false}));
+    constexpr int threads = 8;
+    constexpr int each = 1000;
+    std::atomic<int> confirmed{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t) {
+        ts.emplace_back([&, t] {
+            std::vector<weft::task<void>> mine;
+            for (int i = 0; i < each; ++i) {
+                mine.push_back(conn.publish("", q, text(std::to_string(t * each + i), false)));
+            }
+            for (auto& m : mine) {
+                if (m.wait_for(60s) && m.is_succeeded()) {
+                    confirmed.fetch_add(1);
+                }
+            }
+        });
+    }
+    for (auto& t : ts) {
+        t.join();
+    }
+    CHECK(confirmed.load() == threads * each);
+    std::vector<std::atomic<int>> seen(threads * each);
+    auto consumer =
+        get(conn.consume(q, [&](amqp::delivery d) { seen[std::stoul(d.msg.body)].fetch_add(1); }, {.prefetch = 256}));
+    REQUIRE(weft_test::eventually([&] { return consumer.stats().acked == threads * each; }, 60s));
+    get(consumer.cancel());
+    for (auto& n : seen) {
+        CHECK(n.load() == 1);
+    }
+    get(conn.delete_queue(q));
+}
+
+TEST_CASE("a broker that goes silent is found by heartbeats, and the connection comes back", "[amqp]") {
+    NEED_BROKER();
+    std::ifstream pid_file(std::string(WEFT_AMQP_DIR) + "/node.pid");
+    int node_pid = 0;
+    pid_file >> node_pid;
+    REQUIRE(node_pid > 0);
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    auto o = opts();
+    o.heartbeat = 1s;
+    o.reconnect_min = 100ms;
+    amqp::connection conn{pool, o};
+    struct resume_node { // whatever happens below, the node runs again afterwards
+        int pid;
+        ~resume_node() { ::kill(pid, SIGCONT); }
+    };
+    weft::task<amqp::message> lost;
+    {
+        REQUIRE(::kill(node_pid, SIGSTOP) == 0); // nothing comes from it any more, not even heartbeats
+        resume_node guard{node_pid};
+        lost = conn.call("", unique("silent"), text("y"), {.timeout = 0ms});
+        REQUIRE(lost.wait_for(20s)); // two heartbeats and rabbitmq-c's rounding: about 2-3 s
+    }
+    try {
+        lost.get();
+        FAIL("a call to a stopped broker succeeded");
+    } catch (const amqp::amqp_error& e) {
+        CHECK(e.code() == amqp::errc::connection_lost);
+        CHECK(std::string(e.what()).find("heartbeat") != std::string::npos);
+    }
+    REQUIRE(weft_test::eventually([&] { return conn.stats().reconnects >= 1 && conn.stats().connected; }, 30s));
+    const auto q = unique("after-silence");
+    get(conn.declare_queue(q, {.durable = false}));
+    get(conn.delete_queue(q));
+}
+
+TEST_CASE("a broker blocking publishers is seen, a publish timeout ends the wait, unblocked it flows", "[amqp]") {
+    NEED_BROKER();
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    amqp::connection conn{pool, opts()};
+    const auto q = unique("blocked");
+    get(conn.declare_queue(q, {.durable = false}));
+    const std::string ctl = std::string("ctl ") + WEFT_AMQP_DIR + " set_vm_memory_high_watermark ";
+    struct unblock { // whatever happens below, the node takes messages again afterwards
+        std::string cmd;
+        ~unblock() { node_ctl(cmd); }
+    };
+    {
+        REQUIRE(node_ctl(ctl + "0") == 0); // a memory alarm: the broker blocks publishing connections
+        unblock guard{ctl + "0.4"};
+        // The broker blocks a connection when it next publishes, and says so (connection.blocked).
+        auto waiting = conn.publish("", q, text("while blocked"), {.timeout = 1s});
+        REQUIRE(waiting.wait_for(30s));
+        CHECK_THROWS_AS(waiting.get(), weft::timeout_error);
+        REQUIRE(weft_test::eventually([&] { return conn.stats().blocked; }, 30s));
+    }
+    REQUIRE(weft_test::eventually([&] { return !conn.stats().blocked; }, 30s));
+    get(conn.publish("", q, text("after")));
+    CHECK(conn.stats().reconnects == 0);
+    get(conn.delete_queue(q));
+}
+
 TEST_CASE("the broker restarted during a publish burst loses no confirmed message", "[amqp]") {
     NEED_BROKER();
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
