@@ -498,7 +498,9 @@ TEST_CASE("a dropped connection fails what waits, comes back, and the consumer g
     o.reconnect_min = 50ms;
     amqp::connection conn{pool, o};
     const auto q = unique("drop");
-    get(conn.declare_queue(q, {.durable = true}));
+    // auto-delete: the drop takes the consumer and so the queue with it; the reconnect declares
+    // the queue again before it resubscribes the consumer.
+    get(conn.declare_queue(q, {.durable = false, .auto_delete = true}));
     std::mutex m;
     std::set<std::string> seen;
     auto consumer = get(conn.consume(q, [&](amqp::delivery d) {
@@ -521,7 +523,6 @@ TEST_CASE("a dropped connection fails what waits, comes back, and the consumer g
         },
         30s));
     get(consumer.cancel());
-    get(conn.delete_queue(q));
 }
 
 TEST_CASE("a delivery held across a reconnect is not acked on the new connection, and comes back", "[amqp]") {
@@ -740,6 +741,38 @@ TEST_CASE("TLS: a round trip over amqps with the test CA, and a CA that did not 
     } catch (const amqp::amqp_error& e) {
         CHECK(e.code() == amqp::errc::connection_failed);
     }
+}
+
+TEST_CASE("a consumer whose queue is deleted ends with consumer_canceled", "[amqp]") {
+    NEED_BROKER();
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    amqp::connection conn{pool, opts()};
+    const auto q = unique("deleted");
+    get(conn.declare_queue(q, {.durable = false}));
+    auto consumer = get(conn.consume(q, [](amqp::delivery) {}));
+    get(conn.delete_queue(q));
+    auto e = error_of(consumer.completion());
+    CHECK(e.code() == amqp::errc::consumer_canceled);
+    get(consumer.cancel()); // ended already: completes at once
+}
+
+TEST_CASE("close() from a continuation on the connection's own thread is a deadlock_error", "[amqp]") {
+    NEED_BROKER();
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    amqp::connection conn{pool, opts()};
+    const auto q = unique("self-close");
+    get(conn.declare_queue(q, {.durable = false, .auto_delete = true}));
+    std::atomic<bool> refused{false};
+    auto inline_close = conn.publish("", q, text("x")).then(weft::inline_scheduler{}, [&] {
+        try {
+            conn.close(); // this runs on the connection's thread: it would wait for itself
+        } catch (const weft::deadlock_error&) {
+            refused = true;
+        }
+    });
+    get(inline_close);
+    CHECK(refused.load());
+    get(conn.publish("", q, text("still open")));
 }
 
 TEST_CASE("close(): waiting operations fail closed, consumers end, later calls fail closed", "[amqp]") {

@@ -106,7 +106,13 @@ public:
     }
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
-    ~connection() { close(); }
+    /// Closes; on the connection's own thread (a continuation placed inline there) it does not
+    /// wait: the connection's thread finishes closing by itself.
+    ~connection() {
+        if (engine_) {
+            engine_->stop(true);
+        }
+    }
 
     /// Closes the connection: pending operations fail with errc::closed, consumers end, later
     /// calls fail with errc::closed. Idempotent.

@@ -136,7 +136,7 @@ public:
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
     ~engine() {
-        stop();
+        stop(true);
         if (conn_ != nullptr) {
             amqp_destroy_connection(conn_);
         }
@@ -152,11 +152,15 @@ public:
 
     /// Ends the engine: pending operations fail with errc::closed, consumers end. From any
     /// thread but the engine's own (deadlock_error there: it would wait for itself).
-    void stop() {
+    /// `detach_if_own_thread` (a destructor): on the engine's own thread, ask it to stop and let
+    /// it finish by itself (it holds a reference to the engine) instead of throwing.
+    void stop(bool detach_if_own_thread = false) {
+        std::lock_guard stop_lock(stop_mutex_); // two closes at once: the second waits for the first
         if (!thread_.joinable()) {
             return;
         }
-        if (std::this_thread::get_id() == thread_.get_id()) {
+        const bool own_thread = std::this_thread::get_id() == thread_.get_id();
+        if (own_thread && !detach_if_own_thread) {
             throw deadlock_error("weft::amqp: close() on the connection's own thread would wait for itself");
         }
         {
@@ -164,7 +168,11 @@ public:
             stopping_ = true;
         }
         wake();
-        thread_.join();
+        if (own_thread) {
+            thread_.detach();
+        } else {
+            thread_.join();
+        }
     }
 
     /// Runs `cmd` on the engine thread; false (and `cmd` dropped) once the engine stops.
@@ -371,18 +379,19 @@ public:
         consumer_entry c;
         c.shared = std::make_shared<consumer_shared>();
         c.shared->id = ++consumers_made_;
-        c.ended = promise<void>{sched_};
-        c.shared->ended = c.ended.get_task();
         c.queue = queue;
         c.handler = std::make_shared<handler_fn>(std::move(handler));
         c.opts = o;
         c.sched = o.scheduler ? o.scheduler : sched_;
         c.channel = take_channel();
         if (auto err = subscribe(c)) {
+            consumer_by_channel_.erase(c.channel);
             give_channel(c.channel);
             p.set_exception(err);
             return;
         }
+        c.ended = promise<void>{sched_}; // only a consumer that exists can end
+        c.shared->ended = c.ended.get_task();
         auto shared = c.shared;
         consumers_.emplace(shared->id, std::move(c));
         p.set_value(std::move(shared));
@@ -1234,6 +1243,7 @@ private:
     amqp_channel_t next_channel_ = first_consumer_channel;
     connection_counters counters_;
     int wake_fd_ = -1;
+    std::mutex stop_mutex_; // serialises stop(): the thread is joined once
     std::thread thread_;
 
     // Guarded by commands_mutex_.
