@@ -31,8 +31,11 @@ inline std::string string_of(amqp_bytes_t b) {
 /// Basic properties of an outgoing message, with the storage their pointers refer to.
 class outgoing_properties {
 public:
-    /// `extra_header` (if its name is not empty) is added to the message's own headers.
-    outgoing_properties(const message& m, std::string_view extra_name = {}, std::string_view extra_value = {}) {
+    /// A header `extra_name` (if not empty) = `extra_value` is added to the message's own
+    /// headers; both are copied here (the properties point into this object, and into `m`).
+    outgoing_properties(const message& m, std::string_view extra_name = {}, std::string_view extra_value = {})
+        : extra_name_(extra_name)
+        , extra_value_(extra_value) {
         std::memset(&props_, 0, sizeof(props_));
         set(AMQP_BASIC_CONTENT_TYPE_FLAG, props_.content_type, m.content_type);
         set(AMQP_BASIC_CORRELATION_ID_FLAG, props_.correlation_id, m.correlation_id);
@@ -50,8 +53,8 @@ public:
         for (const auto& [k, v] : m.headers) {
             add(k, v);
         }
-        if (!extra_name.empty()) {
-            add(extra_name, extra_value);
+        if (!extra_name_.empty()) {
+            add(extra_name_, extra_value_);
         }
         if (!entries_.empty()) {
             props_._flags |= AMQP_BASIC_HEADERS_FLAG;
@@ -84,6 +87,8 @@ private:
         entries_.push_back(e);
     }
 
+    std::string extra_name_;
+    std::string extra_value_;
     amqp_basic_properties_t props_;
     std::vector<amqp_table_entry_t> entries_;
 };
