@@ -167,8 +167,9 @@ public:
         if (o.token.is_cancellation_requested()) {
             return canceled<void>();
         }
-        return submit<void>([x = std::move(exchange), k = std::move(routing_key), m = std::move(m), o = std::move(o)](
-                                detail::engine& e, promise<void>& p) { e.do_publish(p, x, k, m, o); });
+        return submit_here_or_post<void>(
+            [x = std::move(exchange), k = std::move(routing_key), m = std::move(m), o = std::move(o)](
+                detail::engine& e, promise<void>& p) { e.do_publish(p, x, k, m, o); });
     }
 
     /// Consumes `queue`: each delivery runs `handler(delivery)` (returning task<void> or void) on
@@ -181,14 +182,12 @@ public:
             throw std::invalid_argument("weft::amqp: prefetch 0 (unlimited) is not allowed; give a bound");
         }
         auto fn = wrap(std::move(handler));
-        auto e = engine_;
-        return submit<std::shared_ptr<detail::consumer_shared>>(
-                   [q = std::move(queue), fn = std::move(fn), o](detail::engine& en,
-                                                                 promise<std::shared_ptr<detail::consumer_shared>>& p) {
-                       en.do_consume(p, q, fn, o);
-                   })
-            .then(inline_scheduler{},
-                  [e](const std::shared_ptr<detail::consumer_shared>& s) { return consumer(e, s); });
+        return submit<consumer>(
+            [q = std::move(queue), fn = std::move(fn), o](detail::engine& en, promise<consumer>& p) {
+                en.do_consume(p, q, fn, o, [&en](std::shared_ptr<detail::consumer_shared> s) {
+                    return consumer(en.shared_from_this(), std::move(s));
+                });
+            });
     }
 
     /// An RPC call: publishes `request` (mandatory) with a reply-to of RabbitMQ's direct
@@ -202,7 +201,7 @@ public:
         if (o.token.is_cancellation_requested()) {
             return canceled<message>();
         }
-        return submit<message>(
+        return submit_here_or_post<message>(
             [x = std::move(exchange), k = std::move(routing_key), m = std::move(request), o = std::move(o)](
                 detail::engine& e, promise<message>& p) { e.do_call(p, x, k, m, o); });
     }
@@ -236,6 +235,39 @@ private:
         });
         if (!posted) {
             p->set_exception(detail::error_ptr(errc::closed, "the connection was closed"));
+        }
+        return t;
+    }
+
+    /// publish and call: written on the calling thread when the connection's thread is idle
+    /// (no hand-off), else posted to it like every other operation.
+    template<typename T, typename Body>
+    task<T> submit_here_or_post(Body body) {
+        if (!engine_) {
+            throw no_state{};
+        }
+        promise<T> p{engine_->scheduler()};
+        task<T> t = p.get_task();
+        const bool done_here = engine_->try_run_here([&](detail::engine& e) {
+            try {
+                body(e, p);
+            } catch (...) {
+                p.try_set_exception(std::current_exception());
+            }
+        });
+        if (done_here) {
+            return t;
+        }
+        auto shared = std::make_shared<promise<T>>(std::move(p));
+        const bool posted = engine_->post([shared, body = std::move(body)](detail::engine& e) mutable {
+            try {
+                body(e, *shared);
+            } catch (...) {
+                shared->try_set_exception(std::current_exception());
+            }
+        });
+        if (!posted) {
+            shared->set_exception(detail::error_ptr(errc::closed, "the connection was closed"));
         }
         return t;
     }

@@ -3,16 +3,23 @@
 // Design note (the full argument: docs/decisions/0015-amqp.md).
 // rabbitmq-c cannot be driven by another event loop: it writes with blocking sends, services
 // heartbeats only inside its own calls, and its synchronous methods (declare, consume) read
-// frames until their reply comes. So each connection owns one thread, the engine, and every
-// rabbitmq-c call happens on it: the rabbitmq-c connection is confined to that thread
-// (rabbitmq-c is not thread-safe, not even across channels). Other threads post commands
-// (a vector under commands_mutex_, an eventfd to wake the engine). The engine completes weft
-// promises whose source policy is the connection's scheduler, so no user code runs on it
-// unless the user names inline_scheduler.
+// frames until their reply comes. So each connection owns one thread, the engine, which drives
+// rabbitmq-c (not thread-safe, not even across channels) under one connection lock, conn_mutex_.
+// Other threads post commands (a vector under commands_mutex_, an eventfd to wake the engine).
+// The engine completes weft promises whose source policy is the connection's scheduler, so no
+// user code runs on it unless the user names inline_scheduler.
 //
-// The loop: run the posted commands; read every frame rabbitmq-c has, with a zero timeout (so
-// the heartbeats it sends and checks inside its frame reader stay serviced); expire deadlines;
-// then poll the socket and the eventfd until the next deadline, half a heartbeat, or a second.
+// The loop, all under the connection lock but the poll: take and run the posted commands; read
+// every frame rabbitmq-c has, with a zero timeout (so the heartbeats it sends and checks inside
+// its frame reader stay serviced); expire deadlines; then, the lock released, complete the
+// confirms and replies it found and poll the socket and the eventfd until the next deadline,
+// half a heartbeat, or a second.
+//
+// The fast path (try_run_here): a publish or call made while the engine polls takes the lock
+// and writes on the caller's thread, if no command is queued before it (the engine holds the
+// lock from taking a batch to running it, so an empty queue under the lock means all earlier
+// commands ran: one thread's operations keep their order). It wakes the engine only when the
+// engine must look at once (frames a synchronous call queued, an earlier deadline, a drop).
 //
 // Channels: 1 administers (declare, bind, delete: a refusal closes only it, and it is reopened),
 // 2 publishes in confirm mode, 3 carries RPC calls (direct reply-to needs the reply consumer and
@@ -148,6 +155,36 @@ public:
             weft::detail::set_thread_name("weft-amqp", 0);
             self->run();
         });
+        engine_id_ = thread_.get_id();
+    }
+
+    /// The fast path (decision 0015 §1): runs `op` on the calling thread, under the connection
+    /// lock, when the engine is not using the connection (it is in poll) and no command is
+    /// queued before it; false otherwise (the caller then posts). Saves the hand-off to the
+    /// engine: a publish is written by its caller, the engine only reads the broker's answer.
+    template<typename Op>
+    bool try_run_here(Op&& op) {
+        if (std::this_thread::get_id() == engine_id_) {
+            return false; // on the engine, a command's continuation: keep the queue's order
+        }
+        std::unique_lock conn_lock(conn_mutex_, std::try_to_lock);
+        if (!conn_lock.owns_lock() || closed_) {
+            return false;
+        }
+        {
+            std::lock_guard lock(commands_mutex_);
+            if (!commands_.empty() || stopping_) {
+                return false; // earlier commands first
+            }
+        }
+        op(*this);
+        // What the sleeping engine must see at once: frames a synchronous call read and queued,
+        // a deadline before its planned wake-up, a connection that just dropped, completions.
+        if (conn_ == nullptr || amqp_frames_enqueued(conn_) != 0 || amqp_data_in_buffer(conn_) != 0 ||
+            (!deadlines_.empty() && deadlines_.top().at < planned_wake_) || !completions_.empty()) {
+            wake();
+        }
+        return true;
     }
 
     /// Ends the engine: pending operations fail with errc::closed, consumers end. From any
@@ -369,10 +406,11 @@ public:
         }
     }
 
-    void do_consume(promise<std::shared_ptr<consumer_shared>>& p,
-                    const std::string& queue,
-                    handler_fn handler,
-                    const consume_options& o) {
+    /// `make(shared)` turns the subscription into the caller's handle (its promise is completed
+    /// with that handle directly: no continuation shares the promise's outcome).
+    template<typename Handle, typename Make>
+    void
+    do_consume(promise<Handle>& p, const std::string& queue, handler_fn handler, const consume_options& o, Make make) {
         if (!usable(p)) {
             return;
         }
@@ -394,7 +432,7 @@ public:
         c.shared->ended = c.ended.get_task();
         auto shared = c.shared;
         consumers_.emplace(shared->id, std::move(c));
-        p.set_value(std::move(shared));
+        p.set_value(make(std::move(shared)));
     }
 
     void do_cancel_consumer(promise<void>& p, std::uint64_t id) {
@@ -526,6 +564,9 @@ private:
         int reply_code = 0;
         std::string reply_text{};
     };
+
+    /// Completes a promise after the connection lock is released (the hot completions).
+    void later(std::function<void()> completion) { completions_.push_back(std::move(completion)); }
 
     void wake() noexcept {
         const std::uint64_t one = 1;
@@ -1057,7 +1098,7 @@ private:
             } else if (pc.was_returned) {
                 pc.done.set_exception(error_ptr(errc::unroutable, "no queue took the message: " + pc.returned, 312));
             } else {
-                pc.done.set_value();
+                later([done = std::make_shared<promise<void>>(std::move(pc.done))] { done->set_value(); });
             }
         }
     }
@@ -1091,7 +1132,9 @@ private:
             }
             auto reply = std::move(it->second.reply);
             calls_.erase(it);
-            reply.set_value(std::move(in.d.msg));
+            later([r = std::make_shared<promise<message>>(std::move(reply)), m = std::move(in.d.msg)]() mutable {
+                r->set_value(std::move(m));
+            });
             return;
         }
         auto cit = consumer_by_channel_.find(ch);
@@ -1138,28 +1181,52 @@ private:
     // ---- the loop ----------------------------------------------------------------------------
 
     void run() {
+        std::vector<std::function<void()>> completions;
         for (;;) {
-            std::vector<std::function<void(engine&)>> batch;
-            bool stopping = false;
+            pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
+            nfds_t n = 1;
+            int timeout_ms = 0;
             {
-                std::lock_guard lock(commands_mutex_);
-                batch.swap(commands_);
-                stopping = stopping_;
+                // Held from taking the batch to running it: a caller that gets the lock with no
+                // command queued knows that everything posted before has run (order kept).
+                std::lock_guard conn_lock(conn_mutex_);
+                std::vector<std::function<void(engine&)>> batch;
+                bool stopping = false;
+                {
+                    std::lock_guard lock(commands_mutex_);
+                    batch.swap(commands_);
+                    stopping = stopping_;
+                }
+                for (auto& cmd : batch) {
+                    cmd(*this);
+                }
+                if (stopping) {
+                    shut_down();
+                } else {
+                    if (conn_ == nullptr && clock::now() >= next_attempt_) {
+                        try_reconnect();
+                    }
+                    pump_frames();
+                    expire_deadlines();
+                    timeout_ms = prepare_wait(fds, n);
+                }
+                completions.swap(completions_);
             }
-            for (auto& cmd : batch) {
-                cmd(*this);
+            // Completed after the lock is free, so that a caller woken by its confirm finds the
+            // connection free for its next publish (the fast path) instead of queueing it.
+            for (auto& c : completions) {
+                c();
             }
-            if (stopping) {
-                break;
+            completions.clear();
+            if (closed_) { // set by shut_down() on this thread
+                return;
             }
-            if (conn_ == nullptr && clock::now() >= next_attempt_) {
-                try_reconnect();
+            ::poll(fds, n, timeout_ms); // the connection lock is free: callers may write meanwhile
+            if ((fds[0].revents & POLLIN) != 0) {
+                std::uint64_t v = 0;
+                [[maybe_unused]] const auto r = ::read(wake_fd_, &v, sizeof(v));
             }
-            pump_frames();
-            expire_deadlines();
-            wait_for_work();
         }
-        shut_down();
     }
 
     void expire_deadlines() {
@@ -1175,13 +1242,12 @@ private:
         }
     }
 
-    void wait_for_work() {
+    /// What to poll and for how long (ms); records when the engine will look again.
+    int prepare_wait(pollfd (&fds)[2], nfds_t& n) {
         auto until = clock::now() + std::chrono::seconds(1);
         if (!deadlines_.empty()) {
             until = std::min(until, deadlines_.top().at);
         }
-        pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
-        nfds_t n = 1;
         if (conn_ != nullptr) {
             if (amqp_frames_enqueued(conn_) != 0 || amqp_data_in_buffer(conn_) != 0) {
                 until = clock::now();
@@ -1194,15 +1260,13 @@ private:
         } else {
             until = std::min(until, next_attempt_);
         }
+        planned_wake_ = until;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now()).count();
-        ::poll(fds, n, static_cast<int>(std::max<long long>(0, left)));
-        if ((fds[0].revents & POLLIN) != 0) {
-            std::uint64_t v = 0;
-            [[maybe_unused]] const auto r = ::read(wake_fd_, &v, sizeof(v));
-        }
+        return static_cast<int>(std::max<long long>(0, left));
     }
 
     void shut_down() {
+        closed_ = true;
         if (conn_ != nullptr) {
             amqp_connection_close(conn_, AMQP_REPLY_SUCCESS); // bounded by operation_timeout
             amqp_destroy_connection(conn_);
@@ -1219,7 +1283,12 @@ private:
         }
     }
 
-    // Owned by the engine thread (the constructor's thread before start()).
+    // Guarded by conn_mutex_ (held by the engine thread except while it polls, and by a caller
+    // on the fast path); the constructor's thread before start().
+    std::recursive_mutex conn_mutex_; // recursive: an inline continuation may publish again
+    bool closed_ = false;
+    clock::time_point planned_wake_{};
+    std::vector<std::function<void()>> completions_; // run by the engine once the lock is free
     any_scheduler sched_;
     connection_options opts_;
     amqp_connection_state_t conn_ = nullptr;
@@ -1245,6 +1314,7 @@ private:
     int wake_fd_ = -1;
     std::mutex stop_mutex_; // serialises stop(): the thread is joined once
     std::thread thread_;
+    std::thread::id engine_id_{}; // set by start(), before any caller has the engine
 
     // Guarded by commands_mutex_.
     std::mutex commands_mutex_;
