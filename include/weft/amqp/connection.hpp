@@ -219,53 +219,38 @@ public:
     any_scheduler scheduler() const noexcept { return engine_->scheduler(); }
 
 private:
+    /// Runs `body(engine, promise)` on the connection's thread; a body that throws fails the task.
     template<typename T, typename Body>
     task<T> submit(Body body) {
-        if (!engine_) {
-            throw no_state{};
-        }
-        auto p = std::make_shared<promise<T>>(engine_->scheduler());
-        task<T> t = p->get_task();
-        const bool posted = engine_->post([p, body = std::move(body)](detail::engine& e) mutable {
-            try {
-                body(e, *p);
-            } catch (...) {
-                p->try_set_exception(std::current_exception());
-            }
-        });
-        if (!posted) {
-            p->set_exception(detail::error_ptr(errc::closed, "the connection was closed"));
-        }
-        return t;
+        return submit_as<T>(false, std::move(body));
     }
-
     /// publish and call: written on the calling thread when the connection's thread is idle
     /// (no hand-off), else posted to it like every other operation.
     template<typename T, typename Body>
     task<T> submit_here_or_post(Body body) {
+        return submit_as<T>(true, std::move(body));
+    }
+
+    template<typename T, typename Body>
+    task<T> submit_as(bool try_here, Body body) {
         if (!engine_) {
             throw no_state{};
         }
-        promise<T> p{engine_->scheduler()};
-        task<T> t = p.get_task();
-        const bool done_here = engine_->try_run_here([&](detail::engine& e) {
+        auto run = [](Body& b, detail::engine& e, promise<T>& p) {
             try {
-                body(e, p);
+                b(e, p);
             } catch (...) {
                 p.try_set_exception(std::current_exception());
             }
-        });
-        if (done_here) {
+        };
+        promise<T> p{engine_->scheduler()};
+        task<T> t = p.get_task();
+        if (try_here && engine_->try_run_here([&](detail::engine& e) { run(body, e, p); })) {
             return t;
         }
         auto shared = std::make_shared<promise<T>>(std::move(p));
-        const bool posted = engine_->post([shared, body = std::move(body)](detail::engine& e) mutable {
-            try {
-                body(e, *shared);
-            } catch (...) {
-                shared->try_set_exception(std::current_exception());
-            }
-        });
+        const bool posted =
+            engine_->post([shared, run, body = std::move(body)](detail::engine& e) mutable { run(body, e, *shared); });
         if (!posted) {
             shared->set_exception(detail::error_ptr(errc::closed, "the connection was closed"));
         }
