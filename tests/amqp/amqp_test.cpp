@@ -462,6 +462,22 @@ TEST_CASE("bad input: unknown queue and exchange, a refused redeclare, oversized
     get(conn.delete_queue(q));
 }
 
+TEST_CASE("a message the broker refuses is nacked: the publish fails, the next one goes through", "[amqp]") {
+    NEED_BROKER();
+    weft::thread_pool pool{weft::pool_options{.threads = 1}};
+    amqp::connection conn{pool, opts()};
+    const auto q = unique("nack");
+    get(conn.declare_queue(q, {.durable = false, .max_length = 1, .reject_when_full = true}));
+    get(conn.publish("", q, text("fits")));
+    auto refused = error_of(conn.publish("", q, text("over the limit")));
+    CHECK(refused.code() == amqp::errc::nacked);
+    CHECK(get(conn.delete_queue(q)) == 1);
+    const auto r = unique("after-nack");
+    get(conn.declare_queue(r, {.durable = false}));
+    get(conn.publish("", r, text("fine"))); // the channel is still good
+    get(conn.delete_queue(r));
+}
+
 TEST_CASE("a publish timeout and a canceled publish end the wait, the connection goes on", "[amqp]") {
     NEED_BROKER();
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
@@ -481,9 +497,9 @@ TEST_CASE("heartbeats keep an idle connection usable", "[amqp]") {
     NEED_BROKER();
     weft::thread_pool pool{weft::pool_options{.threads = 1}};
     auto o = opts();
-    o.heartbeat = 1s;
+    o.heartbeat = 2s; // the broker closes a connection silent for two heartbeats (4 s)
     amqp::connection conn{pool, o};
-    std::this_thread::sleep_for(3500ms); // idle for more than three heartbeats
+    std::this_thread::sleep_for(6s); // idle for three heartbeats: only our heartbeats keep it open
     const auto q = unique("heartbeat");
     get(conn.declare_queue(q, {.durable = false}));
     get(conn.publish("", q, text("alive")));

@@ -66,6 +66,9 @@ struct queue_options {
     bool passive = false; ///< only check that it exists (404 -> amqp_error channel_closed)
     std::optional<std::int64_t> max_length{};
     std::optional<std::chrono::milliseconds> message_ttl{};
+    /// At max_length, refuse new messages (their publishes fail with errc::nacked) instead of
+    /// dropping the oldest (x-overflow = reject-publish).
+    bool reject_when_full = false;
 };
 
 struct queue_info {

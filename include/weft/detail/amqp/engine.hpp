@@ -234,23 +234,7 @@ public:
         if (!usable(p)) {
             return;
         }
-        amqp_table_entry_t args[2];
-        int n = 0;
-        if (o.max_length) {
-            args[n++] = long_entry("x-max-length", *o.max_length);
-        }
-        if (o.message_ttl) {
-            args[n++] = long_entry("x-message-ttl", o.message_ttl->count());
-        }
-        amqp_table_t table{n, args};
-        auto* ok = amqp_queue_declare(conn_,
-                                      admin_channel,
-                                      bytes_of(name),
-                                      o.passive ? 1 : 0,
-                                      o.durable ? 1 : 0,
-                                      o.exclusive ? 1 : 0,
-                                      o.auto_delete ? 1 : 0,
-                                      table);
+        auto* ok = declare_queue_now(name, o);
         if (ok == nullptr) {
             p.set_exception(admin_failure());
             return;
@@ -735,6 +719,34 @@ private:
         restore();
     }
 
+    /// queue.declare on the admin channel, with the arguments `o` asks for.
+    amqp_queue_declare_ok_t* declare_queue_now(const std::string& name, const queue_options& o) {
+        amqp_table_entry_t args[3];
+        int n = 0;
+        if (o.max_length) {
+            args[n++] = long_entry("x-max-length", *o.max_length);
+        }
+        if (o.message_ttl) {
+            args[n++] = long_entry("x-message-ttl", o.message_ttl->count());
+        }
+        if (o.reject_when_full) {
+            std::memset(&args[n], 0, sizeof(args[n]));
+            args[n].key = amqp_cstring_bytes("x-overflow");
+            args[n].value.kind = AMQP_FIELD_KIND_UTF8;
+            args[n].value.value.bytes = amqp_cstring_bytes("reject-publish");
+            ++n;
+        }
+        amqp_table_t table{n, args};
+        return amqp_queue_declare(conn_,
+                                  admin_channel,
+                                  bytes_of(name),
+                                  o.passive ? 1 : 0,
+                                  o.durable ? 1 : 0,
+                                  o.exclusive ? 1 : 0,
+                                  o.auto_delete ? 1 : 0,
+                                  table);
+    }
+
     /// After a reconnect: declare again what was declared here, resubscribe the consumers.
     void restore() {
         for (const auto& s : std::vector<topology_step>(topology_)) {
@@ -743,14 +755,7 @@ private:
             }
             bool ok = true;
             if (s.kind == topology_step::queue) {
-                ok = amqp_queue_declare(conn_,
-                                        admin_channel,
-                                        bytes_of(s.a),
-                                        0,
-                                        s.q.durable ? 1 : 0,
-                                        s.q.exclusive ? 1 : 0,
-                                        s.q.auto_delete ? 1 : 0,
-                                        amqp_empty_table) != nullptr;
+                ok = declare_queue_now(s.a, s.q) != nullptr; // with its arguments, as first declared
             } else if (s.kind == topology_step::exchange) {
                 static constexpr const char* names[] = {"direct", "fanout", "topic", "headers"};
                 ok = amqp_exchange_declare(conn_,
