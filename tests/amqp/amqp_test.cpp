@@ -313,12 +313,26 @@ TEST_CASE("handlers run on the consume scheduler, tasks continue on the connecti
                                          handled.fetch_add(1);
                                      },
                                      {.scheduler = handler_pool}));
-    auto where = conn.publish("", q, text("x")).then([&] { return conn_pool.runs_on_this_thread(); });
-    CHECK(get(where));
+    get(conn.publish("", q, text("x")));
     REQUIRE(weft_test::eventually([&] { return handled.load() == 1; }, 30s));
     CHECK(on_handler_pool.load());
     get(consumer.cancel());
     get(conn.delete_queue(q));
+    // A continuation attached before its task completes (the reply waits for `gate`) runs on the
+    // connection's scheduler, not on the connection's thread.
+    const auto rpc = unique("placement-rpc");
+    get(conn.declare_queue(rpc, {.durable = false, .auto_delete = true}));
+    weft::promise<void> gate;
+    auto open = gate.get_task();
+    auto server = get(amqp::serve(conn, rpc, [&](amqp::delivery d) -> weft::task<amqp::message> {
+        co_await open;
+        co_return amqp::message{.body = d.msg.body};
+    }));
+    auto where =
+        conn.call("", rpc, text("x")).then([&](const amqp::message&) { return conn_pool.runs_on_this_thread(); });
+    gate.set_value();
+    CHECK(get(where));
+    get(server.cancel());
 }
 
 TEST_CASE("RPC: 1,000 concurrent calls each get their own reply", "[amqp]") {
@@ -778,17 +792,31 @@ TEST_CASE("close() from a continuation on the connection's own thread is a deadl
     amqp::connection conn{pool, opts()};
     const auto q = unique("self-close");
     get(conn.declare_queue(q, {.durable = false, .auto_delete = true}));
+    // The reply waits for `gate`, so the continuation is attached before the call completes (a
+    // task found complete would run it here); the connection's thread then completes it.
+    weft::promise<void> gate;
+    auto open = gate.get_task();
+    auto server = get(amqp::serve(conn, q, [&](amqp::delivery d) -> weft::task<amqp::message> {
+        co_await open;
+        co_return amqp::message{.body = d.msg.body};
+    }));
     std::atomic<bool> refused{false};
-    auto inline_close = conn.publish("", q, text("x")).then(weft::inline_scheduler{}, [&] {
+    std::atomic<bool> on_connection_thread{false};
+    const auto test_thread = std::this_thread::get_id();
+    auto inline_close = conn.call("", q, text("x")).then(weft::inline_scheduler{}, [&](const amqp::message&) {
+        on_connection_thread = std::this_thread::get_id() != test_thread && !pool.runs_on_this_thread();
         try {
             conn.close(); // this runs on the connection's thread: it would wait for itself
         } catch (const weft::deadlock_error&) {
             refused = true;
         }
     });
+    gate.set_value();
     get(inline_close);
+    CHECK(on_connection_thread.load());
     CHECK(refused.load());
     get(conn.publish("", q, text("still open")));
+    get(server.cancel());
 }
 
 TEST_CASE("close(): waiting operations fail closed, consumers end, later calls fail closed", "[amqp]") {

@@ -106,10 +106,15 @@ TEST_CASE("io: a then() attached on a run loop runs on the loop, not on the I/O 
 
 TEST_CASE("io: get() on an I/O thread on a task only that thread can complete throws deadlock_error") {
     weft::io_context io;
-    auto t = weft::delay(io, 1ms).then([&] {
+    // The continuation is attached before its antecedent can complete (a task found complete
+    // would run it here, on the test's thread), and the I/O thread completes it.
+    weft::promise<void> start;
+    auto t = start.get_task().then([&] {
         auto other = weft::delay(io, 1ms); // only this I/O thread can fire it
         other.get();                       // would hang forever
     });
+    auto kick = io.post([&] { start.set_value(); }); // the continuation runs inline, on the I/O thread
+    REQUIRE(kick.wait_for(20s));
     REQUIRE(t.wait_for(20s));
     CHECK_THROWS_AS(t.get(), weft::deadlock_error);
     // post() runs on the I/O thread too
