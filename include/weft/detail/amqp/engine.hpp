@@ -250,17 +250,7 @@ public:
         if (!usable(p)) {
             return;
         }
-        static constexpr const char* names[] = {"direct", "fanout", "topic", "headers"};
-        auto* ok = amqp_exchange_declare(conn_,
-                                         admin_channel,
-                                         bytes_of(name),
-                                         amqp_cstring_bytes(names[static_cast<int>(t)]),
-                                         o.passive ? 1 : 0,
-                                         o.durable ? 1 : 0,
-                                         o.auto_delete ? 1 : 0,
-                                         0,
-                                         amqp_empty_table);
-        if (ok == nullptr) {
+        if (declare_exchange_now(name, t, o) == nullptr) {
             p.set_exception(admin_failure());
             return;
         }
@@ -747,6 +737,21 @@ private:
                                   table);
     }
 
+    /// exchange.declare on the admin channel.
+    amqp_exchange_declare_ok_t*
+    declare_exchange_now(const std::string& name, exchange_type t, const exchange_options& o) {
+        static constexpr const char* names[] = {"direct", "fanout", "topic", "headers"};
+        return amqp_exchange_declare(conn_,
+                                     admin_channel,
+                                     bytes_of(name),
+                                     amqp_cstring_bytes(names[static_cast<int>(t)]),
+                                     o.passive ? 1 : 0,
+                                     o.durable ? 1 : 0,
+                                     o.auto_delete ? 1 : 0,
+                                     0,
+                                     amqp_empty_table);
+    }
+
     /// After a reconnect: declare again what was declared here, resubscribe the consumers.
     void restore() {
         for (const auto& s : std::vector<topology_step>(topology_)) {
@@ -757,16 +762,7 @@ private:
             if (s.kind == topology_step::queue) {
                 ok = declare_queue_now(s.a, s.q) != nullptr; // with its arguments, as first declared
             } else if (s.kind == topology_step::exchange) {
-                static constexpr const char* names[] = {"direct", "fanout", "topic", "headers"};
-                ok = amqp_exchange_declare(conn_,
-                                           admin_channel,
-                                           bytes_of(s.a),
-                                           amqp_cstring_bytes(names[static_cast<int>(s.t)]),
-                                           0,
-                                           s.x.durable ? 1 : 0,
-                                           s.x.auto_delete ? 1 : 0,
-                                           0,
-                                           amqp_empty_table) != nullptr;
+                ok = declare_exchange_now(s.a, s.t, s.x) != nullptr; // recorded ones are never passive
             } else {
                 ok =
                     amqp_queue_bind(
