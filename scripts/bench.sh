@@ -36,6 +36,11 @@ if command -v gnuplot >/dev/null; then
 else
   echo "gnuplot is not installed (apt-get install gnuplot-nox): no plot, the table above is the result"
 fi
+# A timeline of one short run of the server (pool policy, 32 connections, 10 us of work): where
+# each continuation ran, I/O threads and workers in their own lanes (docs/guide/diagnostics.md).
+WEFT_PLACEMENT_TRACE="$out/placement_trace.json" build/release/benchmarks/weft_placement_bench --quick \
+  --policies pool --conns 32 --work 10 --io 1 --reps 1 --seconds 0.2 --no-pump > /dev/null
+echo "timeline: $out/placement_trace.json.html (trace for ui.perfetto.dev: $out/placement_trace.json)"
 if [ "$all" = 1 ]; then
   cmake --build --preset bench
 fi

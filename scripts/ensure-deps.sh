@@ -9,10 +9,10 @@ purpose="${1:-test}"
 required=(cmake ninja-build g++ pkg-config)
 optional=(liburing-dev libfmt-dev)
 case "$purpose" in
-  test)       required+=(catch2 libbenchmark-dev relacy-dev python3 graphviz clang-format-14); optional+=(libasio-dev libtbb-dev librabbitmq-dev rabbitmq-server) ;;
+  test)       required+=(catch2 libbenchmark-dev relacy-dev python3 graphviz clang-format-14); optional+=(libasio-dev libtbb-dev librabbitmq-dev rabbitmq-server chromium) ;;
   bench)      required+=(libbenchmark-dev jq libfmt-dev); optional+=(libasio-dev libtbb-dev libomp-dev valgrind libbenchmark-tools python3-scipy gnuplot-nox librabbitmq-dev rabbitmq-server) ;;
   sanitizers) required+=(catch2 g++-12 clang-14 libclang-rt-14-dev relacy-dev); optional+=(librabbitmq-dev rabbitmq-server) ;;
-  all)        required+=(catch2 libbenchmark-dev relacy-dev python3 graphviz clang-format-14 jq clang-14 libclang-rt-14-dev); optional+=(libasio-dev libtbb-dev libomp-dev valgrind libbenchmark-tools python3-scipy gnuplot-nox librabbitmq-dev rabbitmq-server) ;;
+  all)        required+=(catch2 libbenchmark-dev relacy-dev python3 graphviz clang-format-14 jq clang-14 libclang-rt-14-dev); optional+=(libasio-dev libtbb-dev libomp-dev valgrind libbenchmark-tools python3-scipy gnuplot-nox librabbitmq-dev rabbitmq-server chromium) ;;
   *) echo "usage: $0 test|bench|sanitizers|all" >&2; exit 2 ;;
 esac
 

@@ -183,24 +183,24 @@ TEST_CASE("cancel_after: zero or negative cancels now, duration::max never arms 
     negative.cancel_after(-1s);
     CHECK(negative.is_cancellation_requested());
 
-    const auto before = weft::detail::timer_service::global().pending();
+    const auto before = weft::system_timers().pending();
     weft::cancellation_source never;
     never.cancel_after(std::chrono::nanoseconds::max());
     never.cancel_after(std::chrono::hours::max());
-    CHECK(weft::detail::timer_service::global().pending() == before);
+    CHECK(weft::system_timers().pending() == before);
     CHECK_FALSE(never.is_cancellation_requested());
 }
 
 TEST_CASE("a later cancel_after replaces an earlier one, dropping the source drops its timer", "[cancel][timer]") {
-    const auto before = weft::detail::timer_service::global().pending();
+    const auto before = weft::system_timers().pending();
     {
         weft::cancellation_source cs;
         cs.cancel_after(1h);
         cs.cancel_after(2h);
-        CHECK(weft::detail::timer_service::global().pending() == before + 1);
+        CHECK(weft::system_timers().pending() == before + 1);
         auto token = cs.token(); // a token alone cannot cancel: the timer still goes with the source
     }
-    CHECK(weft::detail::timer_service::global().pending() == before);
+    CHECK(weft::system_timers().pending() == before);
 }
 
 TEST_CASE("a callback exception on the timer thread reaches the unobserved handler", "[cancel][timer]") {

@@ -10,14 +10,19 @@
 #include <weft/weft.hpp>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <thread>
 
 #include "placement/protocol.hpp"
 #include "placement/setup.hpp"
 #include "placement/spin_work.hpp"
+#include <pthread.h>
+#include <signal.h>
 
 namespace {
 
@@ -62,7 +67,32 @@ weft::task<void> serve(weft::io_context& io, weft::tcp_listener& l) {
 
 } // namespace
 
+namespace {
+/// WEFT_PLACEMENT_TRACE=path (scripts/bench.sh): trace this server; the client's SIGTERM, its
+/// way to stop a server, writes the trace (path and path.html) before the process exits.
+void trace_until_terminated() {
+    const char* path = std::getenv("WEFT_PLACEMENT_TRACE");
+    if (path == nullptr || *path == '\0') {
+        return;
+    }
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, nullptr); // every thread started from here on inherits it
+    weft::diag::trace_start({.events_per_thread = std::size_t{1} << 18});
+    std::thread([term, file = std::string(path)] {
+        int sig = 0;
+        sigwait(&term, &sig);
+        const weft::diag::trace t = weft::diag::trace_stop();
+        t.write_json(file);
+        t.write_html(file + ".html");
+        std::_Exit(0);
+    }).detach();
+}
+} // namespace
+
 int main(int argc, char** argv) {
+    trace_until_terminated();
     if (argc < 3) {
         std::fprintf(stderr, "usage: placement_server inline|pool|adaptive IO_THREADS [uring|epoll]\n");
         return 2;

@@ -7,8 +7,8 @@
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/ref_count.hpp>
 #include <weft/detail/ref_ptr.hpp>
-#include <weft/detail/timer_service.hpp>
 #include <weft/errors.hpp>
+#include <weft/timer_source.hpp>
 #include <weft/unobserved.hpp>
 
 #include <chrono>
@@ -145,7 +145,7 @@ public:
         delete node;
     }
 
-    void cancel_after(std::chrono::steady_clock::duration delay);
+    void cancel_after(std::chrono::steady_clock::duration delay, timer_source& timers);
 
     /// Parent registrations of a linked source, destroyed before the state.
     std::vector<cancellation_registration>& parents() noexcept { return parents_; }
@@ -173,8 +173,9 @@ private:
     cancel_callback_node* tail_ = nullptr;
     cancel_callback_node* running_ = nullptr;
     std::thread::id running_thread_;
-    bool orphaned_ = false;             // running_'s registration was dropped from inside its callback
-    timer_service::timer_id timer_ = 0; // pending cancel_after timer, 0 if none
+    bool orphaned_ = false;            // running_'s registration was dropped from inside its callback
+    timer_source::timer_id timer_ = 0; // pending cancel_after timer, 0 if none
+    timer_source* timers_ = nullptr;   // the source timer_ is scheduled on
 
     // --- set once by the creator of a linked source, before it is shared ------------------
     std::vector<cancellation_registration> parents_;
@@ -336,11 +337,18 @@ public:
     /// Cancels; returns true if this call did it, false if it was already canceled.
     bool cancel() { return state_->cancel(); }
 
-    /// Cancels after `delay` on the timer thread (an exception from a callback then goes to
+    /// Cancels after `delay` on weft's timer thread (an exception from a callback then goes to
     /// the unobserved-exception handler). Zero or negative cancels now, on this thread.
     /// duration::max() never fires. A later call replaces an earlier pending one.
     template<typename Rep, typename Period>
     void cancel_after(std::chrono::duration<Rep, Period> delay) {
+        cancel_after(delay, system_timers());
+    }
+    /// cancel_after on `timers`' clock, e.g. a weft::testing::manual_timer_source: the source
+    /// runs the cancellation (a manual one, inside its advance()). `timers` must outlive the
+    /// pending timer (until it fires, is replaced, or the last source handle is gone).
+    template<typename Rep, typename Period>
+    void cancel_after(std::chrono::duration<Rep, Period> delay, timer_source& timers) {
         using steady = std::chrono::steady_clock;
         if (delay <= delay.zero()) {
             cancel();
@@ -348,10 +356,10 @@ public:
         }
         // Compared in floating-point seconds: no conversion of a century into a narrow Rep
         if (std::chrono::duration<double>(delay) >= std::chrono::duration<double>(std::chrono::hours(24 * 365 * 100))) {
-            state_->cancel_after(steady::duration::max());
+            state_->cancel_after(steady::duration::max(), timers);
             return;
         }
-        state_->cancel_after(std::chrono::ceil<steady::duration>(delay));
+        state_->cancel_after(std::chrono::ceil<steady::duration>(delay), timers);
     }
 
     /// A new source that is canceled when any of `tokens` is (or already is), or by itself.
@@ -384,20 +392,24 @@ private:
 
 namespace detail {
 
-inline void cancel_state::cancel_after(std::chrono::steady_clock::duration delay) {
+inline void cancel_state::cancel_after(std::chrono::steady_clock::duration delay, timer_source& timers) {
     std::lock_guard lock(mutex_);
     if (timer_ != 0) {
-        if (timer_service::global().cancel(timer_)) {
+        if (timers_->cancel(timer_)) {
             release_ref(); // the replaced timer's reference; we still hold the caller's
         }
         timer_ = 0;
+        timers_ = nullptr;
     }
     if (delay == std::chrono::steady_clock::duration::max() || canceled_.load(relaxed)) {
         return; // order: relaxed — a stale false only arms a harmless timer
     }
     add_ref(); // the timer's reference
-    auto when = std::chrono::steady_clock::now() + delay;
-    timer_ = timer_service::global().schedule(when, [this] {
+    const timer_source::time_point now = timers.now();
+    const timer_source::time_point when =
+        delay >= timer_source::time_point::max() - now ? timer_source::time_point::max() : now + delay;
+    timers_ = &timers;
+    timer_ = timers.schedule(when, [this] {
         struct drop {
             cancel_state* s;
             ~drop() { s->release_ref(); }
@@ -405,17 +417,20 @@ inline void cancel_state::cancel_after(std::chrono::steady_clock::duration delay
         cancel(); // callback exceptions reach the unobserved handler via the timer thread
     });
     if (timer_ == 0) {
-        release_ref(); // the timer service is shutting down (process exit)
+        timers_ = nullptr;
+        release_ref(); // the timer source is shutting down (process exit)
     }
 }
 
 inline void cancel_state::drop_timer() noexcept {
-    timer_service::timer_id id = 0;
+    timer_source::timer_id id = 0;
+    timer_source* timers = nullptr;
     {
         std::lock_guard lock(mutex_);
         id = std::exchange(timer_, 0);
+        timers = std::exchange(timers_, nullptr);
     }
-    if (id != 0 && timer_service::global().cancel(id)) {
+    if (id != 0 && timers->cancel(id)) {
         release_ref();
     }
 }

@@ -32,6 +32,13 @@
 #define WEFT_ASAN 0
 #endif
 
+// WEFT_DIAGNOSTICS: 1 (default) compiles weft::diag's hooks in (off at run time until enabled:
+// a relaxed load and a branch on spawn, a coroutine's co_await and a placement decision);
+// define it to 0 to compile them out (weft::diag then records nothing; docs/guide/diagnostics.md).
+#ifndef WEFT_DIAGNOSTICS
+#define WEFT_DIAGNOSTICS 1
+#endif
+
 // WEFT_CACHE_LINE: the destructive interference size. libstdc++ 12 under clang 14 lacks
 // std::hardware_destructive_interference_size, so it is fixed here for x86-64 and aarch64.
 #ifndef WEFT_CACHE_LINE

@@ -110,4 +110,11 @@ private:
     std::string what_;
 };
 
+/// A deadline passed before the task it guarded completed (with_timeout, with_deadline).
+/// .NET: TimeoutException from Task.WaitAsync(TimeSpan).
+class timeout_error : public std::runtime_error {
+public:
+    timeout_error() : std::runtime_error("weft: the operation timed out") {}
+};
+
 } // namespace weft

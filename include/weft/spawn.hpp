@@ -5,19 +5,34 @@
 #pragma once
 
 #include <weft/cancellation.hpp>
+#include <weft/detail/diag/registry.hpp>
 #include <weft/detail/down_cast.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/task.hpp>
 
 #include <functional>
 #include <optional>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 namespace weft {
 
+/// A name for a spawned task, shown in weft::diag's dumps and traces:
+/// `weft::spawn(pool, weft::task_name{"fetch user"}, f, args...)`. Without one, a dump shows the
+/// function's type (for a lambda, the function it was written in).
+struct task_name {
+    std::string_view text;
+};
+
 namespace detail {
+
+/// The name the next spawn on this thread takes (set by spawn(s, task_name, ...) around its call).
+inline std::string_view& pending_task_name() noexcept {
+    static thread_local std::string_view name;
+    return name;
+}
 
 template<typename U, typename Fn, typename Args, bool PassToken>
 class spawn_state final : public work_state<U> {
@@ -54,15 +69,53 @@ private:
         }
     }
 
+public:
+    /// Registers this spawn (registry on): named, its function's type, queued on `sched`.
+    [[gnu::noinline]] void begin_record(const void* sched) noexcept {
+        diag_ = diag::new_record(diag::record_kind::spawned, static_cast<state_base*>(this), nullptr, nullptr, 0);
+        if (diag_ != nullptr) {
+            diag_->callable = &typeid(Fn);
+            diag_->status.store(diag::record_state::queued, relaxed); // order: relaxed — dumps only
+            diag_->scheduler.store(sched, relaxed);                   // order: relaxed — dumps only
+            try {
+                diag_->name.assign(pending_task_name());
+                if (diag_->name.empty()) {
+                    diag_->trace_name = typeid(Fn).name();
+                    diag_->trace_name_mangled = true;
+                } else if (diag::trace_on()) {
+                    diag_->trace_name = diag::trace_sessions::instance().intern(diag_->name);
+                }
+            } catch (...) {
+                // out of memory for the name: the record keeps the function's type
+            }
+            if (diag::trace_on()) {
+                diag_->spawn_flow = diag::next_flow_id();
+                diag::flow_start("spawn", "spawn", diag_->spawn_flow);
+            }
+            diag::publish_record(diag_);
+        }
+    }
+    void end_record() noexcept { diag::end_record(std::exchange(diag_, nullptr)); }
+
+private:
     static void invoke(work_item* w, bool run) noexcept {
         auto* self = detail::down_cast<spawn_state>(detail::down_cast<work_state<U>>(w));
         const bool start = run && !self->token_.is_cancellation_requested() && self->try_start();
         // After this no cancel callback is running on another thread, and none will start.
         self->registration_.unregister();
         if (!start) {
+            if constexpr (diag::compiled_in) {
+                self->end_record();
+            }
             self->fn_.reset();
             self->cancel_unrun(); // no-op on the status if the token's callback already did it
             return;
+        }
+        if constexpr (diag::compiled_in) {
+            if (self->diag_ != nullptr) [[unlikely]] {
+                invoke_recorded(self);
+                return;
+            }
         }
         // The closure and the arguments are used in place: nothing is moved here, so a type
         // whose move constructor throws cannot throw out of this noexcept function. run_and_
@@ -79,10 +132,34 @@ private:
             std::move(self->args_));
     }
 
+    /// invoke() with the record current while the function runs, ended once it has returned.
+    [[gnu::noinline]] static void invoke_recorded(spawn_state* self) noexcept {
+        diag::task_record* const record = self->diag_;
+        diag::enter(record);
+        if (record->spawn_flow != 0 && diag::trace_on()) {
+            diag::emit('f', "spawn", record->spawn_flow, "spawn");
+        }
+        auto returned = [self, record]() noexcept {
+            diag::leave(record);
+            self->end_record();
+        };
+        std::apply(
+            [&](auto&&... a) {
+                if constexpr (PassToken) {
+                    cancellation_token token = self->token_;
+                    self->run_and_complete_then(returned, self->fn_, std::forward<decltype(a)>(a)..., token);
+                } else {
+                    self->run_and_complete_then(returned, self->fn_, std::forward<decltype(a)>(a)...);
+                }
+            },
+            std::move(self->args_));
+    }
+
     std::optional<Fn> fn_;
     Args args_;
     cancellation_token token_;
     cancellation_registration registration_;
+    diag::task_record* diag_ = nullptr; // this spawn's record, if the registry was on at spawn
 };
 
 template<typename S, typename F, typename... Args>
@@ -115,9 +192,13 @@ auto spawn_with_token(S& sched, cancellation_token token, F&& f, Args&&... args)
         st->cancel_unrun(); // canceled before it was queued: never queue it
         return result;
     }
+    if (diag::registry_on()) [[unlikely]] {
+        st->begin_record(any_scheduler(sched).identity());
+    }
     try {
         sched.schedule(detail::down_cast<work_item>(st));
     } catch (...) {
+        st->end_record();
         st->cancel_unrun(); // refused: the closure is destroyed once, the error goes to the caller
         throw;
     }
@@ -162,6 +243,18 @@ auto spawn(S&& sched, F&& f, Args&&... args) {
     } else {
         return detail::spawn_with_token(s, cancellation_token{}, std::forward<F>(f), std::forward<Args>(args)...);
     }
+}
+
+/// spawn(sched, f, args...) with a name for weft::diag's dumps and traces (ignored while the
+/// registry is off).
+template<typename S, typename F, typename... Args>
+    requires scheduler<std::remove_cvref_t<S>>
+auto spawn(S&& sched, task_name name, F&& f, Args&&... args) {
+    struct restore {
+        std::string_view previous;
+        ~restore() { detail::pending_task_name() = previous; }
+    } guard{std::exchange(detail::pending_task_name(), name.text)};
+    return spawn(std::forward<S>(sched), std::forward<F>(f), std::forward<Args>(args)...);
 }
 
 } // namespace weft

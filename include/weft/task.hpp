@@ -345,6 +345,13 @@ public:
     /// must not touch this state afterwards.
     template<typename Fn, typename... A>
     void run_and_complete(std::optional<Fn>& fn, A&&... args) noexcept {
+        run_and_complete_then([]() noexcept {}, fn, std::forward<A>(args)...);
+    }
+    /// run_and_complete, calling `returned()` once the closure has returned or thrown and has
+    /// been destroyed, before anything can see the outcome (the registry ends a spawned
+    /// function's record there).
+    template<typename Returned, typename Fn, typename... A>
+    void run_and_complete_then(Returned returned, std::optional<Fn>& fn, A&&... args) noexcept {
         using R = std::invoke_result_t<Fn, A...>;
         if constexpr (is_task_v<R>) {
             std::remove_cvref_t<R> inner;
@@ -352,11 +359,13 @@ public:
                 inner = std::invoke(std::move(*fn), std::forward<A>(args)...);
             } catch (...) {
                 fn.reset();
+                returned();
                 this->publish(this->store_current_exception());
                 this->release_keeper();
                 return;
             }
             fn.reset();
+            returned();
             if (!inner.valid()) {
                 this->error_ = std::make_exception_ptr(no_state{});
                 this->publish(state_base::st_failed);
@@ -380,6 +389,7 @@ public:
                 outcome = this->store_current_exception();
             }
             fn.reset(); // the closure dies before anyone can see the result
+            returned();
             this->publish(outcome);
             this->release_keeper();
         }

@@ -4,10 +4,13 @@
 #pragma once
 
 #include <weft/blocking.hpp>
+#include <weft/callback_timer.hpp>
 #include <weft/cancellation.hpp>
 #include <weft/concurrent_exclusive.hpp>
 #include <weft/dataflow.hpp>
 #include <weft/dedicated_thread.hpp>
+#include <weft/diag/registry.hpp>
+#include <weft/diag/trace.hpp>
 #include <weft/errors.hpp>
 #include <weft/io/endpoint.hpp>
 #include <weft/io/error.hpp>
@@ -35,6 +38,8 @@
 #include <weft/task_group.hpp>
 #include <weft/task_status.hpp>
 #include <weft/thread_pool.hpp>
+#include <weft/timer_source.hpp>
+#include <weft/timers.hpp>
 #include <weft/unobserved.hpp>
 #include <weft/when_all.hpp>
 #include <weft/when_any.hpp>

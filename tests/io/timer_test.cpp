@@ -123,8 +123,8 @@ TEST_CASE("io: periodic_timer saturates a period too large for the clock: its ti
     weft::periodic_timer infinite(io, std::chrono::duration<double>(std::numeric_limits<double>::infinity()));
     std::vector<weft::task<void>> ticks;
     for (auto* timer : {&max_ns, &max_hours, &infinite}) {
-        ticks.push_back(timer->next({.token = cs.token()}));
-        ticks.push_back(timer->next({.token = cs.token()})); // the second tick saturates too
+        ticks.push_back(timer->next(cs.token()));
+        ticks.push_back(timer->next(cs.token())); // the second tick saturates too
     }
     await_get(weft::delay(io, 20ms)); // an overflowed tick would have fired by now
     for (auto& t : ticks) {

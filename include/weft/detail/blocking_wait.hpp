@@ -12,6 +12,7 @@
 #pragma once
 
 #include <weft/detail/atomic.hpp>
+#include <weft/detail/diag/registry.hpp>
 #include <weft/detail/down_cast.hpp>
 #include <weft/detail/futex.hpp>
 #include <weft/detail/spin.hpp>
@@ -184,6 +185,15 @@ inline void wait_helping(state_base& s, wait_helper* helper) noexcept {
     node.release_helper();
 }
 
+inline void blocking_wait_unrecorded(state_base& s, wait_helper* helper);
+
+/// The wait with the registry on: the waiting task shows as blocked, and a wait that closes a
+/// cycle of blocking waits throws deadlock_error naming the tasks instead of hanging.
+[[gnu::noinline]] inline void blocking_wait_recorded(state_base& s, wait_helper* helper) {
+    diag::blocked_scope blocked(static_cast<const state_base*>(&s), [](std::string why) { throw deadlock_error(why); });
+    blocking_wait_unrecorded(s, helper);
+}
+
 /// Blocks until `s` is complete (task::get(), task::wait()). With `checked`, a thread that
 /// must not block (an I/O thread) gets deadlock_error instead, if `s` is not complete.
 inline void blocking_wait(state_base& s, bool checked = true) {
@@ -209,6 +219,15 @@ inline void blocking_wait(state_base& s, bool checked = true) {
     if (helper == nullptr && checked) {
         check_may_block();
     }
+    if (diag::registry_on()) [[unlikely]] {
+        blocking_wait_recorded(s, helper);
+        return;
+    }
+    blocking_wait_unrecorded(s, helper);
+}
+
+/// The wait itself, once nothing is left to help with on the way in.
+inline void blocking_wait_unrecorded(state_base& s, wait_helper* helper) {
     // Inside a strand item, the strand's own queue may hold what we wait for.
     const any_scheduler context = current_scheduler();
     if (context.helps_waits()) {

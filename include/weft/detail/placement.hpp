@@ -38,6 +38,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <weft/detail/diag/trace.hpp>
 #include <weft/detail/down_cast.hpp>
 #include <weft/detail/placement_counters.hpp>
 #include <weft/errors.hpp>
@@ -50,7 +51,19 @@
 
 namespace weft::detail {
 
-inline void record_placement(placement_rule rule, bool ran_inline, const void* sched) noexcept {
+/// A placement decision as a trace instant (trace on only: kept out of the inlined path).
+[[gnu::cold, gnu::noinline]] inline void trace_placement(unsigned rule, bool ran_inline) noexcept {
+    static constexpr const char* inline_names[] = {"placement: named, inline",
+                                                   "placement: source, inline",
+                                                   "placement: captured, inline",
+                                                   "placement: completing, inline"};
+    static constexpr const char* hop_names[] = {
+        "placement: named, hop", "placement: source, hop", "placement: captured, hop", "placement: completing, inline"};
+    diag::emit('i', ran_inline ? inline_names[rule] : hop_names[rule], 0, "placement", false, ran_inline ? 1 : 0);
+}
+
+// always_inline: on every continuation's path; the trace check must not push it out of line
+[[gnu::always_inline]] inline void record_placement(placement_rule rule, bool ran_inline, const void* sched) noexcept {
     static constexpr placement_counter inline_of[] = {placement_counter::named_inline,
                                                       placement_counter::source_inline,
                                                       placement_counter::captured_inline,
@@ -61,6 +74,9 @@ inline void record_placement(placement_rule rule, bool ran_inline, const void* s
                                                    placement_counter::completing_inline};
     const auto r = static_cast<unsigned>(rule);
     count_placement(ran_inline ? inline_of[r] : hop_of[r]);
+    if (diag::trace_on()) [[unlikely]] {
+        trace_placement(r, ran_inline);
+    }
     // order: acquire — pairs with the release in set_placement_observer, so the observer's
     //        code and data are visible before it is called
     if (placement_observer obs = placement_observer_slot().load(acquire)) {
@@ -129,7 +145,9 @@ public:
     /// from one of its own threads, so a loop of resume_on() lets other work in.
     bool await_ready() const noexcept { return target_.is_inline(); }
 
-    void await_suspend(std::coroutine_handle<> h) {
+    // always_inline: a co_await's hot path; without it, the task coroutine's await wrapper
+    // (task_coroutine.hpp) tips g++ into an out-of-line call here (+25 instructions per hop)
+    [[gnu::always_inline]] void await_suspend(std::coroutine_handle<> h) {
         handle_ = h;
         record_placement(placement_rule::named, false, target_.identity());
         try {

@@ -1,7 +1,8 @@
 // weft/io/error.hpp — how I/O reports what went wrong: std::system_error with the errno of the
 // failing operation, weft::io_errc::eof for a stream that ended early, io_errc::closed for a
 // handle closed under (or before) its operation; weft::transfer_error and
-// weft::transfer_canceled, which say how many bytes a transfer moved; weft::timeout_error.
+// weft::transfer_canceled, which say how many bytes a transfer moved (weft::timeout_error is in
+// errors.hpp).
 // The table of outcomes: docs/guide/io.md ("What ends an operation"); decisions 0006 §5, 0009.
 // SPDX-License-Identifier: MIT
 #pragma once
@@ -75,13 +76,6 @@ public:
 
 private:
     std::size_t transferred_;
-};
-
-/// A deadline passed before the task it guarded completed (with_timeout, with_deadline).
-/// .NET: TimeoutException from Task.WaitAsync(TimeSpan).
-class timeout_error : public std::runtime_error {
-public:
-    timeout_error() : std::runtime_error("weft: the operation timed out") {}
 };
 
 } // namespace weft
