@@ -105,6 +105,7 @@ TEST_CASE("diag: the async stack of a 3-deep coroutine chain under a spawn names
     CHECK(c->stack[2].name == "level_a");
     CHECK(c->stack[0].file.find("registry_test.cpp") != std::string::npos);
     CHECK(c->thread == a->thread);
+    CHECK(c->scheduler == static_cast<const void*>(&sched)); // it started inside the spawn, on sched
 
     const std::string text = weft::diag::dump_text(tasks);
     CHECK(text.find("3 live task(s)") != std::string::npos);
@@ -226,6 +227,20 @@ TEST_CASE("diag: dump_on_signal writes a dump when the signal comes, its handler
             text.append(buf, static_cast<std::size_t>(got));
         }
         CHECK(text.find("1 live task(s)") != std::string::npos);
+    }
+    {
+        weft::diag::dump_on_signal dumper(SIGUSR1, fds[1], weft::diag::dump_format::json);
+        REQUIRE(::raise(SIGUSR1) == 0);
+        pollfd p{fds[0], POLLIN, 0};
+        std::string json;
+        char buf[4096];
+        while (json.find("\n]}\n") == std::string::npos) {
+            REQUIRE(::poll(&p, 1, 10000) == 1);
+            const ssize_t got = ::read(fds[0], buf, sizeof buf);
+            REQUIRE(got > 0);
+            json.append(buf, static_cast<std::size_t>(got));
+        }
+        CHECK(json.find("\"name\":\"wait_for_gate\"") != std::string::npos);
     }
     gate.set_value();
     t.get();

@@ -115,6 +115,7 @@ private:
     [[gnu::noinline]] void resumed_recorded() {
         suspended_ = false;
         diag::enter(record_);
+        record_->scheduler.store(current_scheduler().identity(), relaxed); // order: relaxed — dumps only
         if constexpr (requires { inner_.flow(); }) {
             if (const std::uint64_t id = inner_.flow(); id != 0) {
                 diag::emit('f', "resume", id, "resume"); // the arrow from the completion that resumed it
@@ -186,6 +187,7 @@ private:
         diag_ = diag::begin_record(diag::record_kind::coroutine, static_cast<state_base*>(this), function, file, line);
         if (diag_ != nullptr) {
             diag::enter(diag_); // its start runs on the caller's thread, inside the caller's call
+            diag_->scheduler.store(current_scheduler().identity(), relaxed); // order: relaxed — dumps only
         }
     }
 

@@ -71,7 +71,7 @@ struct task_info {
     unsigned line = 0;
     std::string state;               ///< "queued", "running", "suspended"
     std::int32_t thread = 0;         ///< the kernel's id of the thread that ran it last
-    const void* scheduler = nullptr; ///< a spawn's scheduler (identity), else nullptr
+    const void* scheduler = nullptr; ///< a spawn's scheduler; a coroutine's current one when it last ran
     std::string awaits;              ///< while suspended: the awaiter's type, demangled
     std::uint64_t awaits_task = 0;   ///< while suspended on a recorded task: its id
     std::uint64_t creator = 0;       ///< the task whose code created it (0: none recorded)
@@ -275,13 +275,22 @@ inline std::string dump_json() {
     return dump_json(snapshot());
 }
 
-/// While it lives, signal `signo` (e.g. SIGUSR1) writes a text dump to `fd`. The handler only
-/// writes one byte to a pipe (async-signal-safe); a thread of this object takes the snapshot
-/// and writes it. One at a time per process (a second one throws std::logic_error). The
-/// previous handler is restored by the destructor.
+/// The form of a dump written by dump_on_signal.
+enum class dump_format {
+    text,
+    json
+};
+
+/// While it lives, signal `signo` (e.g. SIGUSR1) writes a dump to `fd` (text or JSON). The
+/// handler only writes one byte to a pipe (async-signal-safe); a thread of this object takes the
+/// snapshot and writes it. One at a time per process (a second one throws std::logic_error).
+/// The previous handler is restored by the destructor.
 class dump_on_signal {
 public:
-    explicit dump_on_signal(int signo, int fd = 2) : signo_(signo), fd_(fd) {
+    explicit dump_on_signal(int signo, int fd = 2, dump_format format = dump_format::text)
+        : signo_(signo)
+        , fd_(fd)
+        , format_(format) {
         if (active_pipe() >= 0) {
             throw std::logic_error("weft: a diag::dump_on_signal is already installed");
         }
@@ -347,7 +356,7 @@ private:
                 return;
             }
             try {
-                const std::string text = dump_text();
+                const std::string text = format_ == dump_format::json ? dump_json() : dump_text();
                 std::size_t done = 0;
                 while (done < text.size()) {
                     const ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
@@ -365,6 +374,7 @@ private:
 
     int signo_;
     int fd_;
+    dump_format format_;
     int read_end_ = -1;
     int write_end_ = -1;
     struct sigaction previous_ {};

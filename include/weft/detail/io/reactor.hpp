@@ -92,6 +92,7 @@
 
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/counters.hpp>
+#include <weft/detail/diag/trace.hpp>
 #include <weft/detail/io/adaptive.hpp>
 #include <weft/detail/io/backend.hpp>
 #include <weft/detail/io/blocking_pool.hpp>
@@ -359,10 +360,17 @@ public:
         if (op->result == -ECANCELED) {
             counters_[io_counter::canceled].bump();
         }
+        const bool traced = diag::trace_on();
+        if (traced) [[unlikely]] {
+            trace_completion_begins(op->kind); // a slice around the completion and what runs inline in it
+        }
         if (op->adaptive) {
             complete_adaptive(op);
         } else {
             op->complete_task();
+        }
+        if (traced) [[unlikely]] {
+            diag::emit('E', nullptr, 0, "io");
         }
         if (d != nullptr) {
             // order: acquire — a count of 2 (epoll's registration and this op) means no handle
@@ -373,6 +381,23 @@ public:
             }
             d->release_ref();
         }
+    }
+
+    [[gnu::cold, gnu::noinline]] static void trace_completion_begins(op_kind kind) noexcept {
+        static constexpr const char* names[] = {"io: recv",
+                                                "io: send",
+                                                "io: recv_from",
+                                                "io: send_to",
+                                                "io: accept",
+                                                "io: connect",
+                                                "io: read_at",
+                                                "io: write_at",
+                                                "io: open_at",
+                                                "io: poll_in",
+                                                "io: timer",
+                                                "io: cancel"};
+        const auto k = static_cast<std::size_t>(kind);
+        diag::emit('B', k < std::size(names) ? names[k] : "io", 0, "io");
     }
 
     /// start_send's attempt on the calling thread (§6). Defined in handoff.hpp.

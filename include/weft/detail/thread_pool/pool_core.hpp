@@ -94,6 +94,7 @@
 #include <weft/detail/atomic.hpp>
 #include <weft/detail/blocking_wait.hpp>
 #include <weft/detail/counters.hpp>
+#include <weft/detail/diag/trace.hpp>
 #include <weft/detail/mpsc_queue.hpp>
 #include <weft/detail/spin.hpp>
 #include <weft/detail/test_hooks.hpp>
@@ -297,6 +298,9 @@ public:
             }
             if (work_item* item = victim.deque.steal()) {
                 w.counters[worker_counter::steals].bump();
+                if (diag::trace_on()) [[unlikely]] {
+                    diag::emit('i', "steal", 0, "pool");
+                }
                 return item;
             }
         }
@@ -377,8 +381,15 @@ public:
                 continue;
             }
             w.counters[worker_counter::parks].bump();
+            const bool traced = diag::trace_on();
+            if (traced) [[unlikely]] {
+                diag::emit('B', "park", 0, "pool");
+            }
             w.spinning = idle_.park(
                 w.index, w.spinning, [&] { return has_work_hint(w) || done(); }, [&] { return quiescent_locked(w); });
+            if (traced) [[unlikely]] {
+                diag::emit('E', nullptr, 0, "pool");
+            }
             if (done()) {
                 break;
             }
