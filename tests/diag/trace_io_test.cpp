@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "diag/trace_reader.hpp"
 
 using namespace std::chrono_literals;
 
@@ -23,19 +24,6 @@ struct line_event {
     std::string ph, name;
     long tid = 0;
 };
-
-std::string field(const std::string& line, const std::string& key) {
-    const std::string k = "\"" + key + "\":";
-    const auto at = line.find(k);
-    if (at == std::string::npos) {
-        return {};
-    }
-    const std::size_t p = at + k.size();
-    if (line[p] == '"') {
-        return line.substr(p + 1, line.find('"', p + 1) - p - 1);
-    }
-    return line.substr(p, line.find_first_of(",}", p) - p);
-}
 
 /// The events, and each thread's name.
 std::pair<std::vector<line_event>, std::map<long, std::string>> read_back(const std::string& json) {
@@ -47,7 +35,9 @@ std::pair<std::vector<line_event>, std::map<long, std::string>> read_back(const 
         if (line.rfind("{\"ph\"", 0) != 0) {
             continue;
         }
-        line_event e{field(line, "ph"), field(line, "name"), std::stol(field(line, "tid"))};
+        line_event e{weft_test::trace_field(line, "ph"),
+                     weft_test::trace_field(line, "name"),
+                     std::stol(weft_test::trace_field(line, "tid"))};
         if (e.ph == "M") {
             const auto at = line.find("\"args\":{\"name\":\"");
             names[e.tid] = line.substr(at + 16, line.find('"', at + 16) - at - 16);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "diag/trace_reader.hpp"
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,21 +34,6 @@ struct parsed_event {
     unsigned long long id = 0;
 };
 
-std::string field(const std::string& line, const std::string& key) {
-    const std::string k = "\"" + key + "\":";
-    const auto at = line.find(k);
-    if (at == std::string::npos) {
-        return {};
-    }
-    std::size_t p = at + k.size();
-    if (line[p] == '"') {
-        const auto end = line.find('"', p + 1);
-        return line.substr(p + 1, end - p - 1);
-    }
-    const auto end = line.find_first_of(",}", p);
-    return line.substr(p, end - p);
-}
-
 std::vector<parsed_event> parse(const std::string& json) {
     std::vector<parsed_event> out;
     std::istringstream in(json);
@@ -57,12 +43,12 @@ std::vector<parsed_event> parse(const std::string& json) {
             continue;
         }
         parsed_event e;
-        e.ph = field(line, "ph");
-        e.name = field(line, "name");
-        e.cat = field(line, "cat");
-        e.ts = field(line, "ts");
-        e.tid = std::stol(field(line, "tid"));
-        const std::string id = field(line, "id");
+        e.ph = weft_test::trace_field(line, "ph");
+        e.name = weft_test::trace_field(line, "name");
+        e.cat = weft_test::trace_field(line, "cat");
+        e.ts = weft_test::trace_field(line, "ts");
+        e.tid = std::stol(weft_test::trace_field(line, "tid"));
+        const std::string id = weft_test::trace_field(line, "id");
         e.id = id.empty() ? 0 : std::stoull(id);
         out.push_back(e);
     }
