@@ -12,7 +12,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -103,6 +102,19 @@ long count_of(const std::vector<parsed_event>& events, const std::string& ph, co
         n += e.ph == ph && e.name == name ? 1 : 0;
     }
     return n;
+}
+
+/// A file's bytes (empty if it cannot be read).
+std::string whole_file(const std::string& path) {
+    std::string out;
+    if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+        char buf[65536];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) {
+            out.append(buf, n);
+        }
+        std::fclose(f);
+    }
+    return out;
 }
 
 weft::task<int> traced_leaf(weft::task<int> gate) {
@@ -272,8 +284,7 @@ TEST_CASE("trace: the HTML timeline renders a lane per thread in headless Chromi
     REQUIRE(std::system(("timeout 120 " + chromium + flags + "--dump-dom '" + url + "' > " + dom_file + " 2> " + dir +
                          "/chromium.log")
                             .c_str()) == 0);
-    std::ifstream dom_in(dom_file);
-    const std::string dom((std::istreambuf_iterator<char>(dom_in)), std::istreambuf_iterator<char>());
+    const std::string dom = whole_file(dom_file);
     const auto at = dom.find("data-rendered=\"");
     REQUIRE(at != std::string::npos); // the script ran to its end
     unsigned lanes = 0, slices = 0, flows = 0;
@@ -291,8 +302,7 @@ TEST_CASE("trace: the HTML timeline renders a lane per thread in headless Chromi
     REQUIRE(std::system(("timeout 120 " + chromium + flags + "--screenshot=" + png + " --window-size=1400,600 '" + url +
                          "' >> " + dir + "/chromium.log 2>&1")
                             .c_str()) == 0);
-    std::ifstream image(png, std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(image)), std::istreambuf_iterator<char>());
+    const std::string bytes = whole_file(png);
     REQUIRE(bytes.size() > 8);
     CHECK(bytes.substr(1, 3) == "PNG");
     CHECK(bytes.size() > 5000); // lanes drawn, not a blank page
