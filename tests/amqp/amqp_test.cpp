@@ -627,6 +627,17 @@ TEST_CASE("8 threads publish through one connection: every message confirmed onc
     get(conn.delete_queue(q));
 }
 
+namespace {
+/// A process's state letter from /proc/PID/stat (R, S, T...; '?' if unreadable).
+char process_state(int pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string all;
+    std::getline(stat, all);
+    const auto paren = all.rfind(')'); // the command name may hold spaces and parentheses
+    return paren != std::string::npos && paren + 2 < all.size() ? all[paren + 2] : '?';
+}
+} // namespace
+
 TEST_CASE("a broker that goes silent is found by heartbeats, and the connection comes back", "[amqp]") {
     NEED_BROKER();
     std::ifstream pid_file(std::string(WEFT_AMQP_DIR) + "/node.pid");
@@ -646,6 +657,9 @@ TEST_CASE("a broker that goes silent is found by heartbeats, and the connection 
     {
         REQUIRE(::kill(node_pid, SIGSTOP) == 0); // nothing comes from it any more, not even heartbeats
         resume_node guard{node_pid};
+        // kill() returns before the stop takes hold: the call goes out once the node is stopped
+        // (state T in /proc), or on a loaded machine the broker may still answer it
+        REQUIRE(weft_test::eventually([&] { return process_state(node_pid) == 'T'; }, 20s));
         lost = conn.call("", unique("silent"), text("y"), {.timeout = 0ms});
         REQUIRE(lost.wait_for(20s)); // two heartbeats and rabbitmq-c's rounding: about 2-3 s
     }
