@@ -111,6 +111,32 @@ TEST_CASE("manual clock: advancing from inside a callback is refused, a callback
     CHECK(seen[1] == "tick failed");
 }
 
+TEST_CASE("manual clock: two threads' advances run one after the other, every timer once", "[timers][virtual]") {
+    manual_timer_source clock;
+    const auto t0 = clock.now();
+    std::atomic<int> ran{0};
+    for (int i = 1; i <= 1000; ++i) {
+        clock.schedule(t0 + std::chrono::milliseconds(i), [&] { ran.fetch_add(1); });
+    }
+    std::size_t by_thread[2] = {0, 0};
+    std::thread a([&] {
+        for (int i = 0; i < 500; ++i) {
+            by_thread[0] += clock.advance(1ms);
+        }
+    });
+    std::thread b([&] {
+        for (int i = 0; i < 500; ++i) {
+            by_thread[1] += clock.advance(1ms);
+        }
+    });
+    a.join();
+    b.join();
+    CHECK(clock.now() == t0 + 1000ms); // no step lost: each advance moved from where the last ended
+    CHECK(ran.load() == 1000);
+    CHECK(by_thread[0] + by_thread[1] == 1000);
+    CHECK(clock.pending() == 0);
+}
+
 TEST_CASE("virtual time: an hour's delay completes when the clock reaches it, not before", "[timers][virtual]") {
     manual_timer_source clock;
     weft::task<void> t = weft::delay(clock, 1h);

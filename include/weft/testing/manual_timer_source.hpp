@@ -70,16 +70,23 @@ public:
         if (step < duration::zero()) {
             throw std::invalid_argument("weft: manual_timer_source cannot go back in time");
         }
-        time_point target;
-        {
-            std::lock_guard lock(mutex_);
-            target = step >= time_point::max() - now_ ? time_point::max() : now_ + step;
-        }
-        return advance_to(target);
+        // the target is taken under the advance lock: two threads' steps add up, none is lost
+        return advance_serially(
+            [step](time_point now) { return step >= time_point::max() - now ? time_point::max() : now + step; });
     }
 
     /// Moves the clock forward to `target` (a time already passed: std::invalid_argument).
     std::size_t advance_to(time_point target) {
+        return advance_serially([target](time_point) { return target; });
+    }
+
+    /// Runs the timers already due (deadline <= now()) without moving the clock.
+    std::size_t run_due() { return advance(duration::zero()); }
+
+private:
+    /// One advance, under the advance lock: `target_from(now)` says where to.
+    template<typename Target>
+    std::size_t advance_serially(Target target_from) {
         if (advancing_here() == this) {
             throw std::logic_error("weft: manual_timer_source::advance from inside one of its callbacks");
         }
@@ -92,6 +99,7 @@ public:
             ~mark_thread() { advancing_here() = previous; }
         } mark{this};
         std::unique_lock lock(mutex_);
+        const time_point target = target_from(now_);
         if (target < now_) {
             throw std::invalid_argument("weft: manual_timer_source cannot go back in time");
         }
@@ -109,10 +117,6 @@ public:
         return ran;
     }
 
-    /// Runs the timers already due (deadline <= now()) without moving the clock.
-    std::size_t run_due() { return advance(duration::zero()); }
-
-private:
     /// The source this thread is advancing (nested advances of other sources are fine).
     static const manual_timer_source*& advancing_here() noexcept {
         static thread_local const manual_timer_source* source = nullptr;
