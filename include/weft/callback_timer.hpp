@@ -104,11 +104,7 @@ private:
             }
             armed_ = 0;
             if (period_ > duration::zero() && period_ != duration::max()) {
-                const time_point now = timers_->now();
-                time_point next = saturating_add(due_, period_);
-                if (next <= now && next != time_point::max()) {
-                    next = saturating_add(next, ((now - next) / period_ + 1) * period_);
-                }
+                const time_point next = next_tick(due_, period_, timers_->now());
                 if (next != time_point::max()) {
                     arm_locked(next);
                 }

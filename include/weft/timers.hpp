@@ -62,6 +62,18 @@ timer_clock::time_point saturating_deadline(timer_clock::time_point now, std::ch
     return ticks <= timer_clock::duration::zero() ? now : saturating_add(now, ticks);
 }
 
+/// The tick after `last` on a fixed-rate schedule: last + period, or, once that has passed, the
+/// first start + k·period still ahead of `now` (missed ticks are skipped, not bunched);
+/// period > 0. periodic_timer and callback_timer both keep their schedule with it.
+inline timer_clock::time_point
+next_tick(timer_clock::time_point last, timer_clock::duration period, timer_clock::time_point now) noexcept {
+    const timer_clock::time_point next = saturating_add(last, period);
+    if (next < now) { // now - next < now: no overflow
+        return saturating_add(next, ((now - next) / period + 1) * period);
+    }
+    return next;
+}
+
 /// One delay on a timer_source: completed by the timer or by the token, whichever comes first.
 struct source_delay {
     promise<void> done;
@@ -266,11 +278,7 @@ public:
     /// The next tick; the token cancels the wait (the schedule goes on: the tick after is
     /// still start + k·period).
     task<void> next(cancellation_token token = {}) {
-        const auto now = now_();
-        next_ = detail::saturating_add(next_, period_);
-        if (next_ < now) { // missed ticks: skip to the first one ahead (now - next_ < now: no overflow)
-            next_ = detail::saturating_add(next_, ((now - next_) / period_ + 1) * period_);
-        }
+        next_ = detail::next_tick(next_, period_, now_());
         return wait_(next_, std::move(token));
     }
 

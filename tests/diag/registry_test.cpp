@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "support/eventually.hpp"
 #include <poll.h>
 #include <unistd.h>
 
@@ -119,6 +120,22 @@ TEST_CASE("diag: the async stack of a 3-deep coroutine chain under a spawn names
     REQUIRE(t.is_ready());
     CHECK(t.get() == 4);
     CHECK(weft::diag::live_tasks() == 0); // every one left before its task completed
+}
+
+TEST_CASE("diag: a spawned task canceled while queued leaves the registry when its queue drops it", "[diag]") {
+    registry_on on;
+    weft::testing::manual_scheduler sched;
+    weft::cancellation_source cs;
+    bool ran = false;
+    weft::task<void> t = weft::spawn(
+        sched, [&ran] { ran = true; }, cs.token());
+    CHECK(weft::diag::live_tasks() == 1);
+    cs.cancel();
+    CHECK(t.is_canceled());               // at once, while its item still sits in the queue
+    CHECK(weft::diag::live_tasks() == 1); // the record goes with the item
+    CHECK(sched.run_all() == 1);          // the queue gives the item its turn: it is dropped
+    CHECK_FALSE(ran);
+    CHECK(weft::diag::live_tasks() == 0);
 }
 
 TEST_CASE("diag: a spawn's record is current while its function runs, so the coroutine it starts names it", "[diag]") {
@@ -322,9 +339,7 @@ TEST_CASE("diag: waits that converge or chain without a cycle are not reported",
     // a diamond: two tasks block on the same one; and a chain: one blocks on a task that blocks
     weft::task<void> left = weft::spawn(p1, [last] { last.get(); });
     weft::task<void> right = weft::spawn(p2, [left] { left.get(); });
-    while (weft::diag::live_tasks() != 3) {
-        std::this_thread::yield();
-    }
+    REQUIRE(weft_test::eventually([] { return weft::diag::live_tasks() == 3; }));
     release.set_value();
     CHECK_NOTHROW(left.get());
     CHECK_NOTHROW(right.get());

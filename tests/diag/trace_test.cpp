@@ -21,6 +21,7 @@
 
 #include "catch.hpp"
 #include "diag/trace_reader.hpp"
+#include "support/eventually.hpp"
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -143,9 +144,7 @@ TEST_CASE("trace: a known program has exactly its spans, flows and threads", "[d
         weft::spawn(pool, weft::task_name{"root request"}, [&] { return traced_root(gate.get_task()); });
     long setter_tid = 0;
     // the spawn has run once its coroutines wait on the gate: then a thread of ours opens it
-    while (weft::diag::live_tasks() != 2) {
-        std::this_thread::yield();
-    }
+    REQUIRE(weft_test::eventually([] { return weft::diag::live_tasks() == 2; }));
     std::thread setter([&] {
         setter_tid = static_cast<long>(::syscall(SYS_gettid));
         gate.set_value(40);

@@ -19,6 +19,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <unistd.h>
@@ -70,6 +71,7 @@ public:
                           ",\"weft_events\":" + std::to_string(event_count()) + "},\"traceEvents\":[";
         const std::string pid = std::to_string(::getpid());
         const std::uint64_t origin = first_ns();
+        std::unordered_map<const char*, std::string> names; // by the event's name pointer
         bool first = true;
         auto open_event = [&] {
             out += first ? "\n{" : ",\n{";
@@ -99,7 +101,7 @@ public:
                 out += "\"" + where + ",\"ts\":" + micros(e.ns - origin) + ",\"cat\":\"" + e.category + "\"";
                 if (e.phase != 'E') {
                     out += ",\"name\":";
-                    detail::json_string(out, name_of(e));
+                    detail::json_string(out, name_of(e, names));
                 }
                 if (e.phase == 's' || e.phase == 'f') {
                     out += ",\"id\":" + std::to_string(e.id);
@@ -138,11 +140,14 @@ private:
                       static_cast<unsigned long long>(ns % 1000));
         return buf;
     }
-    static std::string name_of(const weft::detail::diag::trace_event& e) {
-        if (e.name == nullptr) {
-            return "?";
+    /// An event's name as text; a mangled type name is demangled once per export, not per event.
+    static const std::string& name_of(const weft::detail::diag::trace_event& e,
+                                      std::unordered_map<const char*, std::string>& names) {
+        auto [at, added] = names.try_emplace(e.name);
+        if (added) {
+            at->second = e.name == nullptr ? "?" : (e.mangled ? detail::demangled(e.name) : std::string(e.name));
         }
-        return e.mangled ? detail::demangled(e.name) : std::string(e.name);
+        return at->second;
     }
     std::uint64_t first_ns() const noexcept {
         std::uint64_t origin = UINT64_MAX;

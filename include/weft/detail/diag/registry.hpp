@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <typeinfo>
+#include <unordered_map>
 #include <vector>
 
 namespace weft::detail::diag {
@@ -62,8 +63,7 @@ struct task_record {
     atomic<const std::type_info*> awaiting_type{nullptr}; ///< the awaiter's type while suspended
     atomic<const void*> scheduler{nullptr};               ///< the scheduler it was given or last ran on
     atomic<std::int32_t> thread{0};                       ///< the thread that ran it last
-    std::uint64_t saved_current = 0;                      ///< the current record its slice replaced
-    task_record* saved_current_ptr = nullptr;
+    task_record* saved_current_ptr = nullptr;             ///< the current record its slice replaced
     // --- owned by the shard's list (its mutex) ---------------------------------------------
     task_record* prev = nullptr;
     task_record* next = nullptr;
@@ -270,49 +270,49 @@ private:
         record_->awaiting_state.store(nullptr, seq_cst);       // order: seq_cst — see above
     }
 
+    /// What the search needs of one record, copied while the shards are locked (the names are
+    /// put into words only for the tasks on a cycle).
     struct waiting {
         std::uint64_t id;
-        const void* state;
         const void* awaits; // what it waits for (blocked) or awaits (suspended); nullptr: neither
-        std::string name;
+        std::string name;   // a spawn's given name (empty for most)
+        const char* function;
+        const char* file;
+        unsigned line;
     };
 
     /// Follows "waits for" from `awaited`: a path back to this task is a cycle, named.
     std::string find_cycle(const void* awaited) const {
-        std::vector<waiting> all;
+        std::unordered_map<const void*, waiting> by_state; // a task's state -> its record's copy
         registry::instance().for_each([&](const task_record& r) {
             const record_state st = r.status.load(seq_cst); // order: seq_cst — see the constructor
             const void* on = st == record_state::blocked || st == record_state::suspended
                                  ? r.awaiting_state.load(seq_cst) // order: seq_cst — see the constructor
                                  : nullptr;
-            all.push_back(waiting{r.id, r.state, on, describe(r)});
+            by_state.emplace(r.state, waiting{r.id, on, r.name, r.function, r.file, r.line});
         });
-        std::string path = "#" + std::to_string(record_->id) + " " + describe(*record_);
+        std::string path = "#" + std::to_string(record_->id) + " " +
+                           describe(record_->name, record_->function, record_->file, record_->line);
         const void* next = awaited;
-        for (std::size_t depth = 0; depth <= all.size() && next != nullptr; ++depth) {
+        for (std::size_t depth = 0; depth <= by_state.size() && next != nullptr; ++depth) {
             if (next == record_->state) {
                 return "weft: deadlock: a cycle of blocking waits: " + path + " (this wait would never end)";
             }
-            const waiting* w = nullptr;
-            for (const auto& x : all) {
-                if (x.state == next) {
-                    w = &x;
-                    break;
-                }
-            }
-            if (w == nullptr) {
+            const auto found = by_state.find(next);
+            if (found == by_state.end()) {
                 return {}; // not a recorded task: no cycle known
             }
-            path += " waits for #" + std::to_string(w->id) + " " + w->name;
-            next = w->awaits;
+            const waiting& w = found->second;
+            path += " waits for #" + std::to_string(w.id) + " " + describe(w.name, w.function, w.file, w.line);
+            next = w.awaits;
         }
         return {};
     }
 
-    static std::string describe(const task_record& r) {
-        std::string name = !r.name.empty() ? r.name : (r.function != nullptr ? r.function : "a spawned function");
-        if (r.file != nullptr) {
-            name += " (" + std::string(r.file) + ":" + std::to_string(r.line) + ")";
+    static std::string describe(const std::string& given, const char* function, const char* file, unsigned line) {
+        std::string name = !given.empty() ? given : (function != nullptr ? function : "a spawned function");
+        if (file != nullptr) {
+            name += " (" + std::string(file) + ":" + std::to_string(line) + ")";
         }
         return name;
     }
