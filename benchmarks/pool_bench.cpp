@@ -5,9 +5,11 @@
 //   fib30         fib(30) spawn-join: weft_spawn (a task future per spawn), weft_local
 //                 (structured: local_task), tbb_task_group
 //   skynet        10^6 leaves: weft_spawn, weft_local, tbb_task_group
-//   fan_out       10^6 tasks from main: weft_spawn, tbb_task_group (main helps in wait()),
+//   fan_out       10^6 tasks from main: weft_spawn, weft_post (no task state), tbb_task_group
+//                 (main helps in wait()),
 //                 cv_pool (plain mutex/condvar pool)
-//   ping_pong     10^5 round trips between two 1-thread executors: weft, tbb_arena, cv_pool
+//   ping_pong     10^5 round trips between two 1-thread executors: weft (spawn), weft_post,
+//                 tbb_arena, cv_pool
 //   fan_out_split the fan-out with every worker held while main submits, then released:
 //                 counters submit_ns and drain_ns per task (the two halves timed apart)
 // oneTBB's worker count is set with global_control(max_allowed_parallelism = T); at T=1 it has
@@ -93,6 +95,24 @@ void BM_fan_out_weft_spawn(benchmark::State& st) {
         check(weft_bench::fan_out(pool, fan_out_tasks) == fan_out_tasks, "fan-out");
     }
     st.SetItemsProcessed(st.iterations() * fan_out_tasks);
+}
+
+void BM_fan_out_weft_post(benchmark::State& st) {
+    weft::thread_pool pool{weft::pool_options{.threads = threads(st)}};
+    for (auto _ : st) {
+        check(weft_bench::fan_out_post(pool, fan_out_tasks) == fan_out_tasks, "fan-out post");
+    }
+    st.SetItemsProcessed(st.iterations() * fan_out_tasks);
+}
+
+void BM_ping_pong_weft_post(benchmark::State& st) {
+    weft::thread_pool a{weft::pool_options{.threads = 1}};
+    weft::thread_pool b{weft::pool_options{.threads = 1}};
+    weft::thread_pool& other = threads(st) == 1 ? a : b;
+    for (auto _ : st) {
+        check(weft_bench::ping_pong_post(a, other, ping_pong_trips) == 1, "ping-pong post");
+    }
+    st.SetItemsProcessed(st.iterations() * ping_pong_trips);
 }
 
 void BM_ping_pong_weft(benchmark::State& st) {
@@ -342,9 +362,11 @@ int main(int argc, char** argv) {
     WEFT_BENCH(BM_skynet_weft_spawn, "skynet", "weft_spawn");
     WEFT_BENCH(BM_skynet_weft_local, "skynet", "weft_local");
     WEFT_BENCH(BM_fan_out_weft_spawn, "fan_out", "weft_spawn");
+    WEFT_BENCH(BM_fan_out_weft_post, "fan_out", "weft_post");
     WEFT_BENCH(BM_fan_out_cv_pool, "fan_out", "cv_pool");
     WEFT_BENCH(BM_fan_out_split_weft_spawn, "fan_out_split", "weft_spawn");
     WEFT_BENCH(BM_ping_pong_weft, "ping_pong", "weft");
+    WEFT_BENCH(BM_ping_pong_weft_post, "ping_pong", "weft_post");
     WEFT_BENCH(BM_ping_pong_cv_pool, "ping_pong", "cv_pool");
 #if WEFT_BENCH_HAVE_TBB
     WEFT_BENCH(BM_fib_tbb_task_group, "fib30", "tbb_task_group");

@@ -4,7 +4,8 @@
 //             spawned tasks = F(n+1) - 1 (1,346,268 for n = 30).
 //   skynet    10 children per node, 6 levels, 10^6 leaves return their index; sum 499999500000;
 //             1,111,111 nodes.
-//   fan-out   main (not a worker) submits n tasks that count down one latch, then waits.
+//   fan-out   main (not a worker) submits n tasks that count down one latch, then waits
+//             (weft::spawn, or weft::post: no task state).
 //   ping-pong a token hops between two 1-thread pools (the same pool at T=1); 2 hops a round trip.
 #pragma once
 
@@ -100,6 +101,20 @@ inline long fan_out(weft::thread_pool& pool, long n) {
     return count.load();
 }
 
+/// The same fan-out with weft::post: no task state per item.
+inline long fan_out_post(weft::thread_pool& pool, long n) {
+    std::atomic<long> count{0};
+    std::latch done(n);
+    for (long i = 0; i < n; ++i) {
+        weft::post(pool, [&] {
+            count.fetch_add(1, std::memory_order_relaxed);
+            done.count_down();
+        });
+    }
+    done.wait();
+    return count.load();
+}
+
 /// One hop of the ping-pong token: runs on `here`, sends the token on to `there`.
 struct hop {
     weft::thread_pool* here;
@@ -114,6 +129,29 @@ struct hop {
         (void)weft::spawn(*there, hop{there, here, left - 1, done});
     }
 };
+
+/// The ping-pong token sent with weft::post (oneTBB's enqueue and the plain pool's post are
+/// fire-and-forget too).
+struct post_hop {
+    weft::thread_pool* here;
+    weft::thread_pool* there;
+    long left;
+    weft::promise<long>* done;
+    void operator()() const {
+        if (left == 0) {
+            done->set_value(1);
+            return;
+        }
+        weft::post(*there, post_hop{there, here, left - 1, done});
+    }
+};
+
+inline long ping_pong_post(weft::thread_pool& a, weft::thread_pool& b, long round_trips) {
+    weft::promise<long> done;
+    auto finished = done.get_task();
+    weft::post(a, post_hop{&a, &b, 2 * round_trips, &done});
+    return finished.get();
+}
 
 inline long ping_pong(weft::thread_pool& a, weft::thread_pool& b, long round_trips) {
     weft::promise<long> done;

@@ -156,7 +156,7 @@ BENCHMARK(BM_round_trip_tcp_blocking)->UseRealTime();
 /// An async program's loop: spawn, co_await the exit, on the I/O thread (one wake-up per child,
 /// the I/O thread's, as a blocking waitpid has one).
 weft::task<int> spawn_loop(weft::io_context& io, int count) {
-    co_await io.post([] {}); // onto the I/O thread
+    co_await weft::spawn(io, [] {}); // onto the I/O thread
     int ok = 0;
     for (int i = 0; i < count; ++i) {
         auto p = weft::process::spawn(io, {.program = "/bin/true"});

@@ -27,6 +27,7 @@
 #include <weft/parallel.hpp>
 #include <weft/placement.hpp>
 #include <weft/pool_options.hpp>
+#include <weft/post.hpp>
 #include <weft/promise.hpp>
 #include <weft/resume_on.hpp>
 #include <weft/run_loop.hpp>

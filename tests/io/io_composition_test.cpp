@@ -113,16 +113,16 @@ TEST_CASE("io: get() on an I/O thread on a task only that thread can complete th
         auto other = weft::delay(io, 1ms); // only this I/O thread can fire it
         other.get();                       // would hang forever
     });
-    auto kick = io.post([&] { start.set_value(); }); // the continuation runs inline, on the I/O thread
+    auto kick = weft::spawn(io, [&] { start.set_value(); }); // the continuation runs inline, on the I/O thread
     REQUIRE(kick.wait_for(20s));
     REQUIRE(t.wait_for(20s));
     CHECK_THROWS_AS(t.get(), weft::deadlock_error);
     // post() runs on the I/O thread too
-    auto p = io.post([&] { weft::delay(io, 1ms).wait(); });
+    auto p = weft::spawn(io, [&] { weft::delay(io, 1ms).wait(); });
     REQUIRE(p.wait_for(20s));
     CHECK_THROWS_AS(p.get(), weft::deadlock_error);
     // a bounded wait is allowed (it cannot hang), and a complete task may be read
-    auto q = io.post([&] {
+    auto q = weft::spawn(io, [&] {
         auto d = weft::delay(io, 1h);
         return d.wait_for(1ms);
     });

@@ -98,7 +98,7 @@ TEST_CASE("io: a tiny ring still cancels 100 reads in flight when the io_context
     for (auto& b : bufs) {
         reads.push_back(rx.receive_from(b));
     }
-    await_get(io->post([] {})); // they are all in flight by now
+    await_get(weft::spawn(*io, [] {})); // they are all in flight by now
     io.reset();
     for (auto& r : reads) {
         REQUIRE(r.wait_for(20s));
@@ -110,7 +110,7 @@ TEST_CASE("io: post from a foreign thread to an idle I/O thread runs promptly / 
     weft::io_context io{weft::io_options{.threads = 2}};
     std::this_thread::sleep_for(20ms); // both I/O threads asleep in their wait
     for (int i = 0; i < 200; ++i) {
-        auto t = io.post([&io] { return io.runs_on_this_thread(); });
+        auto t = weft::spawn(io, [&io] { return io.runs_on_this_thread(); });
         REQUIRE(t.wait_for(5s)); // a lost wake-up would hang here
         CHECK(t.get());
     }
@@ -118,9 +118,33 @@ TEST_CASE("io: post from a foreign thread to an idle I/O thread runs promptly / 
     CHECK_FALSE(io.runs_on_this_thread());
 }
 
+TEST_CASE("io: post runs fire-and-forget work on an I/O thread, each item once") {
+    std::atomic<int> on_io{0};
+    std::atomic<int> ran{0};
+    {
+        weft::io_context io{weft::io_options{.threads = 2}};
+        std::thread foreign([&] {
+            for (int i = 0; i < 500; ++i) {
+                io.post([&] {
+                    on_io.fetch_add(io.runs_on_this_thread() ? 1 : 0);
+                    ran.fetch_add(1);
+                });
+                weft::post(io, [&] { // the free function is the same
+                    on_io.fetch_add(io.runs_on_this_thread() ? 1 : 0);
+                    ran.fetch_add(1);
+                });
+            }
+        });
+        foreign.join();
+        REQUIRE(weft_test::eventually([&] { return ran.load() == 1000; }, 20s));
+    }
+    CHECK(ran.load() == 1000);
+    CHECK(on_io.load() == 1000);
+}
+
 TEST_CASE("io: an idle io_context uses under 2% of one core") {
     weft::io_context io{weft::io_options{.threads = 2}};
-    await_get(io.post([] {}));
+    await_get(weft::spawn(io, [] {}));
     std::this_thread::sleep_for(50ms);
     CHECK(weft_test::cpu_us_while_sleeping(1000ms) < 20'000); // 2% of one core over 1 s
 }
@@ -197,7 +221,7 @@ TEST_CASE("io: destroying the io_context cancels what is in flight and its socke
     std::array<char, 8> buf;
     auto reading = server.read_some(buf);
     auto sleeping = weft::delay(*io, 1h);
-    auto posted = io->post([] { return 1; });
+    auto posted = weft::spawn(*io, [] { return 1; });
     await_get(posted);
     io.reset();
     REQUIRE(reading.wait_for(1s));
@@ -232,11 +256,11 @@ int threads_named(const std::string& name) {
 
 TEST_CASE("io: an io_context destroyed from one of its own continuations does not self-join") {
     auto* io = new weft::io_context{weft::io_options{.name = "selfdel"}};
-    await_get(io->post([] {})); // the I/O thread has named itself by now
+    await_get(weft::spawn(*io, [] {})); // the I/O thread has named itself by now
     REQUIRE(threads_named("selfdel-0") == 1);
     weft::promise<void> done;
     auto t = done.get_task();
-    (void)io->post([io, done = std::move(done)]() mutable {
+    (void)weft::spawn(*io, [io, done = std::move(done)]() mutable {
         delete io; // would deadlock (join itself) if it did not detach
         done.set_value();
     });

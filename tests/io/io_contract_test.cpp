@@ -53,7 +53,7 @@ static_assert(!writable_from<std::vector<char>>);
 /// readiness that was pending has been harvested.
 void let_io_poll(weft::io_context& io) {
     for (int i = 0; i < 2; ++i) {
-        await_get(io.post([] {}));
+        await_get(weft::spawn(io, [] {}));
     }
 }
 
@@ -152,7 +152,7 @@ TEST_CASE("io contract: op_options braced inside co_await are destroyed safely (
         for (int i = 0; i < 3; ++i) {
             await_get(client.write_all(std::string_view("abcd").substr(0, i == 2 ? 1 : 4)));
             if (i < 2) {
-                await_get(io.post([] {})); // one read per write: the first two take all 4 bytes
+                await_get(weft::spawn(io, [] {})); // one read per write: the first two take all 4 bytes
             }
         }
         CHECK(await_get(reading) == 9);

@@ -360,7 +360,7 @@ TEST_CASE("fault: a saturated wake-up eventfd (EAGAIN) still wakes the reactor")
     for (int i = 0; i < 50; ++i) {
         saturated = 1;
         std::this_thread::sleep_for(1ms);
-        CHECK(await_get(io.post([] { return 1; })) == 1);
+        CHECK(await_get(weft::spawn(io, [] { return 1; })) == 1);
     }
 }
 
@@ -388,9 +388,9 @@ TEST_CASE("fault: io_uring submit refused with EBUSY delays cancels and closes a
     }
     std::array<char, 8> buf{};
     auto stream_read = pair.server.read_some(buf);
-    await_get(io->post([] {}));
+    await_get(weft::spawn(*io, [] {}));
     busy = true;
-    await_get(io->post([&] { pair.server.close(); })); // its cancel and close(2) wait for a submit
+    await_get(weft::spawn(*io, [&] { pair.server.close(); })); // its cancel and close(2) wait for a submit
     CHECK(error_of(stream_read) == weft::io_errc::closed);
     io.reset(); // 100 cancels through a 4-entry SQ whose submit says EBUSY
     busy = false;
@@ -456,7 +456,7 @@ TEST_CASE("fault: an exact file transfer canceled between its short parts stops 
         return writing ? ::pread(fd, &first, 1, 0) == 1 && first == 'w' : read_so_far();
     }));
     cs.cancel();
-    await_get(io.post([] {})); // the reactor has seen the cancel request
+    await_get(weft::spawn(io, [] {})); // the reactor has seen the cancel request
     hold_second_transfer = false;
     REQUIRE(transfer.wait_for(20s));
     REQUIRE(transfer.is_canceled());

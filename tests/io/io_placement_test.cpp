@@ -128,7 +128,7 @@ TEST_CASE("io: adaptive: short continuations stay inline / a long one makes the 
     for (auto& t : shorts.continuations) {
         CHECK(await_get(t)); // inline on the I/O thread
     }
-    await_get(io.post([] {})); // the turn that ran them has ended: its counts are in
+    await_get(weft::spawn(io, [] {})); // the turn that ran them has ended: its counts are in
     const auto short_stats = io.stats().total();
     CHECK(short_stats.adaptive_hops == 0);
     CHECK(short_stats.continuations_inline >= 50);

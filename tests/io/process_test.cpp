@@ -82,7 +82,7 @@ bool gone(pid_t pid) {
 /// handed to it before have run.
 void let_io_poll(weft::io_context& io) {
     for (int i = 0; i < 2; ++i) {
-        await_get(io.post([] {}));
+        await_get(weft::spawn(io, [] {}));
     }
 }
 

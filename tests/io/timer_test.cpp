@@ -57,7 +57,7 @@ TEST_CASE("io: a timer canceled by another timer's continuation in the same expi
         // Set up on the I/O thread, so neither timer can fire before both continuations are
         // attached (from the test thread, a delay of 2 ms on a loaded machine could let `a`
         // complete first, and its continuation would then cancel `b` from this thread).
-        await_get(io.post([&] {
+        await_get(weft::spawn(io, [&] {
             const auto when = std::chrono::steady_clock::now() + 2ms;
             a = weft::delay_until(io, when, {.token = cs_a.token()});
             b = weft::delay_until(io, when, {.token = cs_b.token()});

@@ -120,7 +120,7 @@ TEST_CASE("io stress: sockets closed from another thread with operations in flig
         CHECK(r.is_ready());
         CHECK(w.is_ready());
     }
-    await_get(io.post([] {}));
+    await_get(weft::spawn(io, [] {}));
     const auto st = io.stats().total();
     CHECK(st.ops_begun == st.ops_finished);
 }

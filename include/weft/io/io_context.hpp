@@ -9,6 +9,7 @@
 #include <weft/detail/thread_name.hpp>
 #include <weft/errors.hpp>
 #include <weft/io/options.hpp>
+#include <weft/post.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/spawn.hpp>
 
@@ -78,11 +79,11 @@ public:
         return r != nullptr && core_->owns(r);
     }
 
-    /// Runs `f` on an I/O thread; its task completes with f's result
-    /// (.NET PostQueuedCompletionStatus / ThreadPool.UnsafeQueueNativeOverlapped).
+    /// Runs `f` on an I/O thread, fire-and-forget: weft::post(*this, f) (.NET
+    /// PostQueuedCompletionStatus). For its result or completion, spawn(io, f) gives a task.
     template<typename F>
-    auto post(F&& f) {
-        return spawn(*this, std::forward<F>(f));
+    void post(F&& f) {
+        weft::post(*this, std::forward<F>(f));
     }
 
     /// For the socket, file and timer headers.
