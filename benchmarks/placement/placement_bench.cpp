@@ -12,11 +12,15 @@
 // is repeated (configurations interleaved) and its spread reported, flagged above 10%.
 //
 // weft_placement_bench [--quick | --full] [--reps R] [--seconds S] [--conns 1,32,256]
-//     [--work 0,1,10,100,1000,mixed] [--io 1,2] [--policies inline,pool,adaptive]
-//     [--backend uring|epoll] [--pump-work 0,200] [--no-pump] [--no-rr] [--json FILE] [--tsv FILE]
+//     [--work 0,1,10,100,1000,mixed] [--io 1,2] [--policies inline,pool,adaptive[,adaptive-a3]]
+//     [--backend uring|epoll] [--pump-work 0,200] [--no-pump] [--no-rr] [--hog N]
+//     [--json FILE] [--tsv FILE]
+// --hog N runs a noisy neighbour beside the whole suite: a process of N threads that only
+// burn CPU (placement_server hog N), so every policy is measured while preempted.
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -60,6 +64,7 @@ struct options {
     unsigned pump_depth = 8;
     unsigned pump_block_kib = 64;
     unsigned pump_file_mib = 64;
+    unsigned hog = 0; ///< --hog N: a process of N CPU-burning threads runs beside the suite
     bool rr = true, pump = true;
     std::string json, tsv;
 };
@@ -116,6 +121,8 @@ options parse(int argc, char** argv) {
             for (const auto& c : split(v)) {
                 o.io.push_back(static_cast<unsigned>(std::atoi(c.c_str())));
             }
+        } else if (flag == "--hog") {
+            o.hog = static_cast<unsigned>(std::max(0, std::atoi(v.c_str())));
         } else if (flag == "--policies") {
             o.policies = split(v);
         } else if (flag == "--backend") {
@@ -131,7 +138,7 @@ options parse(int argc, char** argv) {
         }
     }
     for (const auto& p : o.policies) {
-        if (p != "inline" && p != "pool" && p != "adaptive") {
+        if (p != "inline" && p != "pool" && p != "adaptive" && p != "adaptive-a3") {
             throw std::invalid_argument("unknown policy " + p);
         }
     }
@@ -353,6 +360,13 @@ int main(int argc, char** argv) {
             o.mode,
             o.reps,
             o.seconds);
+        std::optional<bench_support::child_process> hog;
+        if (o.hog > 0) {
+            hog.emplace(bench_support::self_dir() + "/placement_server",
+                        std::vector<std::string>{"hog", std::to_string(o.hog)});
+            fmt::print("  beside a CPU hog of {} thread(s): {}\n", o.hog, hog->read_line());
+            ctx.hog = o.hog;
+        }
         for (int rep = 0; rep < o.reps; ++rep) {
             fmt::print("  repetition {}/{}\n", rep + 1, o.reps);
             std::fflush(stdout);

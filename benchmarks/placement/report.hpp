@@ -133,6 +133,7 @@ inline void print_row(const cell& c) {
 struct run_context {
     std::string mode, backend, host;
     unsigned cpus = 0;
+    unsigned hog = 0; ///< threads of the CPU hog beside the run (--hog)
     double seconds = 0;
     int reps = 0;
     double steps_per_ns = 0;
@@ -145,7 +146,7 @@ inline void write_json(const std::string& path, const run_context& ctx, const st
     f << "{\n  \"context\": {\"benchmark\": \"placement\", \"mode\": \"" << ctx.mode << "\", \"backend\": \""
       << ctx.backend << "\", \"host_name\": \"" << ctx.host << "\", \"num_cpus\": " << ctx.cpus
       << ", \"seconds_per_window\": " << ctx.seconds << ", \"repetitions\": " << ctx.reps
-      << ", \"spin_steps_per_ns\": " << ctx.steps_per_ns
+      << ", \"spin_steps_per_ns\": " << ctx.steps_per_ns << ", \"hog_threads\": " << ctx.hog
       << ", \"library_build_type\": \"release\"},\n  \"benchmarks\": [\n";
     bool first = true;
     auto entry =

@@ -9,20 +9,24 @@
 // Prints "port N steps_per_ns X backend B" and serves until killed.
 #include <weft/weft.hpp>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "placement/protocol.hpp"
 #include "placement/setup.hpp"
 #include "placement/spin_work.hpp"
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 
 namespace {
 
@@ -89,9 +93,36 @@ void trace_until_terminated() {
         std::_Exit(0);
     }).detach();
 }
+/// `placement_server hog N`: the noisy neighbour of `weft_placement_bench --hog N`, N threads
+/// that only burn CPU until the driver stops this process (or dies: PR_SET_PDEATHSIG).
+int run_hog(unsigned threads) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    std::vector<std::thread> burners;
+    for (unsigned i = 0; i < threads; ++i) {
+        burners.emplace_back([] {
+            std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+            for (;;) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                asm volatile("" : "+r"(x)); // keeps the loop: the hog must really run
+            }
+        });
+    }
+    std::printf("hog %u\n", threads);
+    std::fflush(stdout);
+    for (auto& t : burners) {
+        t.join(); // never returns: SIGTERM/SIGKILL ends the process
+    }
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+    if (argc == 3 && std::string_view(argv[1]) == "hog") {
+        return run_hog(static_cast<unsigned>(std::max(1, std::atoi(argv[2]))));
+    }
     trace_until_terminated();
     if (argc < 3) {
         std::fprintf(stderr, "usage: placement_server inline|pool|adaptive IO_THREADS [uring|epoll]\n");

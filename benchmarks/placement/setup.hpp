@@ -1,5 +1,6 @@
 // benchmarks/placement/setup.hpp — what the placement benchmark's server and pump share: the
-// io_context configured for a policy name (inline | pool | adaptive; the pool has one worker
+// io_context configured for a policy name (inline | pool | adaptive | adaptive-a3: adaptive
+// without rule A4, for A/B runs; the pool has one worker
 // per CPU) and a backend name (uring | epoll | anything else: weft's automatic choice), and the
 // process's CPU time.
 #pragma once
@@ -30,9 +31,12 @@ inline weft::io_options io_options_for(std::string_view policy,
     opts.backend = backend == "uring"   ? weft::io_backend::uring
                    : backend == "epoll" ? weft::io_backend::epoll
                                         : weft::io_backend::automatic;
-    if (policy == "pool" || policy == "adaptive") {
+    if (policy == "pool" || policy == "adaptive" || policy == "adaptive-a3") {
         pool.emplace(weft::pool_options{.name = "bench-pool"});
         opts.policy = policy == "pool" ? weft::io_policy::on(*pool) : weft::io_policy::adaptive(*pool);
+        if (policy == "adaptive-a3") {
+            opts.adaptive_cores = 1u << 20; // rules A1-A3 only: A4 never finds the cores full (A/B)
+        }
     } else if (policy != "inline") {
         throw std::invalid_argument("unknown policy " + std::string(policy));
     }

@@ -118,7 +118,9 @@ struct fake_adaptive_clock {
 TEST_CASE("io: adaptive: short continuations stay inline / a long one makes the next ones hop") {
     fake_adaptive_clock clock;
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
-    weft::io_context io{weft::io_options{.policy = weft::io_policy::adaptive(pool), .adaptive_budget = 100us}};
+    // adaptive_cores = 2: one I/O thread leaves a core a hop can add (A4) on any machine
+    weft::io_context io{
+        weft::io_options{.policy = weft::io_policy::adaptive(pool), .adaptive_budget = 100us, .adaptive_cores = 2}};
     held_timers shorts;
     for (int i = 0; i < 50; ++i) {
         auto t = weft::delay_until(io, std::chrono::steady_clock::time_point::max(), {.token = shorts.cs.token()});
@@ -154,10 +156,35 @@ TEST_CASE("io: adaptive: short continuations stay inline / a long one makes the 
     CHECK(io.stats().total().adaptive_hops >= 1);
 }
 
+TEST_CASE("io: adaptive: with as many I/O threads as cores, long continuations stay inline (A4)") {
+    fake_adaptive_clock clock;
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    // one I/O thread, one core: a hop could not add a core
+    weft::io_context io{
+        weft::io_options{.policy = weft::io_policy::adaptive(pool), .adaptive_budget = 100us, .adaptive_cores = 1}};
+    for (int i = 0; i < 20; ++i) {
+        held_timers h;
+        auto t = weft::delay_until(io, std::chrono::steady_clock::time_point::max(), {.token = h.cs.token()});
+        auto c = t.then([&io](weft::task<void>) {
+            const bool here = io.runs_on_this_thread();
+            if (here) {
+                fake_ns += 2'000'000; // 20 budgets: A2 and A3 alone would hop the next ones
+            }
+            return here;
+        });
+        h.cs.cancel();
+        CHECK(await_get(c));
+    }
+    await_get(weft::spawn(io, [] {})); // the turn that ran them has ended: its counts are in
+    CHECK(io.stats().total().adaptive_hops == 0);
+}
+
 TEST_CASE("io: adaptive: steady long continuations all hop / probes bring inline back when they are short") {
     fake_adaptive_clock clock;
     weft::thread_pool pool{weft::pool_options{.threads = 2}};
-    weft::io_context io{weft::io_options{.policy = weft::io_policy::adaptive(pool), .adaptive_budget = 100us}};
+    // adaptive_cores = 2: one I/O thread leaves a core a hop can add (A4) on any machine
+    weft::io_context io{
+        weft::io_options{.policy = weft::io_policy::adaptive(pool), .adaptive_budget = 100us, .adaptive_cores = 2}};
     // one timer completion whose continuation "takes" takes_ns when it runs inline; true if it did
     auto one = [&io](std::int64_t takes_ns) {
         held_timers h;

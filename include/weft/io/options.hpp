@@ -62,6 +62,10 @@ struct io_options {
     unsigned ring_entries = 256;                   ///< io_uring SQ size per thread
     unsigned blocking_threads = 4;                 ///< epoll: threads for file operations
     std::chrono::microseconds adaptive_budget{50}; ///< adaptive: a continuation longer than this hops the rest
+    /// adaptive: the cores the program may use. With at least this many I/O threads, a hop to
+    /// the fallback adds no core, and adaptive runs every continuation inline, whatever its
+    /// length (rule A4). 0: the CPUs the constructing thread may run on (sched_getaffinity).
+    unsigned adaptive_cores = 0;
     /// A stream write started off the I/O thread (on a pool worker, say) is sent at once on
     /// the calling thread when no other write on that socket is pending; it completes there,
     /// with no hand-over to the I/O thread and no continuation hop, if the bytes fit. false:

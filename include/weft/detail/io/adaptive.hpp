@@ -12,6 +12,18 @@
 //    twice the last gap (up to 64 ms). When the average falls back under the budget,
 //    continuations run inline again. So steady long work pays one long inline run per probe
 //    gap, not one per few completions, and a burst of long work is forgotten in a few ms.
+// A4 a hop must be able to add a core: a context with as many I/O threads as cores
+//    (io_options::adaptive_cores, default the CPUs the process may run on) runs every
+//    continuation inline, whatever A2/A3 say. Under load its I/O threads keep every core
+//    busy, so a hop only moves work onto a core an I/O thread needs, adding a hand-over per
+//    request and a second queue to wait in (the placement suite's two-I/O-thread rows:
+//    inline beat the pool at every C, in throughput and p99). Fixed at construction
+//    (reactor_config::hop_adds_a_core). Rejected: counting the I/O threads awake at each
+//    decision — in hop mode the I/O threads sleep between requests (their work is on the
+//    pool), so the count says "a core is free" and the policy never leaves hop mode
+//    (measured: no change from A1–A3). Not handled: load concentrated on fewer I/O threads
+//    than cores (connections go round robin, so it takes few connections, where every policy
+//    is level).
 // Where the decision is made: reactor::finish() asks decide() once per completion of an
 // adaptive op, before it completes the task, and keeps the verdict while the task completes;
 // the adaptive scheduler (weft/detail/io/core.hpp) only reads it. After the completion,

@@ -17,6 +17,8 @@
 #include <weft/scheduler.hpp>
 #include <weft/task.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <list>
 #include <memory>
@@ -27,6 +29,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <sched.h>
 
 namespace weft::detail::io {
 
@@ -74,6 +78,7 @@ public:
         cfg.core = this;
         cfg.adaptive_budget_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(opts.adaptive_budget).count();
         cfg.writes_on_caller = opts.writes_on_caller;
+        cfg.hop_adds_a_core = opts.threads < (opts.adaptive_cores != 0 ? opts.adaptive_cores : usable_cpus()); // A4
         const io_backend wanted = chosen_backend(opts.backend);
         if (wanted != io_backend::epoll) {
             try {
@@ -203,6 +208,16 @@ private:
             return io_backend::epoll;
         }
         throw std::invalid_argument("weft: WEFT_IO_BACKEND must be 'uring' or 'epoll', not '" + std::string(v) + "'");
+    }
+
+    /// The CPUs the calling thread may run on (1 if the kernel will not say).
+    static std::uint32_t usable_cpus() noexcept {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        if (::sched_getaffinity(0, sizeof(set), &set) != 0) {
+            return 1;
+        }
+        return static_cast<std::uint32_t>(std::max(1, CPU_COUNT(&set)));
     }
 
     atomic<std::size_t> next_{0};

@@ -60,7 +60,7 @@
 //    queued behind that rest. (d) A write started on the I/O thread while others are pending
 //    goes through the incoming queue too, behind any of them still there. (e) A write leaves
 //    the count (release) before its continuation runs, so the next write may go on its caller.
-// §7 Adaptive policy (io_policy::adaptive): rules A1–A3 and where the decision is made are in
+// §7 Adaptive policy (io_policy::adaptive): rules A1–A4 and where the decision is made are in
 //    adaptive.hpp. finish() decides once per completion, before the task completes, and
 //    samples the time of a continuation that ran inline.
 // §8 io_uring backend: its section is at the top of uring.hpp (§8.1 ring ordering, §8.2 ops in
@@ -149,6 +149,8 @@ struct reactor_config {
     const void* context = nullptr; ///< the io_context (adaptive schedulers check it)
     void* core = nullptr;          ///< its io_core (handles made by an op take a reference)
     std::int64_t adaptive_budget_ns = 50'000;
+    /// A4: false when the context has as many I/O threads as cores (a hop adds no core).
+    bool hop_adds_a_core = true;
     std::size_t immediate_budget = 64; ///< ops completed at their start, per loop turn
     bool writes_on_caller = true;      ///< start_send may send on the calling thread
 };
@@ -418,8 +420,8 @@ public:
     /// inline is timed (A1). Completions may nest (a continuation finishing another op).
     void complete_adaptive(io_op* op) noexcept {
         const std::int64_t t0 = sys().now_ns();
-        const verdict outer =
-            std::exchange(adaptive_verdict_, adaptive_.decide(t0) ? verdict::run_inline : verdict::hop);
+        const bool run_inline = !cfg_.hop_adds_a_core || adaptive_.decide(t0); // A4, then A2/A3
+        const verdict outer = std::exchange(adaptive_verdict_, run_inline ? verdict::run_inline : verdict::hop);
         const stat_counter& ran_inline = (*placements_)[placement_counter::source_inline];
         const std::uint64_t inline_before = ran_inline.load();
         op->complete_task();
