@@ -7,6 +7,7 @@
 
 #include <weft/weft.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
@@ -27,6 +28,10 @@ inline weft::io_options io_options_for(std::string_view policy,
     // A/B switch for measurements: PLACEMENT_WRITES_ON_CALLER=0 sends every write through the I/O thread
     if (const char* v = std::getenv("PLACEMENT_WRITES_ON_CALLER"); v != nullptr && std::string_view(v) == "0") {
         opts.writes_on_caller = false;
+    }
+    // A/B switch: PLACEMENT_IO_SPIN=US sets io_options::spin_before_sleep (0: off)
+    if (const char* v = std::getenv("PLACEMENT_IO_SPIN"); v != nullptr && *v != '\0') {
+        opts.spin_before_sleep = std::chrono::microseconds(std::atoi(v));
     }
     opts.backend = backend == "uring"   ? weft::io_backend::uring
                    : backend == "epoll" ? weft::io_backend::epoll

@@ -71,6 +71,12 @@ struct io_options {
     /// with no hand-over to the I/O thread and no continuation hop, if the bytes fit. false:
     /// every write goes through the I/O thread.
     bool writes_on_caller = true;
+    /// After a loop turn that did work, an I/O thread watches for new work this long before it
+    /// sleeps in the kernel: a hand-over from another thread (an op started on a pool worker,
+    /// a post) then needs no eventfd write and no wake-up, and a completion is picked up
+    /// without one. An idle I/O thread never spins. io_uring only (epoll cannot see its
+    /// sockets without a system call); 0 turns it off.
+    std::chrono::microseconds spin_before_sleep{20};
 };
 
 /// Per-operation options: a token that cancels the operation in flight, and a policy that

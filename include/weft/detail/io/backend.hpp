@@ -33,6 +33,14 @@ public:
     virtual void poll(std::int64_t timeout_ns) = 0;
     /// Any thread: makes a blocked poll() return soon.
     virtual void wake() noexcept = 0;
+    /// For the spin before a sleep (reactor note §2 (g)): true if completions_ready() sees
+    /// every completion without a system call (io_uring's CQ ring); a backend that says false
+    /// is never spun on (a spin blind to its sockets would only delay them).
+    virtual bool can_spin() const noexcept { return false; }
+    /// Before such a spin: hands what is pending to the kernel, so it works meanwhile.
+    virtual void flush() noexcept {}
+    /// While spinning: a poll(0) would find completions now.
+    virtual bool completions_ready() const noexcept { return false; }
     /// Sockets must be created O_NONBLOCK (epoll) or may stay blocking (io_uring).
     virtual bool wants_nonblocking_sockets() const noexcept = 0;
 };

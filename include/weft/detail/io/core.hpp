@@ -78,6 +78,7 @@ public:
         cfg.core = this;
         cfg.adaptive_budget_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(opts.adaptive_budget).count();
         cfg.writes_on_caller = opts.writes_on_caller;
+        cfg.spin_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(opts.spin_before_sleep).count();
         cfg.hop_adds_a_core = opts.threads < (opts.adaptive_cores != 0 ? opts.adaptive_cores : usable_cpus()); // A4
         const io_backend wanted = chosen_backend(opts.backend);
         if (wanted != io_backend::epoll) {

@@ -19,10 +19,15 @@
 //    start, deferred by the budget); (d) fire the timers that are due, one at a time from the
 //    top of the heap (a timer canceled by an earlier one's continuation has left the heap
 //    before it can be popped); (e) leave if shutdown was asked (§10); (f) fold this thread's
-//    placement counters into the reactor's, so an idle reactor's counters are exact; (g) ask
-//    for the timeout (0 if anything is ready or the queue is not empty, else the next timer's
-//    deadline or none), announcing the sleep (§3), and poll the backend with it; each
-//    completion it reaps is finished there (§5); (h) fold the counters again.
+//    placement counters into the reactor's, so an idle reactor's counters are exact; (g) after
+//    a turn that did work (items drained or ops finished), spin up to
+//    io_options::spin_before_sleep watching the incoming queue and the completion ring
+//    (io_uring only; flushing the SQ first; not if a timer is due sooner): while it spins,
+//    `sleeping_` is 0, so a hand-over from a pool worker costs no eventfd write and no
+//    wake-up; an idle reactor (no work in its last turn) never spins; (h) ask for the timeout
+//    (0 if anything is ready or the queue is not empty, else the next timer's deadline or
+//    none), announcing the sleep (§3), and poll the backend with it; each completion it reaps
+//    is finished there (§5); (i) fold the counters again.
 // §3 Wake-ups (no lost wake-up). A producer pushes, then (StoreLoad) reads `sleeping_`; the
 //    reactor stores `sleeping_ = true`, then (StoreLoad) re-checks the queue before it blocks.
 //    One of them sees the other: the producer writes the eventfd or the reactor does not
@@ -153,6 +158,7 @@ struct reactor_config {
     bool hop_adds_a_core = true;
     std::size_t immediate_budget = 64; ///< ops completed at their start, per loop turn
     bool writes_on_caller = true;      ///< start_send may send on the calling thread
+    std::int64_t spin_ns = 0;          ///< §2 (g): spin before a sleep after a busy turn
 };
 
 class reactor {
@@ -496,7 +502,8 @@ private:
 
     inline std::int64_t next_timeout() noexcept; // §2 g, §3 reactor side
 
-    inline void drain_incoming(); // §2 b
+    inline std::size_t drain_incoming();      // §2 b: how many items ran
+    inline void spin_before_sleep() noexcept; // §2 g
 
     inline void run_ready() noexcept; // §2 c
 

@@ -43,6 +43,7 @@ inline void reactor::run(const any_scheduler& self_as_scheduler) {
         return at(placement_counter::source_hop) + at(placement_counter::named_hop) +
                at(placement_counter::captured_hop);
     };
+    std::uint64_t finished0 = counters_[io_counter::ops_finished].load();
     std::uint64_t inline0 = inline_now();
     std::uint64_t hop0 = hops_now();
     auto fold_placements = [&] { // this thread's placement decisions into our counters
@@ -56,13 +57,18 @@ inline void reactor::run(const any_scheduler& self_as_scheduler) {
         counters_[io_counter::loops].bump();
         immediate_left_ = cfg_.immediate_budget;
         adaptive_.new_turn();
-        drain_incoming();
+        const std::size_t drained = drain_incoming();
         run_ready();
         fire_timers();
         if (stop_requested_.load(acquire)) { // order: acquire — pairs with shutdown()'s release
             break;
         }
         fold_placements(); // before sleeping too, so an idle reactor's counters are exact
+        const std::uint64_t finished1 = counters_[io_counter::ops_finished].load();
+        if (drained != 0 || finished1 != finished0) {
+            spin_before_sleep(); // a busy turn: more work is likely to come soon (§2 (g))
+        }
+        finished0 = finished1;
         backend_->poll(next_timeout());
         sleeping_.store(0, relaxed); // order: relaxed — only this thread acts on it
         fold_placements();
@@ -96,17 +102,43 @@ inline std::int64_t reactor::next_timeout() noexcept {
     return timeout;
 }
 
-inline void reactor::drain_incoming() {
+inline std::size_t reactor::drain_incoming() {
     work_item* batch[64];
+    std::size_t total = 0;
     for (;;) {
         const std::size_t n = incoming_.pop_batch_exclusive(batch, 64);
         for (std::size_t i = 0; i < n; ++i) {
             batch[i]->run();
         }
+        total += n;
         if (n < 64) {
-            return;
+            return total;
         }
     }
+}
+
+/// §2 (g): after a busy turn, watch the incoming queue and the completion ring for up to
+/// spin_ns before sleeping. sleeping_ stays 0 meanwhile, so a producer pushes without writing
+/// the eventfd. Only with something in flight or a backend that shows completions without a
+/// system call; not while a timer is due sooner than the spin would last.
+inline void reactor::spin_before_sleep() noexcept {
+    if (cfg_.spin_ns <= 0 || !backend_->can_spin() || !ready_.empty() || !incoming_.empty_hint()) {
+        return;
+    }
+    auto budget = std::chrono::nanoseconds(cfg_.spin_ns);
+    if (!timers_.empty()) {
+        const auto left = timers_.top()->deadline - io_clock::now();
+        if (left <= budget) {
+            return; // the timer's own wait is the better one
+        }
+    }
+    backend_->flush();
+    (void)spin_until(
+        [this] {
+            // order: acquire — as in run(): a shutdown request is seen
+            return !incoming_.empty_hint() || backend_->completions_ready() || stop_requested_.load(acquire);
+        },
+        budget);
 }
 
 inline void reactor::run_ready() noexcept {

@@ -197,6 +197,16 @@ public:
         reap();
     }
 
+    bool can_spin() const noexcept override { return true; }
+    void flush() noexcept override {
+        issue_backlog();
+        retry_cancels();
+        submit();
+    }
+    bool completions_ready() const noexcept override {
+        return ::io_uring_cq_ready(&ring_) != 0 || ::io_uring_cq_has_overflow(&ring_);
+    }
+
     void wake() noexcept override {
         const std::uint64_t one = 1;
         [[maybe_unused]] const ssize_t r = sys().eventfd_write(wakefd_, &one, sizeof one);
