@@ -12,7 +12,7 @@
 // is repeated (configurations interleaved) and its spread reported, flagged above 10%.
 //
 // weft_placement_bench [--quick | --full] [--reps R] [--seconds S] [--conns 1,32,256]
-//     [--work 0,1,10,100,1000,mixed] [--io 1,2] [--policies inline,pool,adaptive[,adaptive-a3]]
+//     [--work 0,1,10,100,1000,mixed] [--io 1,2] [--policies inline,pool,adaptive[,adaptive-a3,adaptive@US]]
 //     [--backend uring|epoll] [--pump-work 0,200] [--no-pump] [--no-rr] [--hog N]
 //     [--json FILE] [--tsv FILE]
 // --hog N runs a noisy neighbour beside the whole suite: a process of N threads that only
@@ -138,7 +138,7 @@ options parse(int argc, char** argv) {
         }
     }
     for (const auto& p : o.policies) {
-        if (p != "inline" && p != "pool" && p != "adaptive" && p != "adaptive-a3") {
+        if (p != "inline" && p != "pool" && p != "adaptive" && p != "adaptive-a3" && !p.starts_with("adaptive@")) {
             throw std::invalid_argument("unknown policy " + p);
         }
     }

@@ -1,6 +1,7 @@
 // benchmarks/placement/setup.hpp — what the placement benchmark's server and pump share: the
 // io_context configured for a policy name (inline | pool | adaptive | adaptive-a3: adaptive
-// without rule A4, for A/B runs; the pool has one worker
+// without rule A4 | adaptive@US: adaptive with a budget of US µs; the last two for A/B runs;
+// the pool has one worker
 // per CPU) and a backend name (uring | epoll | anything else: weft's automatic choice), and the
 // process's CPU time.
 #pragma once
@@ -36,11 +37,15 @@ inline weft::io_options io_options_for(std::string_view policy,
     opts.backend = backend == "uring"   ? weft::io_backend::uring
                    : backend == "epoll" ? weft::io_backend::epoll
                                         : weft::io_backend::automatic;
-    if (policy == "pool" || policy == "adaptive" || policy == "adaptive-a3") {
+    const bool budget_given = policy.starts_with("adaptive@"); // adaptive@US: another budget (A/B)
+    if (policy == "pool" || policy == "adaptive" || policy == "adaptive-a3" || budget_given) {
         pool.emplace(weft::pool_options{.name = "bench-pool"});
         opts.policy = policy == "pool" ? weft::io_policy::on(*pool) : weft::io_policy::adaptive(*pool);
         if (policy == "adaptive-a3") {
             opts.adaptive_cores = 1u << 20; // rules A1-A3 only: A4 never finds the cores full (A/B)
+        }
+        if (budget_given) {
+            opts.adaptive_budget = std::chrono::microseconds(std::atoi(std::string(policy.substr(9)).c_str()));
         }
     } else if (policy != "inline") {
         throw std::invalid_argument("unknown policy " + std::string(policy));

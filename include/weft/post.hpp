@@ -55,7 +55,8 @@ private:
 ///
 /// Contract:
 /// - `f` runs exactly once on `sched`, or never if `sched` discards the item (a pool shut down
-///   with shutdown_mode::cancel, a destroyed strand): then `f` is destroyed without being called.
+///   with shutdown_mode::cancel, testing::manual_scheduler::discard_all): then `f` is destroyed
+///   without being called.
 /// - An exception thrown by `f` goes to the unobserved-exception handler
 ///   (weft::set_unobserved_exception_handler), on the thread that ran it; nothing is swallowed.
 /// - A value returned by `f` is dropped; a task returned by `f` (a coroutine lambda) is

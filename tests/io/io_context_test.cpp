@@ -142,6 +142,30 @@ TEST_CASE("io: post runs fire-and-forget work on an I/O thread, each item once")
     CHECK(on_io.load() == 1000);
 }
 
+TEST_CASE("io: after a busy turn the I/O thread spins before sleeping: hand-overs need no wake-up (io_uring)") {
+    // a long spin, so that on any machine the next hand-over lands inside it
+    weft::io_context io{weft::io_options{.spin_before_sleep = std::chrono::seconds(2)}};
+    await_get(weft::spawn(io, [] {}));
+    const auto before = io.stats().total().wakeups;
+    for (int i = 0; i < 100; ++i) {
+        await_get(weft::spawn(io, [] {})); // each turn that runs one spins again
+    }
+    const auto sent = io.stats().total().wakeups - before;
+    if (io.backend_name() == "io_uring") {
+        CHECK(sent == 0);
+    } else {
+        CHECK(sent > 0); // epoll never spins: it cannot see its sockets without a system call
+    }
+}
+
+TEST_CASE("io: the spin before sleeping never delays a timer due sooner") {
+    weft::io_context io{weft::io_options{.spin_before_sleep = std::chrono::seconds(5)}};
+    await_get(weft::spawn(io, [] {})); // a busy turn: the reactor may now be spinning
+    const auto start = std::chrono::steady_clock::now();
+    await_get(weft::delay(io, 5ms));                      // the turn that starts it sees the timer and does not spin
+    CHECK(std::chrono::steady_clock::now() - start < 2s); // a spin through it would take 5 s
+}
+
 TEST_CASE("io: an idle io_context uses under 2% of one core") {
     weft::io_context io{weft::io_options{.threads = 2}};
     await_get(weft::spawn(io, [] {}));

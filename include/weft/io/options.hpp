@@ -57,11 +57,11 @@ private:
 struct io_options {
     unsigned threads = 1; ///< I/O threads (each with its own ring / epoll set)
     io_backend backend = io_backend::automatic;
-    io_policy policy = io_policy::inline_on_io();  ///< default continuation policy
-    std::string name = "weft-io";                  ///< I/O threads are named name-0, name-1, ...
-    unsigned ring_entries = 256;                   ///< io_uring SQ size per thread
-    unsigned blocking_threads = 4;                 ///< epoll: threads for file operations
-    std::chrono::microseconds adaptive_budget{50}; ///< adaptive: a continuation longer than this hops the rest
+    io_policy policy = io_policy::inline_on_io(); ///< default continuation policy
+    std::string name = "weft-io";                 ///< I/O threads are named name-0, name-1, ...
+    unsigned ring_entries = 256;                  ///< io_uring SQ size per thread
+    unsigned blocking_threads = 4;                ///< epoll: threads for file operations
+    std::chrono::microseconds adaptive_budget{5}; ///< adaptive: a continuation longer than this hops the rest
     /// adaptive: the cores the program may use. With at least this many I/O threads, a hop to
     /// the fallback adds no core, and adaptive runs every continuation inline, whatever its
     /// length (rule A4). 0: the CPUs the constructing thread may run on (sched_getaffinity).

@@ -153,7 +153,7 @@ inline constexpr std::uint32_t caller_sending = 1u << 31;
 struct reactor_config {
     const void* context = nullptr; ///< the io_context (adaptive schedulers check it)
     void* core = nullptr;          ///< its io_core (handles made by an op take a reference)
-    std::int64_t adaptive_budget_ns = 50'000;
+    std::int64_t adaptive_budget_ns = 5'000;
     /// A4: false when the context has as many I/O threads as cores (a hop adds no core).
     bool hop_adds_a_core = true;
     std::size_t immediate_budget = 64; ///< ops completed at their start, per loop turn
@@ -503,7 +503,7 @@ private:
     inline std::int64_t next_timeout() noexcept; // §2 g, §3 reactor side
 
     inline std::size_t drain_incoming();      // §2 b: how many items ran
-    inline void spin_before_sleep() noexcept; // §2 g
+    inline bool spin_before_sleep() noexcept; // §2 g: true if work came
 
     inline void run_ready() noexcept; // §2 c
 

@@ -44,6 +44,7 @@ inline void reactor::run(const any_scheduler& self_as_scheduler) {
                at(placement_counter::captured_hop);
     };
     std::uint64_t finished0 = counters_[io_counter::ops_finished].load();
+    bool spin_found = false; // the last spin ended because work arrived
     std::uint64_t inline0 = inline_now();
     std::uint64_t hop0 = hops_now();
     auto fold_placements = [&] { // this thread's placement decisions into our counters
@@ -65,12 +66,14 @@ inline void reactor::run(const any_scheduler& self_as_scheduler) {
         }
         fold_placements(); // before sleeping too, so an idle reactor's counters are exact
         const std::uint64_t finished1 = counters_[io_counter::ops_finished].load();
-        if (drained != 0 || finished1 != finished0) {
-            spin_before_sleep(); // a busy turn: more work is likely to come soon (§2 (g))
-        }
+        // A busy turn (§2 (g)): more work is likely to come soon. So is a turn that follows a
+        // spin that found something: what it found may have been a late wake-up's completion
+        // (nothing drained, no op finished), and sleeping then would cost the next hand-over
+        // a wake-up of its own, and so on.
+        spin_found = (drained != 0 || finished1 != finished0 || spin_found) && spin_before_sleep();
         finished0 = finished1;
-        backend_->poll(next_timeout());
-        sleeping_.store(0, relaxed); // order: relaxed — only this thread acts on it
+        backend_->poll(spin_found ? 0 : next_timeout()); // found work: take it, announce no sleep
+        sleeping_.store(0, relaxed);                     // order: relaxed — only this thread acts on it
         fold_placements();
     }
     drain_for_shutdown();
@@ -120,20 +123,23 @@ inline std::size_t reactor::drain_incoming() {
 /// §2 (g): after a busy turn, watch the incoming queue and the completion ring for up to
 /// spin_ns before sleeping. sleeping_ stays 0 meanwhile, so a producer pushes without writing
 /// the eventfd. Only with something in flight or a backend that shows completions without a
-/// system call; not while a timer is due sooner than the spin would last.
-inline void reactor::spin_before_sleep() noexcept {
-    if (cfg_.spin_ns <= 0 || !backend_->can_spin() || !ready_.empty() || !incoming_.empty_hint()) {
-        return;
+/// system call; not while a timer is due sooner than the spin would last. True if work came.
+inline bool reactor::spin_before_sleep() noexcept {
+    if (cfg_.spin_ns <= 0 || !backend_->can_spin()) {
+        return false;
+    }
+    if (!ready_.empty() || !incoming_.empty_hint()) {
+        return true; // work is there already: no sleep is coming
     }
     auto budget = std::chrono::nanoseconds(cfg_.spin_ns);
     if (!timers_.empty()) {
         const auto left = timers_.top()->deadline - io_clock::now();
         if (left <= budget) {
-            return; // the timer's own wait is the better one
+            return false; // the timer's own wait is the better one
         }
     }
     backend_->flush();
-    (void)spin_until(
+    return spin_until(
         [this] {
             // order: acquire — as in run(): a shutdown request is seen
             return !incoming_.empty_hint() || backend_->completions_ready() || stop_requested_.load(acquire);
