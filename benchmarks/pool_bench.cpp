@@ -105,22 +105,14 @@ void BM_fan_out_weft_post(benchmark::State& st) {
     st.SetItemsProcessed(st.iterations() * fan_out_tasks);
 }
 
-void BM_ping_pong_weft_post(benchmark::State& st) {
-    weft::thread_pool a{weft::pool_options{.threads = 1}};
-    weft::thread_pool b{weft::pool_options{.threads = 1}};
-    weft::thread_pool& other = threads(st) == 1 ? a : b;
-    for (auto _ : st) {
-        check(weft_bench::ping_pong_post(a, other, ping_pong_trips) == 1, "ping-pong post");
-    }
-    st.SetItemsProcessed(st.iterations() * ping_pong_trips);
-}
-
+/// Ping-pong with weft::spawn (Post = false) or weft::post.
+template<bool Post>
 void BM_ping_pong_weft(benchmark::State& st) {
     weft::thread_pool a{weft::pool_options{.threads = 1}};
     weft::thread_pool b{weft::pool_options{.threads = 1}};
     weft::thread_pool& other = threads(st) == 1 ? a : b;
     for (auto _ : st) {
-        check(weft_bench::ping_pong(a, other, ping_pong_trips) == 1, "ping-pong");
+        check(weft_bench::ping_pong_with<Post>(a, other, ping_pong_trips) == 1, "ping-pong");
     }
     st.SetItemsProcessed(st.iterations() * ping_pong_trips);
 }
@@ -365,8 +357,8 @@ int main(int argc, char** argv) {
     WEFT_BENCH(BM_fan_out_weft_post, "fan_out", "weft_post");
     WEFT_BENCH(BM_fan_out_cv_pool, "fan_out", "cv_pool");
     WEFT_BENCH(BM_fan_out_split_weft_spawn, "fan_out_split", "weft_spawn");
-    WEFT_BENCH(BM_ping_pong_weft, "ping_pong", "weft");
-    WEFT_BENCH(BM_ping_pong_weft_post, "ping_pong", "weft_post");
+    WEFT_BENCH(BM_ping_pong_weft<false>, "ping_pong", "weft");
+    WEFT_BENCH(BM_ping_pong_weft<true>, "ping_pong", "weft_post");
     WEFT_BENCH(BM_ping_pong_cv_pool, "ping_pong", "cv_pool");
 #if WEFT_BENCH_HAVE_TBB
     WEFT_BENCH(BM_fib_tbb_task_group, "fib30", "tbb_task_group");

@@ -115,7 +115,10 @@ inline long fan_out_post(weft::thread_pool& pool, long n) {
     return count.load();
 }
 
-/// One hop of the ping-pong token: runs on `here`, sends the token on to `there`.
+/// One hop of the ping-pong token: runs on `here`, sends the token on to `there` with
+/// weft::spawn, or with weft::post when Post (oneTBB's enqueue and the plain pool's post are
+/// fire-and-forget too).
+template<bool Post>
 struct hop {
     weft::thread_pool* here;
     weft::thread_pool* there;
@@ -126,37 +129,22 @@ struct hop {
             done->set_value(1);
             return;
         }
-        (void)weft::spawn(*there, hop{there, here, left - 1, done});
+        send(*there, hop{there, here, left - 1, done});
     }
-};
-
-/// The ping-pong token sent with weft::post (oneTBB's enqueue and the plain pool's post are
-/// fire-and-forget too).
-struct post_hop {
-    weft::thread_pool* here;
-    weft::thread_pool* there;
-    long left;
-    weft::promise<long>* done;
-    void operator()() const {
-        if (left == 0) {
-            done->set_value(1);
-            return;
+    static void send(weft::thread_pool& to, hop h) {
+        if constexpr (Post) {
+            weft::post(to, h);
+        } else {
+            (void)weft::spawn(to, h);
         }
-        weft::post(*there, post_hop{there, here, left - 1, done});
     }
 };
 
-inline long ping_pong_post(weft::thread_pool& a, weft::thread_pool& b, long round_trips) {
+template<bool Post>
+long ping_pong_with(weft::thread_pool& a, weft::thread_pool& b, long round_trips) {
     weft::promise<long> done;
     auto finished = done.get_task();
-    weft::post(a, post_hop{&a, &b, 2 * round_trips, &done});
-    return finished.get();
-}
-
-inline long ping_pong(weft::thread_pool& a, weft::thread_pool& b, long round_trips) {
-    weft::promise<long> done;
-    auto finished = done.get_task();
-    (void)weft::spawn(a, hop{&a, &b, 2 * round_trips, &done});
+    hop<Post>::send(a, hop<Post>{&a, &b, 2 * round_trips, &done});
     return finished.get();
 }
 
