@@ -1,5 +1,5 @@
 // tests/io/io_placement_test.cpp — where I/O continuations run: inline_on_io, a scheduler, per
-// operation and per co_await, a strand as the policy, the adaptive policy (A1–A3).
+// operation and per co_await, a strand as the policy, the adaptive policy (A1–A4).
 // Runs twice under ctest: WEFT_IO_BACKEND=uring and WEFT_IO_BACKEND=epoll.
 #include <weft/detail/io/sys.hpp>
 #include <weft/weft.hpp>
@@ -8,10 +8,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "io/io_support.hpp"
 #include "support/thread_tag.hpp"
+#include <sched.h>
 
 namespace {
 
@@ -177,6 +179,40 @@ TEST_CASE("io: adaptive: with as many I/O threads as cores, long continuations s
     }
     await_get(weft::spawn(io, [] {})); // the turn that ran them has ended: its counts are in
     CHECK(io.stats().total().adaptive_hops == 0);
+}
+
+TEST_CASE("io: adaptive: by default the cores are the CPUs the constructing thread may run on (A4)") {
+    fake_adaptive_clock clock;
+    weft::thread_pool pool{weft::pool_options{.threads = 2}};
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    REQUIRE(::sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+    std::size_t first = 0;
+    while (!CPU_ISSET(first, &allowed)) {
+        ++first;
+    }
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    REQUIRE(::sched_setaffinity(0, sizeof one, &one) == 0); // this thread, and the I/O thread it starts
+    std::optional<weft::io_context> io;
+    io.emplace(weft::io_options{.policy = weft::io_policy::adaptive(pool), .adaptive_budget = 100us});
+    REQUIRE(::sched_setaffinity(0, sizeof allowed, &allowed) == 0);
+    int inline_runs = 0;
+    for (int i = 0; i < 10; ++i) {
+        held_timers h;
+        auto t = weft::delay_until(*io, std::chrono::steady_clock::time_point::max(), {.token = h.cs.token()});
+        auto c = t.then([&io](weft::task<void>) {
+            const bool here = io->runs_on_this_thread();
+            if (here) {
+                fake_ns += 2'000'000;
+            }
+            return here;
+        });
+        h.cs.cancel();
+        inline_runs += await_get(c) ? 1 : 0;
+    }
+    CHECK(inline_runs == 10); // one I/O thread on a one-CPU mask: a hop adds no core
 }
 
 TEST_CASE("io: adaptive: steady long continuations all hop / probes bring inline back when they are short") {
