@@ -38,7 +38,7 @@ public:
     /// is never spun on (a spin blind to its sockets would only delay them).
     virtual bool can_spin() const noexcept { return false; }
     /// Before such a spin: hands what is pending to the kernel, so it works meanwhile.
-    virtual void flush() noexcept {}
+    virtual void submit_pending() noexcept {}
     /// While spinning: a poll(0) would find completions now.
     virtual bool completions_ready() const noexcept { return false; }
     /// Sockets must be created O_NONBLOCK (epoll) or may stay blocking (io_uring).

@@ -138,7 +138,7 @@ inline bool reactor::spin_before_sleep() noexcept {
             return false; // the timer's own wait is the better one
         }
     }
-    backend_->flush();
+    backend_->submit_pending();
     return spin_until(
         [this] {
             // order: acquire — as in run(): a shutdown request is seen

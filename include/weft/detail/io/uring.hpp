@@ -198,7 +198,7 @@ public:
     }
 
     bool can_spin() const noexcept override { return true; }
-    void flush() noexcept override {
+    void submit_pending() noexcept override {
         issue_backlog();
         retry_cancels();
         submit();
