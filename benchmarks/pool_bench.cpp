@@ -89,18 +89,12 @@ void BM_skynet_weft_local(benchmark::State& st) {
     });
 }
 
-void BM_fan_out_weft_spawn(benchmark::State& st) {
+/// Fan-out with weft::spawn (Post = false) or weft::post.
+template<bool Post>
+void BM_fan_out_weft(benchmark::State& st) {
     weft::thread_pool pool{weft::pool_options{.threads = threads(st)}};
     for (auto _ : st) {
-        check(weft_bench::fan_out(pool, fan_out_tasks) == fan_out_tasks, "fan-out");
-    }
-    st.SetItemsProcessed(st.iterations() * fan_out_tasks);
-}
-
-void BM_fan_out_weft_post(benchmark::State& st) {
-    weft::thread_pool pool{weft::pool_options{.threads = threads(st)}};
-    for (auto _ : st) {
-        check(weft_bench::fan_out_post(pool, fan_out_tasks) == fan_out_tasks, "fan-out post");
+        check(weft_bench::fan_out<Post>(pool, fan_out_tasks) == fan_out_tasks, "fan-out");
     }
     st.SetItemsProcessed(st.iterations() * fan_out_tasks);
 }
@@ -353,8 +347,8 @@ int main(int argc, char** argv) {
     WEFT_BENCH(BM_fib_weft_local, "fib30", "weft_local");
     WEFT_BENCH(BM_skynet_weft_spawn, "skynet", "weft_spawn");
     WEFT_BENCH(BM_skynet_weft_local, "skynet", "weft_local");
-    WEFT_BENCH(BM_fan_out_weft_spawn, "fan_out", "weft_spawn");
-    WEFT_BENCH(BM_fan_out_weft_post, "fan_out", "weft_post");
+    WEFT_BENCH(BM_fan_out_weft<false>, "fan_out", "weft_spawn");
+    WEFT_BENCH(BM_fan_out_weft<true>, "fan_out", "weft_post");
     WEFT_BENCH(BM_fan_out_cv_pool, "fan_out", "cv_pool");
     WEFT_BENCH(BM_fan_out_split_weft_spawn, "fan_out_split", "weft_spawn");
     WEFT_BENCH(BM_ping_pong_weft<false>, "ping_pong", "weft");

@@ -87,29 +87,22 @@ inline long skynet_local(weft::thread_pool& pool, long num, long size) {
     return skynet_fork_rest(pool, num, size / skynet_div, 0);
 }
 
-/// Fan-out from a thread outside the pool; returns the count the tasks made.
-inline long fan_out(weft::thread_pool& pool, long n) {
+/// Fan-out from a thread outside the pool, each item submitted with weft::spawn, or with
+/// weft::post when Post (no task state); returns the count the items made.
+template<bool Post = false>
+long fan_out(weft::thread_pool& pool, long n) {
     std::atomic<long> count{0};
     std::latch done(n);
+    auto item = [&] {
+        count.fetch_add(1, std::memory_order_relaxed);
+        done.count_down();
+    };
     for (long i = 0; i < n; ++i) {
-        (void)weft::spawn(pool, [&] {
-            count.fetch_add(1, std::memory_order_relaxed);
-            done.count_down();
-        });
-    }
-    done.wait();
-    return count.load();
-}
-
-/// The same fan-out with weft::post: no task state per item.
-inline long fan_out_post(weft::thread_pool& pool, long n) {
-    std::atomic<long> count{0};
-    std::latch done(n);
-    for (long i = 0; i < n; ++i) {
-        weft::post(pool, [&] {
-            count.fetch_add(1, std::memory_order_relaxed);
-            done.count_down();
-        });
+        if constexpr (Post) {
+            weft::post(pool, item);
+        } else {
+            (void)weft::spawn(pool, item);
+        }
     }
     done.wait();
     return count.load();

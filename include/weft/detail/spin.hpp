@@ -40,12 +40,16 @@ WEFT_TLS_ACCESSOR inline affinity_cache& this_thread_affinity() noexcept {
     WEFT_TLS_OPAQUE();
     return cache;
 }
+/// The CPUs the calling thread may run on (its affinity mask); 0 if the kernel will not say.
+inline unsigned this_thread_cpu_count() noexcept {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    return ::sched_getaffinity(0, sizeof set, &set) == 0 ? static_cast<unsigned>(CPU_COUNT(&set)) : 0;
+}
 inline bool single_cpu_thread() noexcept {
     affinity_cache& c = this_thread_affinity();
     if (c.calls++ % 64 == 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        c.single_cpu = ::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1;
+        c.single_cpu = this_thread_cpu_count() == 1;
     }
     return c.single_cpu;
 }

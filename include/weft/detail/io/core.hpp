@@ -13,12 +13,12 @@
 #include <weft/detail/io/uring.hpp>
 #include <weft/detail/ref_count.hpp>
 #include <weft/detail/ref_ptr.hpp>
+#include <weft/detail/spin.hpp>
 #include <weft/io/options.hpp>
 #include <weft/scheduler.hpp>
 #include <weft/task.hpp>
 
 #include <algorithm>
-#include <cstdint>
 #include <cstdlib>
 #include <list>
 #include <memory>
@@ -29,8 +29,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <sched.h>
 
 namespace weft::detail::io {
 
@@ -79,7 +77,8 @@ public:
         cfg.adaptive_budget_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(opts.adaptive_budget).count();
         cfg.writes_on_caller = opts.writes_on_caller;
         cfg.spin_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(opts.spin_before_sleep).count();
-        cfg.hop_adds_a_core = opts.threads < (opts.adaptive_cores != 0 ? opts.adaptive_cores : usable_cpus()); // A4
+        const unsigned cores = opts.adaptive_cores != 0 ? opts.adaptive_cores : std::max(1u, this_thread_cpu_count());
+        cfg.hop_adds_a_core = opts.threads < cores; // A4
         const io_backend wanted = chosen_backend(opts.backend);
         if (wanted != io_backend::epoll) {
             try {
@@ -209,16 +208,6 @@ private:
             return io_backend::epoll;
         }
         throw std::invalid_argument("weft: WEFT_IO_BACKEND must be 'uring' or 'epoll', not '" + std::string(v) + "'");
-    }
-
-    /// The CPUs the calling thread may run on (1 if the kernel will not say).
-    static std::uint32_t usable_cpus() noexcept {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        if (::sched_getaffinity(0, sizeof(set), &set) != 0) {
-            return 1;
-        }
-        return static_cast<std::uint32_t>(std::max(1, CPU_COUNT(&set)));
     }
 
     atomic<std::size_t> next_{0};
